@@ -1,0 +1,45 @@
+"""striate: a convolutional neural network library whose every layer has a hand-written backward.
+
+    import striate as st
+    x = st.tensor(array, requires_grad=True)
+"""
+
+import numpy as _np
+
+from .backend import cupy_available, manual_seed
+from .creation import (
+    arange,
+    from_numpy,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .ops.elementwise import clamp, exp, log, sqrt, where
+from .ops.matmul import matmul
+from .ops.reduce import amax, amin, mean, sum, var
+from .ops.shape import cat, flatten, permute, reshape, stack, transpose
+from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+
+float16 = _np.float16
+float32 = _np.float32
+float64 = _np.float64
+int32 = _np.int32
+int64 = _np.int64
+bool_ = _np.bool_
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like",
+    "arange", "randn", "rand", "randint", "manual_seed", "no_grad", "enable_grad",
+    "is_grad_enabled", "set_grad_enabled", "cupy_available", "exp", "log", "sqrt", "clamp",
+    "where", "matmul", "sum", "mean", "amax", "amin", "var", "cat", "stack", "flatten",
+    "permute", "reshape", "transpose", "float16", "float32", "float64", "int32", "int64",
+    "bool_",
+]

@@ -1,0 +1,124 @@
+"""Weight initialisers (PyTorch's names and formulas), each drawing from an explicit generator.
+
+fan_in = in_channels/groups · kh · kw for a conv weight (in_features for Linear), fan_out likewise
+with out_channels.  The gain of a non-linearity scales the variance so that activations keep their
+size through depth: √2 for ReLU (He et al. 2015), 1 for linear/sigmoid, 5/3 for tanh.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..backend import array_module, resolve_generator, to_device
+from ..tensor import Tensor
+
+Generator = np.random.Generator | None
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    if nonlinearity in ("linear", "conv1d", "conv2d", "conv_transpose2d", "sigmoid", "identity"):
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+
+
+def fan_in_and_fan_out(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight of ``shape`` (out, in, *kernel), PyTorch's convention."""
+    if len(shape) < 2:
+        raise ValueError(f"fan in and fan out need a weight with at least 2 dims, got {shape}")
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _fill(tensor: Tensor | Any, values: np.ndarray) -> Any:
+    """Write host values into the tensor's array in place (keeping dtype and device)."""
+    array = tensor.data if isinstance(tensor, Tensor) else tensor
+    xp = array_module(array)
+    array[...] = to_device(values.astype(array.dtype), "cpu" if xp is np else "cuda")
+    return tensor
+
+
+def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator: Generator = None):
+    return _fill(tensor, resolve_generator(generator).uniform(a, b, tensor.shape))
+
+
+def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator: Generator = None):
+    return _fill(tensor, resolve_generator(generator).normal(mean, std, tensor.shape))
+
+
+def constant_(tensor, val: float):
+    return _fill(tensor, np.full(tensor.shape, val))
+
+
+def zeros_(tensor):
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor):
+    return constant_(tensor, 1.0)
+
+
+def _fan(shape: tuple[int, ...], mode: str) -> int:
+    fan_in, fan_out = fan_in_and_fan_out(shape)
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu", generator: Generator = None):
+    """U(−b, b) with b = gain·√(3 / fan) (He et al. 2015)."""
+    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(tensor.shape, mode))
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu", generator: Generator = None):
+    """N(0, σ²) with σ = gain / √fan."""
+    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor.shape, mode))
+    return normal_(tensor, 0.0, std, generator)
+
+
+def xavier_uniform_(tensor, gain: float = 1.0, generator: Generator = None):
+    """U(−b, b) with b = gain·√(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)."""
+    fan_in, fan_out = fan_in_and_fan_out(tensor.shape)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def xavier_normal_(tensor, gain: float = 1.0, generator: Generator = None):
+    fan_in, fan_out = fan_in_and_fan_out(tensor.shape)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
+
+
+def lecun_uniform_(tensor, generator: Generator = None):
+    """U(−b, b) with b = √(3 / fan_in) (LeCun et al. 1998): unit variance for unit inputs."""
+    bound = math.sqrt(3.0 / _fan(tensor.shape, "fan_in"))
+    return uniform_(tensor, -bound, bound, generator)
+
+
+def lecun_normal_(tensor, generator: Generator = None):
+    return normal_(tensor, 0.0, 1.0 / math.sqrt(_fan(tensor.shape, "fan_in")), generator)
+
+
+def default_bias_(bias, weight_shape: tuple[int, ...], generator: Generator = None):
+    """PyTorch's default bias of conv and linear layers: U(−1/√fan_in, 1/√fan_in)."""
+    fan_in, _ = fan_in_and_fan_out(weight_shape)
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return uniform_(bias, -bound, bound, generator)
+
+
+def default_weight_(weight, generator: Generator = None):
+    """PyTorch's default conv/linear weight: kaiming_uniform_ with a = √5, i.e. U(±1/√fan_in)."""
+    return kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)

@@ -1,0 +1,327 @@
+"""Module and Parameter: PyTorch's model-building interface over striate tensors."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ..backend import is_array, normalize_device, to_device
+from ..tensor import Tensor, no_grad
+
+
+class Parameter(Tensor):
+    """A tensor that a Module learns: registered in ``parameters()``, requires grad by default."""
+
+    def __init__(self, data: Any, requires_grad: bool = True):
+        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of layers and models.
+
+    Attributes that are Parameters or Modules are registered automatically; arrays that are state
+    but not learned (BatchNorm's running statistics) are registered with ``register_buffer``.
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # --- registration ------------------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("call Module.__init__() before assigning attributes")
+        if isinstance(value, (Parameter, Module)):
+            self.__dict__.pop(name, None)
+            for table in (self._parameters, self._buffers, self._modules):
+                table.pop(name, None)
+            (self._parameters if isinstance(value, Parameter) else self._modules)[name] = value
+        elif name in self._parameters or name in self._modules:
+            if value is not None:
+                kind = "parameter" if name in self._parameters else "submodule"
+                raise TypeError(f"cannot assign {type(value).__name__} to {kind} {name!r}: "
+                                "use nn.Parameter / an nn.Module, or None")
+            (self._parameters if name in self._parameters else self._modules)[name] = None
+        elif name in self._buffers:
+            self._buffers[name] = value.data if isinstance(value, Tensor) else value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        for table in ("_parameters", "_buffers", "_modules"):
+            entries = self.__dict__.get(table)
+            if entries is not None and name in entries:
+                return entries[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        for table in (self._parameters, self._buffers, self._modules):
+            if name in table:
+                del table[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, array: Any, persistent: bool = True) -> None:
+        """State saved in ``state_dict`` but not learned (an ndarray, or None)."""
+        self._buffers[name] = array.data if isinstance(array, Tensor) else array
+        if not persistent:
+            self._non_persistent.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        self._modules[name] = module
+
+    # --- traversal ---------------------------------------------------------------------------
+    def named_modules(self, prefix: str = "", memo: set | None = None
+                      ) -> Iterator[tuple[str, Module]]:
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, child in self._modules.items():
+            if child is not None:
+                yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, child in self._modules.items():
+            if child is not None:
+                yield name, child
+
+    def children(self) -> Iterator[Module]:
+        for _, child in self.named_children():
+            yield child
+
+    def _named_members(self, table: str, prefix: str, recurse: bool) -> Iterator[tuple[str, Any]]:
+        seen: set[int] = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, value in getattr(module, table).items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True
+                         ) -> Iterator[tuple[str, Parameter]]:
+        """Each learned parameter once (shared weights are listed under their first name)."""
+        yield from self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Any]]:
+        yield from self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Any]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    # --- state -------------------------------------------------------------------------------
+    def state_dict(self, prefix: str = "") -> OrderedDict[str, Any]:
+        """Parameters and persistent buffers under PyTorch's dotted key names, as arrays."""
+        out: OrderedDict[str, Any] = OrderedDict()
+        for name, p in self._parameters.items():
+            if p is not None:
+                out[prefix + name] = p.data
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                out[prefix + name] = b
+        for name, child in self._modules.items():
+            if child is not None:
+                out.update(child.state_dict(prefix=f"{prefix}{name}."))
+        return out
+
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True):
+        """Copy arrays (NumPy, CuPy, striate or torch tensors) into this module's state in place.
+
+        With ``strict``, any missing key, unexpected key or shape mismatch raises one error that
+        lists them all.  Returns ``(missing_keys, unexpected_keys)``.
+        """
+        own = self._state_slots()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        mismatched = []
+        values = {}
+        for key, (_, _, current) in own.items():
+            if key not in state_dict:
+                continue
+            value = _as_array(state_dict[key])
+            if tuple(value.shape) != tuple(current.shape):
+                mismatched.append(
+                    f"{key}: checkpoint {tuple(value.shape)} vs model {tuple(current.shape)}")
+            else:
+                values[key] = value
+        problems = []
+        if missing:
+            problems.append("missing keys: " + ", ".join(missing))
+        if unexpected:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        if mismatched:
+            problems.append("shape mismatches: " + "; ".join(mismatched))
+        if mismatched or (strict and problems):
+            raise RuntimeError(
+                f"load_state_dict for {type(self).__name__} failed:\n  " + "\n  ".join(problems))
+        for key, value in values.items():
+            current = own[key][2]
+            current[...] = to_device(value.astype(current.dtype, copy=False), _device(current))
+        return missing, unexpected
+
+    def _state_slots(self) -> dict[str, tuple[Module, str, Any]]:
+        """key -> (owning module, attribute name, current array) for everything in state_dict."""
+        slots = {}
+        for prefix, module in self.named_modules():
+            dot = f"{prefix}." if prefix else ""
+            for name, p in module._parameters.items():
+                if p is not None:
+                    slots[dot + name] = (module, name, p.data)
+            for name, b in module._buffers.items():
+                if b is not None and name not in module._non_persistent:
+                    slots[dot + name] = (module, name, b)
+        return slots
+
+    # --- modes, moves, gradients ---------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad[...] = 0
+
+    def apply(self, fn: Callable[[Module], None]) -> Module:
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, device: Any = None, dtype: Any = None) -> Module:
+        """Move parameters and buffers to a device (``'cpu'``/``'cuda'``) and/or float dtype."""
+        if device is not None and not isinstance(device, str):
+            device, dtype = None, device
+        target = normalize_device(device) if device is not None else None
+        with no_grad():
+            for m in self.modules():
+                for p in m._parameters.values():
+                    if p is not None:
+                        p.data = _convert(p.data, target, dtype)
+                        if p.grad is not None:
+                            p.grad = _convert(p.grad, target, dtype)
+                for name, b in m._buffers.items():
+                    if b is not None:
+                        float_dtype = dtype if b.dtype.kind == "f" else None
+                        m._buffers[name] = _convert(b, target, float_dtype)
+        return self
+
+    def float(self) -> Module:
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
+    def cuda(self) -> Module:
+        return self.to("cuda")
+
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    # --- calling ---------------------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def register_forward_hook(self, hook: Callable[[Module, tuple, Any], Any]):
+        """Call ``hook(module, inputs, output)`` after each forward; the handle has remove()."""
+        key = object()
+        self._forward_hooks[key] = hook
+        hooks = self._forward_hooks
+
+        class Handle:
+            def remove(self) -> None:
+                hooks.pop(key, None)
+
+        return Handle()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        out = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, out)
+            if result is not None:
+                out = result
+        return out
+
+    # --- printing ---------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, child in self._modules.items():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"({name}): {body}")
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        head = f"{type(self).__name__}(" + (f"{extra}" if extra else "")
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
+                      | set(self._modules))
+
+
+def _as_array(value: Any) -> Any:
+    """Arrays from NumPy, CuPy, striate tensors, or anything with ``.numpy()`` (torch tensors)."""
+    if isinstance(value, Tensor):
+        return value.data
+    if is_array(value):
+        return value
+    if hasattr(value, "detach") and hasattr(value, "numpy"):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def _device(array: Any) -> str:
+    return "cpu" if isinstance(array, np.ndarray) else "cuda"
+
+
+def _convert(array: Any, device: str | None, dtype: Any) -> Any:
+    if dtype is not None and array.dtype.kind == "f":
+        array = array.astype(np.dtype(dtype), copy=False)
+    if device is not None:
+        array = to_device(array, device)
+    return array
+

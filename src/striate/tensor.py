@@ -1,0 +1,308 @@
+"""Tensor and the backward engine.
+
+A :class:`Tensor` wraps an array (NumPy or CuPy).  A tensor produced by an op that needs gradients
+keeps the op's :class:`~striate.function.Context` in ``_ctx``; the contexts form a directed acyclic
+graph whose leaves are the tensors created by the user.  ``backward`` walks that graph once in
+reverse topological order, so fan-out, residual additions, shared weights and concatenation all
+reduce to one rule: the gradient reaching a node is the sum of what each of its consumers sends.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from .backend import array_module, device_of, is_array, to_device, to_numpy
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    return getattr(_state, "grad_enabled", True)
+
+
+def set_grad_enabled(mode: bool) -> None:
+    _state.grad_enabled = bool(mode)
+
+
+@contextmanager
+def no_grad():
+    """Within this block, ops record nothing for backward (inference, optimiser updates)."""
+    previous = is_grad_enabled()
+    set_grad_enabled(False)
+    try:
+        yield
+    finally:
+        set_grad_enabled(previous)
+
+
+@contextmanager
+def enable_grad():
+    previous = is_grad_enabled()
+    set_grad_enabled(True)
+    try:
+        yield
+    finally:
+        set_grad_enabled(previous)
+
+
+def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``grad`` over the axes that broadcasting stretched to reach ``shape``.
+
+    The one place where broadcasting is undone: if y = f(broadcast(x)), then dL/dx is dL/dy summed
+    over every axis that broadcasting added or expanded from length 1.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
+    )
+    return grad.sum(axis=axes).reshape(shape)
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it and run them backwards."""
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retain_grad", "__weakref__")
+    # Tensors compare element-wise (like PyTorch) yet stay hashable by identity.
+    __hash__ = object.__hash__
+
+    def __init__(self, data: Any, requires_grad: bool = False, _ctx: Any = None):
+        if isinstance(data, Tensor):
+            data = data.data
+        if not is_array(data):
+            data = np.asarray(data)
+        if requires_grad and data.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require gradients, got {data.dtype}")
+        self.data = data
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._ctx = _ctx
+        self._retain_grad = False
+
+    # --- description ---------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def device(self) -> str:
+        return device_of(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return None if self._ctx is None else self._ctx.fn
+
+    def size(self, dim: int | None = None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(to_numpy(self.data), separator=", ", prefix="tensor(")
+        extra = f", dtype={self.dtype}" if self.dtype != np.float32 else ""
+        if self._ctx is not None:
+            extra += f", grad_fn=<{self._ctx.fn.__name__}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        if self.device != "cpu":
+            extra += f", device='{self.device}'"
+        return f"tensor({body}{extra})"
+
+    # --- conversion ----------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (a view on the CPU, a copy from the GPU)."""
+        return to_numpy(self.data)
+
+    def item(self) -> float | int | bool:
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return to_numpy(self.data).tolist()
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph."""
+        return Tensor(self.data)
+
+    def clone(self) -> Tensor:
+        from .ops.shape import copy
+
+        return copy(self)
+
+    def requires_grad_(self, mode: bool = True) -> Tensor:
+        if mode and self.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require gradients, got {self.dtype}")
+        self.requires_grad = bool(mode)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
+        self._retain_grad = True
+
+    def to(self, target: Any = None, dtype: Any = None) -> Tensor:
+        """``t.to('cuda')``, ``t.to(np.float64)``, ``t.to('cpu', np.float32)``: differentiable."""
+        from .ops.shape import astype, move
+
+        if target is not None and not isinstance(target, str) and dtype is None:
+            try:
+                dtype, target = np.dtype(target), None
+            except TypeError:
+                pass
+        out = self
+        if target is not None and device_of(self.data) != str(target).split(":")[0]:
+            out = move(out, str(target))
+        if dtype is not None and np.dtype(dtype) != out.dtype:
+            out = astype(out, np.dtype(dtype))
+        return out
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self) -> Tensor:
+        return self.to("cuda")
+
+    def float(self) -> Tensor:
+        return self.to(dtype=np.float32)
+
+    def double(self) -> Tensor:
+        return self.to(dtype=np.float64)
+
+    def long(self) -> Tensor:
+        return Tensor(self.data.astype(np.int64))
+
+    def bool(self) -> Tensor:
+        return Tensor(self.data.astype(bool))
+
+    def zero_(self) -> Tensor:
+        self.data[...] = 0
+        return self
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                "in-place assignment to a tensor that requires grad would break backward; "
+                "assign under st.no_grad() or to .detach()"
+            )
+        self.data[_raw(index)] = _raw(value)
+
+    # --- the backward engine ------------------------------------------------------------
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) · gradient into ``.grad`` of every leaf that requires grad.
+
+        ``gradient`` defaults to 1 for a one-element tensor.  Gradients add up over several calls,
+        as in PyTorch; ``retain_graph=True`` keeps what the ops saved so the same graph can be
+        differentiated again.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a tensor that does not require grad: no input of its graph "
+                "has requires_grad=True (or it was computed under no_grad)"
+            )
+        xp = array_module(self.data)
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient needs a one-element output, got shape "
+                    f"{self.shape}; pass gradient= of that shape or reduce first (e.g. .sum())"
+                )
+            gradient = xp.ones_like(self.data)
+        else:
+            gradient = xp.asarray(_raw(gradient), dtype=self.dtype)
+            if gradient.shape != self.shape:
+                raise ValueError(f"backward(): gradient shape {gradient.shape} != {self.shape}")
+
+        grads: dict[int, Any] = {id(self): gradient}
+        for node in _topological_order(self):
+            grad = grads.pop(id(node), None)
+            if grad is None:
+                continue
+            if node._ctx is None or node._retain_grad:
+                node.grad = grad.copy() if node.grad is None else node.grad + grad
+            if node._ctx is None:
+                continue
+            ctx = node._ctx
+            if ctx.released:
+                raise RuntimeError(
+                    "backward through a graph a second time: its saved values were freed; "
+                    "call backward(retain_graph=True) the first time"
+                )
+            input_grads = ctx.fn.backward(ctx, grad)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            for parent, g in zip(ctx.parents, input_grads, strict=False):
+                if parent is None or g is None or not parent.requires_grad:
+                    continue
+                g = unbroadcast(g, parent.shape)
+                key = id(parent)
+                grads[key] = g if key not in grads else grads[key] + g
+            if not retain_graph:
+                ctx.release()
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors of root's graph, each before all the tensors it was computed from."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node._ctx is not None:
+            for parent in node._ctx.parents:
+                if parent is not None and parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def _raw(value: Any) -> Any:
+    """The array inside a tensor, or the value itself."""
+    return value.data if isinstance(value, Tensor) else value
+
+
+def as_tensor_like(value: Any, like: Tensor) -> Tensor:
+    """Wrap a scalar or array as a constant tensor with ``like``'s dtype and device."""
+    if isinstance(value, Tensor):
+        return value
+    xp = array_module(like.data)
+    arr = xp.asarray(value)
+    if arr.dtype.kind in "biuf" and like.dtype.kind == "f":
+        arr = arr.astype(like.dtype, copy=False)
+    if device_of(arr) != like.device:
+        arr = to_device(arr, like.device)
+    return Tensor(arr)
+
+
+# Operators and methods are attached in ops/methods.py, which needs this module loaded first.
+from .ops import methods as _methods  # noqa: E402,F401

@@ -1,0 +1,29 @@
+"""Shared test helpers: PyTorch comparison and tolerances."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+# float64 must match PyTorch to 1e-10 relative, float32 to 1e-4 (norm-wise: max|a−b| / max|b|).
+RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
+
+
+def to_torch(array: np.ndarray, requires_grad: bool = False):
+    t = torch.from_numpy(np.ascontiguousarray(array).copy())
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def assert_close(ours, theirs, dtype=None, rtol: float | None = None, what: str = "") -> None:
+    """Norm-wise relative comparison of a striate array/tensor with a torch tensor or array."""
+    ours = np.asarray(getattr(ours, "data", ours))
+    if hasattr(theirs, "detach"):
+        theirs = theirs.detach().cpu().numpy()
+    theirs = np.asarray(theirs)
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} != torch {theirs.shape}"
+    tol = rtol if rtol is not None else RTOL[np.dtype(dtype or ours.dtype)]
+    scale = max(np.abs(theirs).max(initial=0.0), 1e-30)
+    err = np.abs(ours.astype(np.float64) - theirs.astype(np.float64)).max(initial=0.0) / scale
+    assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.0e}"
