@@ -24,11 +24,8 @@ class MatMul(Function):
         xp = array_module(g)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        g2 = g
-        if a.ndim == 1:
-            g2 = xp.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = xp.expand_dims(g2, -1)
+        g2 = g[..., None] if b.ndim == 1 else g  # restore the axes that vector promotion dropped
+        g2 = g2[..., None, :] if a.ndim == 1 else g2
         ga = gb = None
         if ctx.needs_input_grad[0]:
             ga = g2 @ xp.swapaxes(b2, -1, -2)

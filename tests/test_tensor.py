@@ -1,0 +1,175 @@
+"""The engine: graph shapes that backward must handle, modes, creation and conversions."""
+
+import numpy as np
+import pytest
+
+import striate as st
+from helpers import assert_close, to_torch, torch
+
+
+def _pair(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((3, 4)), rng.standard_normal((4,))
+
+
+def test_fan_out_and_residual_add_match_torch():
+    a_np, b_np = _pair()
+    a, b = st.tensor(a_np, requires_grad=True), st.tensor(b_np, requires_grad=True)
+    h = a * b                      # used three times: fan-out
+    y = (h + h.exp() * a + (h * h).sum(1, keepdim=True)).sum()
+    y.backward()
+    ta, tb = to_torch(a_np, True), to_torch(b_np, True)
+    th = ta * tb
+    (th + th.exp() * ta + (th * th).sum(1, keepdim=True)).sum().backward()
+    assert_close(y.data, y.data)
+    assert_close(a.grad, ta.grad, what="a.grad")
+    assert_close(b.grad, tb.grad, what="b.grad")
+
+
+def test_shared_weight_receives_summed_gradient():
+    w = st.tensor(np.array([2.0, -1.0]), requires_grad=True)
+    x = st.tensor(np.array([1.0, 3.0]))
+    y = ((w * x) * w).sum()        # w appears twice: dy/dw = 2 w x
+    y.backward()
+    np.testing.assert_allclose(w.grad, 2 * w.data * x.data)
+
+
+def test_several_backward_calls_accumulate():
+    a = st.tensor(np.ones(3), requires_grad=True)
+    for _ in range(3):
+        (a * 2.0).sum().backward()
+    np.testing.assert_allclose(a.grad, np.full(3, 6.0))
+
+
+def test_retain_graph_allows_second_backward_and_default_frees_it():
+    a = st.tensor(np.ones(3), requires_grad=True)
+    y = (a.exp() * a).sum()
+    y.backward(retain_graph=True)
+    first = a.grad.copy()
+    y.backward()
+    np.testing.assert_allclose(a.grad, 2 * first)
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+
+
+def test_concatenation_routes_gradient_slices():
+    a = st.tensor(np.ones((2, 2)), requires_grad=True)
+    b = st.tensor(np.ones((2, 3)), requires_grad=True)
+    y = st.cat([a, b, a], 1)
+    y.backward(np.arange(14, dtype=np.float64).reshape(2, 7))
+    np.testing.assert_allclose(a.grad, [[0 + 5, 1 + 6], [7 + 12, 8 + 13]])
+    np.testing.assert_allclose(b.grad, [[2, 3, 4], [9, 10, 11]])
+
+
+def test_no_grad_records_nothing_and_detach_cuts_the_graph():
+    a = st.tensor(np.ones(3), requires_grad=True)
+    with st.no_grad():
+        y = a * 2
+    assert not y.requires_grad and y.grad_fn is None
+    z = (a * 2).detach() * a
+    z.sum().backward()
+    np.testing.assert_allclose(a.grad, np.full(3, 2.0))
+
+
+def test_backward_needs_a_scalar_or_a_gradient():
+    a = st.tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match="one-element"):
+        (a * 2).backward()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        st.tensor(np.ones(2)).sum().backward()
+
+
+def test_retain_grad_keeps_intermediate_gradient():
+    a = st.tensor(np.ones(2), requires_grad=True)
+    h = a * 3
+    h.retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad, 2 * h.data)
+
+
+def test_mixed_float_dtypes_are_refused():
+    a = st.tensor(np.ones(2, dtype=np.float32))
+    b = st.tensor(np.ones(2, dtype=np.float64))
+    with pytest.raises(TypeError, match="different dtypes"):
+        a + b
+
+
+def test_python_scalars_keep_float32():
+    a = st.tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+    y = 2.5 * a + 1 - a / 3.0
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert a.grad.dtype == np.float32
+
+
+def test_creation_defaults_follow_torch():
+    assert st.tensor([1.0, 2.0]).dtype == np.float32
+    assert st.tensor([1, 2]).dtype == np.int64
+    assert st.tensor(np.zeros(2)).dtype == np.float64
+    assert st.zeros(2, 3).shape == (2, 3) and st.ones((4,)).dtype == np.float32
+    st.manual_seed(3)
+    first = st.randn(5).numpy()
+    st.manual_seed(3)
+    np.testing.assert_array_equal(first, st.randn(5).numpy())
+    g = np.random.default_rng(1)
+    assert st.rand(2, generator=g).shape == (2,)
+
+
+def test_conversions_and_description():
+    t = st.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert t.shape == (2, 3) and t.ndim == 2 and t.numel() == 6 and t.size(1) == 3
+    assert t.double().dtype == np.float64 and t.float().dtype == np.float32
+    assert t[1, 2].item() == 5.0
+    assert "requires_grad=True" in repr(t)
+    assert (t > 2).numpy().sum() == 3
+    y = t.float().sum()
+    y.backward()
+    assert t.grad.dtype == np.float64  # the cast's backward casts back
+
+
+def test_requires_grad_only_for_floats():
+    with pytest.raises(TypeError):
+        st.tensor(np.arange(3), requires_grad=True)
+
+
+def test_setitem_refused_on_graph_tensors_but_allowed_under_no_grad():
+    a = st.tensor(np.zeros(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match="in-place"):
+        a[0] = 1.0
+    with st.no_grad():
+        a[0] = 1.0
+    assert a.data[0] == 1.0
+
+
+def test_deep_chain_does_not_recurse():
+    a = st.tensor(np.ones(2), requires_grad=True)
+    y = a
+    for _ in range(5000):
+        y = y * 1.0
+    y.sum().backward()
+    np.testing.assert_allclose(a.grad, np.ones(2))
+
+
+def test_max_splits_gradient_between_ties_like_torch_amax():
+    x_np = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, -1.0]])
+    x = st.tensor(x_np, requires_grad=True)
+    x.amax(1).sum().backward()
+    tx = to_torch(x_np, True)
+    tx.amax(1).sum().backward()
+    assert_close(x.grad, tx.grad)
+
+
+@pytest.mark.parametrize("shape_a,shape_b", [((2, 3, 4), (4, 5)), ((4,), (2, 4, 3)),
+                                             ((5, 1, 2, 3), (4, 3, 2)), ((3,), (3,))])
+def test_matmul_broadcasting_matches_torch(shape_a, shape_b):
+    rng = np.random.default_rng(0)
+    a_np, b_np = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    a, b = st.tensor(a_np, requires_grad=True), st.tensor(b_np, requires_grad=True)
+    ta, tb = to_torch(a_np, True), to_torch(b_np, True)
+    y, ty = a @ b, ta @ tb
+    g = rng.standard_normal(ty.shape)
+    y.backward(g)
+    ty.backward(torch.from_numpy(g))
+    assert_close(y.data, ty, what="forward")
+    assert_close(a.grad, ta.grad, what="a.grad")
+    assert_close(b.grad, tb.grad, what="b.grad")
