@@ -1,1 +1,2 @@
-"""The few hot primitives, each with a readable reference and, where measured faster, a fast path."""
+"""The few hot primitives, each with a readable reference and, where measured faster,
+a fast path."""
