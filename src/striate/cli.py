@@ -12,7 +12,7 @@ import sys
 
 from .errors import UserError
 
-COMMANDS = ["gradcheck"]
+COMMANDS = ["train", "evaluate", "predict", "summary", "gradcheck"]
 
 
 def build_parser() -> argparse.ArgumentParser:

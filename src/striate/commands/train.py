@@ -1,0 +1,75 @@
+"""``striate train``: train a model on a dataset, with progress, checkpoints, plots and a report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import UserError
+
+
+def add_parser(subparsers) -> None:
+    from ..train.experiment import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, TrainConfig
+
+    d = TrainConfig()
+    p = subparsers.add_parser(
+        "train", help="train a model (default: LeNet-5 on Fashion-MNIST)",
+        description="Train a CNN on a real dataset. Every option has a default: plain "
+                    "'striate train' trains LeNet-5 on Fashion-MNIST. The run folder gets "
+                    "last/best checkpoints (safetensors), metrics.csv/.jsonl, plots and "
+                    "index.html.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", default=d.model, help="model name (see 'striate summary --list')")
+    p.add_argument("--model-args", default="{}", metavar="JSON",
+                   help='extra model arguments as JSON, e.g. \'{"depth": 40}\'')
+    p.add_argument("--dataset", default=d.dataset,
+                   help="fashion-mnist, mnist, kmnist, emnist, cifar10, cifar100, or an image "
+                        "folder path")
+    p.add_argument("--data-dir", default=None, help="where the dataset files are (or go)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"total epochs (default {d.epochs}; with --resume, the saved run's)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr, help="(peak) learning rate")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
+    p.add_argument("--momentum", type=float, default=d.momentum, help="SGD momentum (Nesterov)")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule,
+                   help="learning-rate schedule, stepped every batch")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction,
+                   help="fraction of the training set held out for validation")
+    p.add_argument("--normalize", choices=("channel", "pixel", "none"), default=d.normalize,
+                   help="mean-centring and standardisation from training statistics")
+    p.add_argument("--augment", choices=AUGMENTATIONS, default=d.augment)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATASET)")
+    p.add_argument("--patience", type=int, default=None,
+                   help="stop after this many epochs without a better validation accuracy")
+    p.add_argument("--limit", type=int, default=None,
+                   help="train on only the first N training examples (quick tries)")
+    p.add_argument("--resume", default=None, metavar="RUN_OR_CHECKPOINT",
+                   help="continue a run exactly where it stopped (its options are reused; "
+                        "--epochs may raise the total)")
+    p.add_argument("--no-plots", action="store_true", help="skip plots and the HTML report")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train.experiment import TrainConfig, train
+
+    try:
+        model_args = json.loads(args.model_args)
+    except json.JSONDecodeError as e:
+        raise UserError(f"--model-args is not valid JSON: {e}") from None
+    if not isinstance(model_args, dict):
+        raise UserError("--model-args must be a JSON object, e.g. '{\"depth\": 40}'")
+    config = TrainConfig(
+        model=args.model, dataset=args.dataset, data_dir=args.data_dir,
+        epochs=args.epochs if args.epochs is not None else (0 if args.resume else 10),
+        batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+        momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
+        val_fraction=args.val_fraction, normalize=args.normalize, augment=args.augment,
+        seed=args.seed, out=args.out, patience=args.patience, limit=args.limit,
+        plots=not args.no_plots, progress=not args.no_progress, model_args=model_args)
+    train(config, resume=args.resume)
+    return 0

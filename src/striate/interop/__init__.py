@@ -1,0 +1,1 @@
+"""Moving models in and out: safetensors files, PyTorch weights, ONNX."""

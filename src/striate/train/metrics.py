@@ -1,0 +1,86 @@
+"""Classification metrics and the per-epoch metrics log (CSV and JSON lines)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def topk_correct(logits: np.ndarray, labels: np.ndarray, k: int) -> int:
+    """How many rows have their label among the k largest logits."""
+    k = min(k, logits.shape[1])
+    top = np.argpartition(-logits, k - 1, axis=1)[:, :k]
+    return int((top == labels[:, None]).any(axis=1).sum())
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """counts[i, j] = number of examples of true class i predicted as class j."""
+    return np.bincount(labels * num_classes + predictions,
+                       minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def per_class_accuracy(matrix: np.ndarray) -> np.ndarray:
+    totals = matrix.sum(axis=1)
+    return np.divide(np.diag(matrix), totals, out=np.zeros(len(matrix)), where=totals > 0)
+
+
+class RunningMetrics:
+    """Sums over the batches of one epoch: mean loss, top-1 and top-5 accuracy."""
+
+    def __init__(self) -> None:
+        self.loss_sum = 0.0
+        self.count = 0
+        self.correct = 0
+        self.correct5 = 0
+
+    def update(self, loss: float, logits: np.ndarray, labels: np.ndarray) -> None:
+        n = len(labels)
+        self.loss_sum += loss * n
+        self.count += n
+        self.correct += int((logits.argmax(axis=1) == labels).sum())
+        self.correct5 += topk_correct(logits, labels, 5)
+
+    @property
+    def loss(self) -> float:
+        return self.loss_sum / max(self.count, 1)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / max(self.count, 1)
+
+    @property
+    def top5(self) -> float:
+        return self.correct5 / max(self.count, 1)
+
+
+class MetricsLog:
+    """Appends one row per epoch to ``metrics.csv`` and ``metrics.jsonl`` in the run folder."""
+
+    def __init__(self, run_dir: Path):
+        self.csv_path = run_dir / "metrics.csv"
+        self.jsonl_path = run_dir / "metrics.jsonl"
+
+    def append(self, row: dict[str, Any]) -> None:
+        new = not self.csv_path.exists()
+        with self.csv_path.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        with self.jsonl_path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def truncate(self, epochs: int) -> None:
+        """Keep only the first ``epochs`` rows (a resumed run rewrites what came after)."""
+        if not self.jsonl_path.exists():
+            return
+        rows = [json.loads(line) for line in self.jsonl_path.read_text().splitlines() if line]
+        rows = [r for r in rows if r.get("epoch", 0) <= epochs]
+        self.csv_path.unlink(missing_ok=True)
+        self.jsonl_path.unlink(missing_ok=True)
+        for r in rows:
+            self.append(r)
