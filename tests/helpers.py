@@ -12,13 +12,13 @@ RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
 
 
 def to_torch(array: np.ndarray, requires_grad: bool = False):
-    t = torch.from_numpy(np.ascontiguousarray(array).copy())
+    t = torch.from_numpy(np.array(array, copy=True, order="C"))  # keeps 0-d arrays 0-d
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 def assert_close(ours, theirs, dtype=None, rtol: float | None = None, what: str = "") -> None:
     """Norm-wise relative comparison of a striate array/tensor with a torch tensor or array."""
-    ours = np.asarray(getattr(ours, "data", ours))
+    ours = np.asarray(ours.data if hasattr(ours, "grad") else ours)  # a Tensor, or an array
     if hasattr(theirs, "detach"):
         theirs = theirs.detach().cpu().numpy()
     theirs = np.asarray(theirs)

@@ -208,7 +208,7 @@ class Tensor:
                 "in-place assignment to a tensor that requires grad would break backward; "
                 "assign under st.no_grad() or to .detach()"
             )
-        self.data[_raw(index)] = _raw(value)
+        self.data[unwrap(index)] = unwrap(value)
 
     # --- the backward engine ------------------------------------------------------------
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
@@ -232,7 +232,7 @@ class Tensor:
                 )
             gradient = xp.ones_like(self.data)
         else:
-            gradient = xp.asarray(_raw(gradient), dtype=self.dtype)
+            gradient = xp.asarray(unwrap(gradient), dtype=self.dtype)
             if gradient.shape != self.shape:
                 raise ValueError(f"backward(): gradient shape {gradient.shape} != {self.shape}")
 
@@ -286,7 +286,7 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-def _raw(value: Any) -> Any:
+def unwrap(value: Any) -> Any:
     """The array inside a tensor, or the value itself."""
     return value.data if isinstance(value, Tensor) else value
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..backend import to_numpy
 from ..fileio import atomic_write
+from ..tensor import Tensor
 
 DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64,
           "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
@@ -35,7 +36,7 @@ def save_file(tensors: dict[str, Any], path: str | Path,
     blobs = []
     offset = 0
     for name, value in tensors.items():
-        array = to_numpy(getattr(value, "data", value))
+        array = to_numpy(value.data if isinstance(value, Tensor) else value)
         array = np.ascontiguousarray(array).reshape(array.shape)  # keeps 0-d arrays 0-d
         if array.dtype not in CODES:
             raise TypeError(f"safetensors: cannot store {name!r} of dtype {array.dtype}")

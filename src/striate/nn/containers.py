@@ -60,8 +60,9 @@ class ModuleList(Module):
             self.append(m)
         return self
 
-    def __getitem__(self, idx: int) -> Module:
-        return list(self._modules.values())[idx]
+    def __getitem__(self, idx: int | slice) -> Module:
+        items = list(self._modules.values())
+        return ModuleList(items[idx]) if isinstance(idx, slice) else items[idx]
 
     def __len__(self) -> int:
         return len(self._modules)

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..backend import is_array, normalize_device, to_device
 from ..tensor import Tensor, no_grad
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns, like PyTorch's ``_IncompatibleKeys``."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
 
 
 class Parameter(Tensor):
@@ -44,10 +51,15 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError("call Module.__init__() before assigning attributes")
         if isinstance(value, (Parameter, Module)):
+            # Drop the name from the other tables only, so that re-assigning an entry (tying a
+            # weight, swapping a layer) keeps its place in state_dict order, as in PyTorch.
+            target = self._parameters if isinstance(value, Parameter) else self._modules
             self.__dict__.pop(name, None)
             for table in (self._parameters, self._buffers, self._modules):
-                table.pop(name, None)
-            (self._parameters if isinstance(value, Parameter) else self._modules)[name] = value
+                if table is not target:
+                    table.pop(name, None)
+            self._non_persistent.discard(name)
+            target[name] = value
         elif name in self._parameters or name in self._modules:
             if value is not None:
                 kind = "parameter" if name in self._parameters else "submodule"
@@ -79,7 +91,9 @@ class Module:
     def register_buffer(self, name: str, array: Any, persistent: bool = True) -> None:
         """State saved in ``state_dict`` but not learned (an ndarray, or None)."""
         self._buffers[name] = array.data if isinstance(array, Tensor) else array
-        if not persistent:
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
             self._non_persistent.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
@@ -102,8 +116,11 @@ class Module:
             yield m
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Direct submodules, each once (under its first name), as in PyTorch."""
+        seen: set[int] = set()
         for name, child in self._modules.items():
-            if child is not None:
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
                 yield name, child
 
     def children(self) -> Iterator[Module]:
@@ -155,7 +172,8 @@ class Module:
         """Copy arrays (NumPy, CuPy, striate or torch tensors) into this module's state in place.
 
         With ``strict``, any missing key, unexpected key or shape mismatch raises one error that
-        lists them all.  Returns ``(missing_keys, unexpected_keys)``.
+        lists them all (a shape mismatch raises whatever ``strict`` says).  Returns the named
+        pair ``(missing_keys, unexpected_keys)``.
         """
         own = self._state_slots()
         missing = [k for k in own if k not in state_dict]
@@ -184,19 +202,24 @@ class Module:
         for key, value in values.items():
             current = own[key][2]
             current[...] = to_device(value.astype(current.dtype, copy=False), _device(current))
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
-    def _state_slots(self) -> dict[str, tuple[Module, str, Any]]:
-        """key -> (owning module, attribute name, current array) for everything in state_dict."""
+    def _state_slots(self, prefix: str = "") -> dict[str, tuple[Module, str, Any]]:
+        """key -> (owning module, attribute name, current array) for everything in state_dict.
+
+        Walks the tree exactly as ``state_dict`` does, without merging a submodule registered
+        under two names, so that every key ``state_dict`` writes can be loaded back.
+        """
         slots = {}
-        for prefix, module in self.named_modules():
-            dot = f"{prefix}." if prefix else ""
-            for name, p in module._parameters.items():
-                if p is not None:
-                    slots[dot + name] = (module, name, p.data)
-            for name, b in module._buffers.items():
-                if b is not None and name not in module._non_persistent:
-                    slots[dot + name] = (module, name, b)
+        for name, p in self._parameters.items():
+            if p is not None:
+                slots[prefix + name] = (self, name, p.data)
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                slots[prefix + name] = (self, name, b)
+        for name, child in self._modules.items():
+            if child is not None:
+                slots.update(child._state_slots(f"{prefix}{name}."))
         return slots
 
     # --- modes, moves, gradients ---------------------------------------------------------------
@@ -285,15 +308,17 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        lines = []
+        """PyTorch's layout: ``Name(extra)`` for a leaf, else one indented line per entry."""
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
         for name, child in self._modules.items():
             body = repr(child).replace("\n", "\n  ")
             lines.append(f"({name}): {body}")
-        extra = self.extra_repr()
         if not lines:
-            return f"{type(self).__name__}({extra})"
-        head = f"{type(self).__name__}(" + (f"{extra}" if extra else "")
-        return head + "\n  " + "\n  ".join(lines) + "\n)"
+            return f"{type(self).__name__}()"
+        if len(lines) == 1 and not self._modules:
+            return f"{type(self).__name__}({lines[0]})"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)

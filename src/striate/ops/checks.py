@@ -3,6 +3,7 @@ the layer's name, what it expected, and what it received."""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,11 +32,14 @@ def expect_channels(op: str, name: str, got: int, expected: int, shape: Any) -> 
 
 def pair(op: str, name: str, value: Any, minimum: int = 0) -> tuple[int, int]:
     """An int or a 2-sequence of ints as (h, w), each at least ``minimum``."""
-    if isinstance(value, int):
+    def is_int(v: Any) -> bool:
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    if is_int(value):
         value = (value, value)
-    value = tuple(value)
-    if len(value) != 2 or not all(isinstance(v, int) for v in value):
+    if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(map(is_int, value)):
         raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    value = (int(value[0]), int(value[1]))
     if min(value) < minimum:
         raise ValueError(f"{op}: {name} must be >= {minimum}, got {value}")
     return value

@@ -1,0 +1,247 @@
+"""Sliding-window primitives for 2-D pooling: window geometry, window sums, window maxima with
+their argmax, and the scatters that carry a gradient back from windows to input pixels.
+
+Every window of a pooling layer with kernel (kh, kw), stride s, padding p and dilation d reads the
+padded input x̃ at rows ``oh·s_h + i·d_h`` and columns ``ow·s_w + j·d_w`` for kernel offsets
+(i, j).  So for one offset (i, j) the pixels that all windows read form a strided slice of x̃ of
+the output's shape.  The fast versions below loop over the kh·kw offsets (never over batch,
+channels or pixels) and touch whole slices; the ``*_reference`` versions build the
+(N, C, OH, OW, kh, kw) window view with ``as_strided`` and say the same in a line or two, for
+reading and for the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backend import array_module
+
+
+def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1,
+                ceil_mode: bool = False) -> int:
+    """PyTorch's rule: ⌊(n + 2p − d·(k−1) − 1 + [ceil]·(s−1)) / s⌋ + 1, less one when ceil mode
+    would start the last window inside the right padding (windows must start in the input or in
+    the left padding)."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Where the windows of one pooling call lie, for an input plane of ``size`` (H, W)."""
+
+    size: tuple[int, int]
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    out: tuple[int, int]
+
+    @property
+    def padded(self) -> tuple[int, int]:
+        """Rows and columns of the padded plane: p, the input, then as much as the last window
+        reaches (up to p, or more in ceil mode, whose last window may stick out further)."""
+        return tuple(max(n + p, (o - 1) * s + d * (k - 1) + 1)
+                     for n, k, s, p, d, o in zip(self.size, self.kernel, self.stride, self.padding,
+                                                 self.dilation, self.out, strict=True))
+
+    @property
+    def tiles(self) -> bool:
+        """True when windows sit side by side (stride = kernel, no dilation): each padded pixel
+        belongs to at most one window and the first OH·kh × OW·kw pixels to exactly one."""
+        return self.stride == self.kernel and self.dilation == (1, 1)
+
+    def offsets(self) -> Iterator[tuple[int, int, int, tuple[slice, slice]]]:
+        """(k = i·kw + j, i, j, slices of the padded plane read at kernel offset (i, j))."""
+        (kh, kw), (sh, sw), (dh, dw), (oh, ow) = self.kernel, self.stride, self.dilation, self.out
+        for i in range(kh):
+            rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+            for j in range(kw):
+                yield i * kw + j, i, j, (rows, slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+
+    def pad(self, x, value: float):
+        """x (N, C, H, W) inside a (N, C, *padded) array filled with ``value`` (x itself when no
+        padding is needed)."""
+        (ph, pw), (hp, wp), (h, w) = self.padding, self.padded, self.size
+        if (ph, pw) == (0, 0) and (hp, wp) == (h, w):
+            return x
+        xp = array_module(x)
+        out = xp.full(x.shape[:2] + (hp, wp), value, dtype=x.dtype)
+        out[:, :, ph:ph + h, pw:pw + w] = x
+        return out
+
+    def crop(self, gpad):
+        """The input's part of a gradient on the padded plane (contiguous)."""
+        (ph, pw), (h, w) = self.padding, self.size
+        if gpad.shape[2:] == (h, w):
+            return gpad
+        return array_module(gpad).ascontiguousarray(gpad[:, :, ph:ph + h, pw:pw + w])
+
+    def layout(self, x, value: float):
+        """x̃ (x padded with ``value``) and, per kernel offset, (k, i, j, index of its slice)."""
+        return self.pad(x, value), self.layout_offsets()
+
+    def layout_offsets(self) -> list[tuple[int, int, int, tuple]]:
+        return [(k, i, j, (Ellipsis,) + sl) for k, i, j, sl in self.offsets()]
+
+    def gradient_buffer(self, batch: tuple[int, int], dtype, xp):
+        """A gradient on the padded plane: zeros, or uninitialised when tiled windows cover it
+        (every pixel then being written exactly once)."""
+        (kh, kw), (oh, ow), padded = self.kernel, self.out, self.padded
+        covered = self.tiles and padded == (oh * kh, ow * kw)
+        return (xp.empty if covered else xp.zeros)(batch + padded, dtype=dtype)
+
+    def input_gradient(self, buffer):
+        """The input's part of a gradient on the padded plane."""
+        return self.crop(buffer)
+
+
+# --- readable references -------------------------------------------------------------------------
+
+
+def window_view(xpad, win: Windows):
+    """All windows at once, as a read-only (N, C, OH, OW, kh, kw) view of the padded input."""
+    xp = array_module(xpad)
+    n, c, _, _ = xpad.shape
+    sn, sc, sh, sw = xpad.strides
+    (kh, kw), (oh, ow), (th, tw), (dh, dw) = win.kernel, win.out, win.stride, win.dilation
+    return xp.lib.stride_tricks.as_strided(
+        xpad, (n, c, oh, ow, kh, kw), (sn, sc, sh * th, sw * tw, sh * dh, sw * dw),
+        writeable=False)
+
+
+def max_windows_reference(x, win: Windows, pad_value: float = -np.inf):
+    """y = max over each window of x padded with ``pad_value``; arg = i·kw + j of its first
+    maximum (row-major scan)."""
+    v = window_view(win.pad(x, pad_value), win)
+    flat = v.reshape(v.shape[:4] + (-1,))
+    return flat.max(-1), flat.argmax(-1)
+
+
+def sum_windows_reference(x, win: Windows, weights=None):
+    """y = Σ_{i,j} w[i, j] · x̃[window + (i, j)], zero padding (w = 1 when ``weights`` is None)."""
+    v = window_view(win.pad(x, 0.0), win)
+    return v.sum((-2, -1)) if weights is None else (v * weights).sum((-2, -1))
+
+
+def scatter_reference(gwin, win: Windows):
+    """∂L/∂x[h, w] = Σ over the (window, offset) pairs that read pixel (h, w) of gwin[window,
+    offset], for gwin of shape (N, C, OH, OW, kh, kw) (np.add.at: slow, obviously right)."""
+    gpad = np.zeros(gwin.shape[:2] + win.padded, dtype=gwin.dtype)
+    (kh, kw), (oh, ow), (th, tw), (dh, dw) = win.kernel, win.out, win.stride, win.dilation
+    rows = (np.arange(oh) * th)[:, None, None, None] + (np.arange(kh) * dh)[None, None, :, None]
+    cols = (np.arange(ow) * tw)[None, :, None, None] + (np.arange(kw) * dw)[None, None, None, :]
+    rows, cols = np.broadcast_arrays(rows, cols)
+    np.add.at(gpad, (slice(None), slice(None), rows, cols), gwin)
+    return win.crop(gpad)
+
+
+# --- fast versions (used by the ops) --------------------------------------------------------------
+
+
+def _arg_dtype(win: Windows):
+    return np.int8 if win.kernel[0] * win.kernel[1] <= 127 else np.int32
+
+
+def max_windows(x, win: Windows, pad_value: float = -np.inf):
+    """Same as :func:`max_windows_reference` on x padded with ``pad_value``: a running maximum
+    over the kernel offsets, taking a later offset only when strictly larger, so the first
+    maximum wins as in PyTorch.
+
+    The argmax is updated by arithmetic, arg += [v > y]·(k − arg), not by a masked write: with
+    random masks, masked writes (where/copyto/putmask) run about 20× slower in NumPy.
+    """
+    xp = array_module(x)
+    source, offsets = win.layout(x, pad_value)
+    y = source[offsets[0][3]].copy()
+    arg = xp.zeros(y.shape, dtype=_arg_dtype(win))
+    for k, _, _, index in offsets[1:]:
+        v = source[index]
+        better = v > y
+        xp.maximum(y, v, out=y)
+        arg += better * (k - arg)
+    return y, arg
+
+
+def sum_windows(x, win: Windows, weights=None):
+    """Same as :func:`sum_windows_reference` (zero padding), one slice per kernel offset, added
+    in row-major offset order (PyTorch's order, so float32 sums round alike)."""
+    source, offsets = win.layout(x, 0.0)
+    acc = None
+    for _, i, j, index in offsets:
+        v = source[index]
+        if weights is not None:
+            v = v * float(weights[i, j])
+        if acc is None:
+            acc = v.copy() if weights is None else v
+        else:
+            acc += v
+    return acc
+
+
+def scatter_max(g, arg, win: Windows):
+    """∂L/∂x for y = max over windows: g[window] goes to the pixel at offset arg[window] of that
+    window, summed where windows overlap.
+
+    The slice of each kernel offset k receives [arg = k]·g: assigned when windows tile the plane
+    (the common k = s case: no accumulation, no np.add.at), added when they overlap.  Masks
+    multiply rather than select (see :func:`max_windows`), so a non-finite g spreads NaN over
+    its window.
+    """
+    xp = array_module(g)
+    buffer = win.gradient_buffer(g.shape[:2], g.dtype, xp)
+    for k, _, _, index in win.layout_offsets():
+        if win.tiles:
+            xp.multiply(arg == k, g, out=buffer[index])
+        else:
+            buffer[index] += (arg == k) * g
+    return win.input_gradient(buffer)
+
+
+def scatter_sum(g, win: Windows, weights=None):
+    """∂L/∂x for y = weighted window sums: every pixel of a window receives w[i, j]·g[window],
+    summed over the windows that contain it (assigned, not added, when windows tile)."""
+    xp = array_module(g)
+    buffer = win.gradient_buffer(g.shape[:2], g.dtype, xp)
+    for _, i, j, index in win.layout_offsets():
+        part = g if weights is None else g * float(weights[i, j])
+        if win.tiles:
+            buffer[index] = part
+        else:
+            buffer[index] += part
+    return win.input_gradient(buffer)
+
+
+def flat_indices(arg, win: Windows):
+    """PyTorch's max-pool indices: h·W + w of each window's maximum in the unpadded input."""
+    xp = array_module(arg)
+    kw, (th, tw), (ph, pw), (dh, dw) = win.kernel[1], win.stride, win.padding, win.dilation
+    (oh, ow), width = win.out, win.size[1]
+    a = arg.astype(np.int64)
+    rows = (xp.arange(oh, dtype=np.int64) * th - ph)[:, None] + (a // kw) * dh
+    cols = (xp.arange(ow, dtype=np.int64) * tw - pw) + (a % kw) * dw
+    return rows * width + cols
+
+
+# --- adaptive windows -----------------------------------------------------------------------------
+
+
+def adaptive_bounds(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's adaptive windows: start_i = ⌊i·n/out⌋, end_i = ⌈(i+1)·n/out⌉."""
+    i = np.arange(out)
+    return (i * size) // out, -((-(i + 1) * size) // out)
+
+
+def adaptive_average_matrix(size: int, out: int, xp=np, dtype=np.float64):
+    """A (out × n) with A[i, start_i:end_i] = 1/(end_i − start_i): adaptive averaging along one
+    axis is x ↦ A·x, so the 2-D pool is y = A_h · X · A_wᵀ."""
+    start, end = adaptive_bounds(size, out)
+    cols = np.arange(size)
+    a = ((cols >= start[:, None]) & (cols < end[:, None])) / (end - start)[:, None]
+    return xp.asarray(a.astype(dtype))

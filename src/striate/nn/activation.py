@@ -1,0 +1,142 @@
+"""Activation layers: one Module per non-linearity in ``ops/activation.py``, with PyTorch's
+constructor arguments and ``extra_repr``; ``Gain`` holds a learned per-channel weight."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..backend import DEFAULT_DTYPE
+from ..ops import activation as A
+from . import init
+from .module import Module, Parameter
+
+
+def _inplace(inplace: bool) -> str:
+    return ", inplace=True" if inplace else ""
+
+
+class ReLU(Module):
+    """max(x, 0).  ``inplace`` is accepted and ignored (every op here returns a new array)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Any) -> Any:
+        return A.relu(input)
+
+    def extra_repr(self) -> str:
+        return _inplace(self.inplace)[2:]
+
+
+class LeakyReLU(Module):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, input: Any) -> Any:
+        return A.leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}{_inplace(self.inplace)}"
+
+
+class ELU(Module):
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, input: Any) -> Any:
+        return A.elu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}{_inplace(self.inplace)}"
+
+
+class Sigmoid(Module):
+    def forward(self, input: Any) -> Any:
+        return A.sigmoid(input)
+
+
+class Tanh(Module):
+    def forward(self, input: Any) -> Any:
+        return A.tanh(input)
+
+
+class Softplus(Module):
+    """1/β · ln(1 + e^{βx}), linear above ``threshold`` (β is the slides' k)."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, input: Any) -> Any:
+        return A.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Softmax(Module):
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Any) -> Any:
+        return A.softmax(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    def forward(self, input: Any) -> Any:
+        return A.log_softmax(input, self.dim)
+
+
+class Rectify(Module):
+    """|x|: Jarrett's absolute-value rectification layer R_abs."""
+
+    def forward(self, input: Any) -> Any:
+        return A.rectify(input)
+
+
+class SmoothAbs(Module):
+    """2/k · ln(1 + e^{kx}) − x − 2/k · ln 2: a smooth |x| (the slides' rectifier)."""
+
+    def __init__(self, k: float = 1.0):
+        super().__init__()
+        if not k > 0:
+            raise ValueError(f"SmoothAbs: k must be > 0, got {k}")
+        self.k = k
+
+    def forward(self, input: Any) -> Any:
+        return A.smooth_abs(input, self.k)
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}"
+
+
+class Gain(Module):
+    """gᵢ · xᵢ for each channel i of (N, C, ...); the learned ``weight`` (C,) starts at ones."""
+
+    def __init__(self, num_channels: int, dtype: Any = None):
+        super().__init__()
+        if isinstance(num_channels, bool) or not isinstance(num_channels, int) \
+                or num_channels < 1:
+            raise ValueError(f"Gain: num_channels must be a positive int, got {num_channels!r}")
+        self.num_channels = num_channels
+        dtype = np.dtype(dtype) if dtype is not None else DEFAULT_DTYPE
+        self.weight = Parameter(np.empty(num_channels, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.ones_(self.weight)
+
+    def forward(self, input: Any) -> Any:
+        return A.gain(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_channels={self.num_channels}"

@@ -1,0 +1,159 @@
+"""Normalisation layers: BatchNorm1d/2d (PyTorch's buffers and train/eval behaviour),
+LocalResponseNorm, LocalContrastNorm and BrightnessNorm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..backend import DEFAULT_DTYPE
+from ..ops.batch_norm import batch_norm
+from ..ops.checks import expect_channels
+from ..ops.local_norm import brightness_norm, local_contrast_norm, local_response_norm
+from . import init
+from .module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    """Shared body of BatchNorm1d/2d; subclasses only say which input ranks they take.
+
+    Buffers, as PyTorch: ``running_mean`` (zeros), ``running_var`` (ones, unbiased estimate) and
+    ``num_batches_tracked`` (0-d int64), all None when ``track_running_stats=False``.  In
+    training each call adds 1 to ``num_batches_tracked`` and moves the running statistics by
+    ``momentum`` (or by 1/num_batches_tracked when ``momentum=None``: a cumulative average).
+    Evaluation uses the running statistics, or the batch's when none are tracked.
+    ``bias=False`` (keyword-only, PyTorch 2.13) keeps γ but drops β.
+    """
+
+    _ranks: tuple[int, ...] = ()
+    _layout = ""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, dtype: Any = None,
+                 *, bias: bool = True):
+        super().__init__()
+        if isinstance(num_features, bool) or not isinstance(num_features, int) \
+                or num_features < 1:
+            raise ValueError(f"{type(self).__name__}: num_features must be a positive int, "
+                             f"got {num_features!r}")
+        dtype = np.dtype(dtype) if dtype is not None else DEFAULT_DTYPE
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(np.empty(num_features, dtype=dtype))
+            if bias:
+                self.bias = Parameter(np.empty(num_features, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean[...] = 0
+            self.running_var[...] = 1
+            self.num_batches_tracked[...] = 0
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def _check_input(self, x: Any) -> None:
+        name = type(self).__name__
+        if x.ndim not in self._ranks:
+            want = " or ".join(f"{r}-D" for r in self._ranks)
+            raise ValueError(f"{name}: expected {want} input {self._layout}, "
+                             f"got shape {tuple(x.shape)}")
+        expect_channels(name, "input", x.shape[1], self.num_features, x.shape)
+
+    def forward(self, input: Any) -> Any:
+        self._check_input(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            # In place, so a state_dict taken earlier sees the count (as PyTorch's add_(1)).
+            self.num_batches_tracked[...] = self.num_batches_tracked + 1
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked)
+        use_batch_stats = self.training or (self.running_mean is None
+                                            and self.running_var is None)
+        keep = not self.training or self.track_running_stats
+        return batch_norm(input, self.running_mean if keep else None,
+                          self.running_var if keep else None, self.weight, self.bias,
+                          use_batch_stats, factor, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over (N, C) or (N, C, L) inputs, per channel C."""
+
+    _ranks = (2, 3)
+    _layout = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation over (N, C, H, W) inputs, per channel C (over N, H and W)."""
+
+    _ranks = (4,)
+    _layout = "(N, C, H, W)"
+
+
+class LocalResponseNorm(Module):
+    """``F.local_response_norm`` as a layer (AlexNet's cross-map normalisation)."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input: Any) -> Any:
+        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class LocalContrastNorm(Module):
+    """``F.local_contrast_norm`` as a layer (Jarrett et al. 2009): subtractive then divisive."""
+
+    def __init__(self, kernel_size: int | tuple[int, int] = 9, sigma: float | None = None,
+                 eps: float = 1e-8):
+        super().__init__()
+        self.kernel_size, self.sigma, self.eps = kernel_size, sigma, eps
+
+    def forward(self, input: Any) -> Any:
+        return local_contrast_norm(input, self.kernel_size, self.sigma, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, sigma={self.sigma}, eps={self.eps}"
+
+
+class BrightnessNorm(Module):
+    """``F.brightness_norm`` as a layer: x_i / (κ + λ Σ_j x_j²)^μ over neighbouring maps."""
+
+    def __init__(self, kappa: float = 2.0, lam: float = 1e-4, mu: float = 0.75,
+                 size: int | None = 5):
+        super().__init__()
+        self.kappa, self.lam, self.mu, self.size = kappa, lam, mu, size
+
+    def forward(self, input: Any) -> Any:
+        return brightness_norm(input, self.kappa, self.lam, self.mu, self.size)
+
+    def extra_repr(self) -> str:
+        return f"kappa={self.kappa}, lam={self.lam}, mu={self.mu}, size={self.size}"

@@ -1,0 +1,143 @@
+"""Batch normalisation (Ioffe & Szegedy 2015), per channel, with PyTorch's functional semantics.
+
+For an input of shape (N, C, *) every channel c is normalised over its M = N·∏(*) values:
+
+    μ_c = (1/M) Σ x,   σ²_c = (1/M) Σ (x − μ_c)²   (biased: the one used to normalise),
+    x̂ = (x − μ_c) / √(σ²_c + ε),   y = γ_c · x̂ + β_c.
+
+In training the batch statistics are used and the running buffers are updated in place,
+
+    running_mean ← (1 − m)·running_mean + m·μ_c,
+    running_var  ← (1 − m)·running_var  + m·σ²_c · M/(M − 1)   (unbiased, as PyTorch),
+
+while in evaluation the running statistics replace μ_c and σ²_c (and are not changed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import array_module
+from ..function import Context, Function
+from .checks import expect_float
+
+_NAME = "batch_norm"
+
+
+def _channel_view(v: Any, ndim: int) -> Any:
+    """A (C,) vector as (1, C, 1, …) so it broadcasts over an (N, C, *) input."""
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _channel_sum(xp: Any, a: Any, b: Any = None) -> Any:
+    """Σ over every axis but the channel axis 1 of a (or of a·b, without forming the product).
+
+    ``einsum`` on an (N, C, L) view is several times faster than ``sum(axis=(0, 2, …))`` here
+    and sums as accurately (float32 error ≈ 4e-7 relative on 10⁶ values, measured).
+    """
+    n, c = a.shape[0], a.shape[1]
+    a3 = a.reshape(n, c, -1)
+    if b is None:
+        return xp.einsum("ncl->c", a3)
+    return xp.einsum("ncl,ncl->c", a3, b.reshape(n, c, -1))
+
+
+class BatchNorm(Function):
+    """Per-channel batch normalisation with a hand-written backward.
+
+    Forward (training):  y = γ·(x − μ_B)/√(σ²_B + ε) + β with the batch statistics μ_B, σ²_B.
+    Forward (eval):      y = γ·(x − E[x])/√(Var[x] + ε) + β with the running statistics.
+
+    Backward, with g = ∂L/∂y, s = √(σ² + ε) and means taken per channel over the M values:
+
+        training:  ∂L/∂x = (γ/s) · (g − mean(g) − x̂ · mean(g·x̂)),
+        eval:      ∂L/∂x = (γ/s) · g   (the statistics are constants),
+        both:      ∂L/∂γ = Σ g·x̂,   ∂L/∂β = Σ g.
+
+    The training formula is the compact form of the Jacobian derived in seed 000 (appendix
+    "Backprop through BatchNorm"): ∂y_{t'l'm'}/∂h_{tlm} = (γ/s)·[δ − (1 + x̂_{t'l'm'} x̂_{tlm})/M],
+    contracted with g; seed 001's step-by-step chain through ∂L/∂σ²_B and ∂L/∂μ_B gives the same.
+    """
+
+    name = _NAME
+
+    @staticmethod
+    def forward(ctx: Context, x, weight, bias, running_mean, running_var, *,
+                training: bool, momentum: float, eps: float):
+        xp = array_module(x)
+        ndim, count = x.ndim, x.size // x.shape[1]
+        if training:
+            mean = _channel_sum(xp, x) / count
+            centred = x - _channel_view(mean, ndim)
+            var = _channel_sum(xp, centred, centred) / count
+            if running_mean is not None:
+                running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+            if running_var is not None:
+                unbiased = var * (count / (count - 1))
+                running_var[...] = (1 - momentum) * running_var + momentum * unbiased
+        else:
+            var = running_var
+            centred = x - _channel_view(running_mean, ndim)
+        inv_std = 1 / xp.sqrt(var + eps)
+        x_hat = centred
+        x_hat *= _channel_view(inv_std, ndim)  # in place: one full-size array fewer
+        y = x_hat * _channel_view(weight, ndim) if weight is not None else x_hat.copy()
+        if bias is not None:
+            y += _channel_view(bias, ndim)
+        ctx.save_for_backward(x_hat, inv_std, weight)
+        ctx.training, ctx.count = training, count
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        x_hat, inv_std, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        xp, ndim = array_module(g), g.ndim
+        full = needs[0] and ctx.training
+        sum_g = _channel_sum(xp, g) if (needs[2] or full) else None
+        sum_gx = _channel_sum(xp, g, x_hat) if (needs[1] or full) else None
+        gx = None
+        if needs[0]:
+            scale = inv_std if weight is None else weight * inv_std
+            gx = g * _channel_view(scale, ndim)
+            if ctx.training:  # (γ/s)·(g − mean g − x̂·mean(g x̂)), without a mean-sized temp
+                m = ctx.count
+                gx -= x_hat * _channel_view(scale * (sum_gx / m), ndim)
+                gx -= _channel_view(scale * (sum_g / m), ndim)
+        return (gx, sum_gx if needs[1] else None, sum_g if needs[2] else None, None, None)
+
+
+def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None,
+               bias: Any = None, training: bool = False, momentum: float = 0.1,
+               eps: float = 1e-5):
+    """PyTorch's ``F.batch_norm`` on (N, C) or (N, C, *) inputs; see :class:`BatchNorm`.
+
+    ``running_mean``/``running_var`` are (C,) arrays (or tensors) updated in place when
+    ``training``; they may be None in training (batch statistics only).  ``momentum`` must be a
+    number, as in PyTorch: a cumulative average (``momentum=None`` on the layer) is the layer's
+    job, which passes 1/num_batches_tracked.
+    """
+    from ..tensor import Tensor
+
+    x = input.data if isinstance(input, Tensor) else input
+    if x.ndim < 2:
+        raise ValueError(f"{_NAME}: expected input to be 2-D or more (N, C, *), "
+                         f"got shape {tuple(x.shape)}")
+    expect_float(_NAME, "input", x)
+    channels = x.shape[1]
+    stats = [s.data if isinstance(s, Tensor) else s for s in (running_mean, running_var)]
+    for label, v in (("running_mean", stats[0]), ("running_var", stats[1]),
+                     ("weight", weight), ("bias", bias)):
+        if v is not None and tuple(v.shape) != (channels,):
+            raise ValueError(f"{_NAME}: expected {label} of shape ({channels},) for input of "
+                             f"shape {tuple(x.shape)}, got {tuple(v.shape)}")
+    if not training and (stats[0] is None or stats[1] is None):
+        raise ValueError(f"{_NAME}: running_mean and running_var must be given in evaluation "
+                         "mode (training=False)")
+    if momentum is None or isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
+        raise TypeError(f"{_NAME}: momentum must be a float, got {momentum!r}")
+    if training and x.size // max(channels, 1) <= 1:
+        raise ValueError(f"{_NAME}: Expected more than 1 value per channel when training, "
+                         f"got input size {tuple(x.shape)}")
+    return BatchNorm.apply(input, weight, bias, stats[0], stats[1],
+                           training=bool(training), momentum=float(momentum), eps=float(eps))

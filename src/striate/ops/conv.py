@@ -1,0 +1,217 @@
+"""2-D convolution and transposed convolution, each the adjoint of the other.
+
+Both are built on one primitive, the cross-correlation Y = X ⋆ K of ``kernels/conv.py``, and its two
+adjoints (in X and in K).  conv2d's input gradient is a transposed convolution and
+conv_transpose2d's input gradient is a convolution, so the two ops share every line of arithmetic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..function import Context, Function
+from ..kernels.conv import Pads, correlate, correlate_transpose, correlate_weight
+from .checks import expect_float, expect_rank, pair
+
+
+class Conv2d(Function):
+    """Y[n, o, i, j] = b[o] + Σ_{c, p, q} K[o, c, p, q] · Xpad[n, g·C/G + c, i·s + p·d, j·s + q·d]
+
+    (PyTorch's conv2d is a cross-correlation; g is the group of output channel o).  Backward, with
+    G = ∂L/∂Y (seed 003, Eqs. 9.6–9.9 and Figs. 9.5–9.7; seed 004, "Computing ∇Y(l−1) Div"):
+
+    * ∂L/∂X = the "full" convolution of G, zero-dilated by the stride (s − 1 zeros between
+      neighbours), with the kernel rotated by 180°: exactly conv_transpose2d(G, K) with the same
+      stride, padding, dilation and groups, and an output padding covering any input rows the
+      strided windows never reached;
+    * ∂L/∂K[o, c, p, q] = Σ_{n, i, j} G[n, o, i, j] · Xpad[n, g·C/G + c, i·s + p·d, j·s + q·d],
+      the correlation of the padded input with G;
+    * ∂L/∂b[o] = Σ_{n, i, j} G[n, o, i, j].
+    """
+
+    name = "conv2d"
+
+    @staticmethod
+    def forward(ctx: Context, x, weight, bias, stride: tuple[int, int], pads: Pads,
+                dilation: tuple[int, int], groups: int):
+        ctx.unbatched = x.ndim == 3
+        if ctx.unbatched:
+            x = x[None]
+        ctx.conf = (stride, pads, dilation, groups)
+        ctx.save_for_backward(x, weight)
+        y = correlate(x, weight, stride, pads, dilation, groups)
+        if bias is not None:
+            y += bias[:, None, None]
+        return y[0] if ctx.unbatched else y
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        x, weight = ctx.saved_tensors
+        stride, pads, dilation, groups = ctx.conf
+        g = g[None] if ctx.unbatched else g
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = correlate_transpose(g, weight, stride, pads, dilation, groups, x.shape[2:])
+            gx = gx[0] if ctx.unbatched else gx
+        if ctx.needs_input_grad[1]:
+            gw = correlate_weight(x, g, weight.shape[2:], stride, pads, dilation, groups)
+        if ctx.needs_input_grad[2]:
+            gb = g.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+
+class ConvTranspose2d(Function):
+    """Z = the adjoint of X ↦ X ⋆ K applied to the input, with K (C_in, C_out/G, kh, kw) read as
+    the weight of a conv2d from C_out to C_in channels:
+
+        Z[n, c, y, x] = b[c] + Σ_{o, i, j, p, q : i·s + p·d − pad = y, j·s + q·d − pad = x}
+                        X[n, o, i, j] · K[o, c', p, q]
+
+    computed as the full correlation of the stride-dilated input with the rotated kernel.  Output
+    size (H − 1)·s − 2·pad + d·(k − 1) + output_padding + 1.  Backward, with G = ∂L/∂Z:
+
+    * ∂L/∂X = conv2d(G, K) with the same stride, padding, dilation and groups;
+    * ∂L/∂K = the weight gradient of that conv2d with the roles swapped: Σ_{n,i,j} X[n, o, i, j] ·
+      Gpad[n, g·C/G + c, i·s + p·d, j·s + q·d];
+    * ∂L/∂b[c] = Σ_{n, y, x} G[n, c, y, x].
+    """
+
+    name = "conv_transpose2d"
+
+    @staticmethod
+    def forward(ctx: Context, x, weight, bias, stride: tuple[int, int], pads: Pads,
+                dilation: tuple[int, int], groups: int, out_hw: tuple[int, int]):
+        ctx.unbatched = x.ndim == 3
+        if ctx.unbatched:
+            x = x[None]
+        ctx.conf = (stride, pads, dilation, groups)
+        ctx.save_for_backward(x, weight)
+        z = correlate_transpose(x, weight, stride, pads, dilation, groups, out_hw)
+        if bias is not None:
+            z += bias[:, None, None]
+        return z[0] if ctx.unbatched else z
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        x, weight = ctx.saved_tensors
+        stride, pads, dilation, groups = ctx.conf
+        g = g[None] if ctx.unbatched else g
+        gx = gw = gb = None
+        if ctx.needs_input_grad[0]:
+            gx = correlate(g, weight, stride, pads, dilation, groups, out_hw=x.shape[2:])
+            gx = gx[0] if ctx.unbatched else gx
+        if ctx.needs_input_grad[1]:
+            gw = correlate_weight(g, x, weight.shape[2:], stride, pads, dilation, groups)
+        if ctx.needs_input_grad[2]:
+            gb = g.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+
+# --- functional wrappers: PyTorch's signatures, argument checks --------------------------------
+
+
+def _positive_int(op: str, name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{op}: {name} must be a positive int, got {value}")
+    return value
+
+
+def _check_common(op: str, x: Any, weight: Any, bias: Any, groups: int, in_axis: int,
+                  out_channels: int) -> None:
+    """Ranks, dtypes, channel counts against the weight and groups, and the bias shape."""
+    expect_rank(op, "input", x, (3, 4), "(N, C, H, W) or unbatched (C, H, W)")
+    expect_rank(op, "weight", weight, 4, "(out, in/groups, kh, kw)" if in_axis == 1
+                else "(in, out/groups, kh, kw)")
+    expect_float(op, "input", x)
+    expect_float(op, "weight", weight)
+    in_channels = weight.shape[1] * groups if in_axis == 1 else weight.shape[0]
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(
+            f"{op}: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
+            f"divisible by groups ({groups}); got weight of shape {tuple(weight.shape)}")
+    if x.shape[-3] != in_channels:
+        raise ValueError(
+            f"{op}: expected input with {in_channels} channels (weight shape "
+            f"{tuple(weight.shape)}, groups={groups}), got {x.shape[-3]} channels "
+            f"(input shape {tuple(x.shape)})")
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise ValueError(f"{op}: expected bias of shape ({out_channels},), "
+                         f"got shape {tuple(bias.shape)}")
+
+
+def _same_pads(op: str, kernel: tuple[int, int], stride: tuple[int, int],
+               dilation: tuple[int, int]) -> Pads:
+    """PyTorch's 'same': total d·(k − 1) per axis, the odd extra zero at the bottom/right."""
+    if stride != (1, 1):
+        raise ValueError(f"{op}: padding='same' is not supported for strided convolutions "
+                         f"(stride {stride})")
+    totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
+    (th, tw) = totals
+    return (th // 2, th - th // 2), (tw // 2, tw - tw // 2)
+
+
+def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+           dilation: Any = 1, groups: int = 1):
+    """2-D convolution (cross-correlation) over an (N, C, H, W) input; see :class:`Conv2d`.
+
+    ``padding`` is an int, a pair, 'valid' (no padding) or 'same' (output as large as the input,
+    stride 1 only)."""
+    op = "conv2d"
+    groups = _positive_int(op, "groups", groups)
+    _check_common(op, input, weight, bias, groups, 1, weight.shape[0] if weight.ndim else 0)
+    stride = pair(op, "stride", stride, minimum=1)
+    dilation = pair(op, "dilation", dilation, minimum=1)
+    kernel = tuple(weight.shape[2:])
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{op}: padding must be 'same', 'valid', an int or a pair, "
+                             f"got {padding!r}")
+        pads = (_same_pads(op, kernel, stride, dilation) if padding == "same"
+                else ((0, 0), (0, 0)))
+    else:
+        ph, pw = pair(op, "padding", padding, minimum=0)
+        pads = ((ph, ph), (pw, pw))
+    padded = tuple(n + a + b for n, (a, b) in zip(input.shape[-2:], pads, strict=True))
+    reach = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True))
+    if reach[0] > padded[0] or reach[1] > padded[1]:
+        raise ValueError(
+            f"{op}: kernel size {reach} (dilated; weight shape {tuple(weight.shape)}) is larger "
+            f"than the padded input size {padded} (input shape {tuple(input.shape)})")
+    return Conv2d.apply(input, weight, bias, stride=stride, pads=pads, dilation=dilation,
+                        groups=groups)
+
+
+def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1):
+    """2-D transposed convolution, the adjoint of conv2d; see :class:`ConvTranspose2d`.
+
+    ``weight`` is (in_channels, out_channels/groups, kh, kw); the output has size
+    (H − 1)·stride − 2·padding + dilation·(k − 1) + output_padding + 1 per axis, and
+    ``output_padding`` must be smaller than the stride or the dilation (as in PyTorch)."""
+    op = "conv_transpose2d"
+    groups = _positive_int(op, "groups", groups)
+    out_channels = weight.shape[1] * groups if weight.ndim == 4 else 0
+    _check_common(op, input, weight, bias, groups, 0, out_channels)
+    stride = pair(op, "stride", stride, minimum=1)
+    dilation = pair(op, "dilation", dilation, minimum=1)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a pair, got {padding!r}")
+    padding = pair(op, "padding", padding, minimum=0)
+    output_padding = pair(op, "output_padding", output_padding, minimum=0)
+    for o, s, d in zip(output_padding, stride, dilation, strict=True):
+        if o >= s and o >= d:
+            raise ValueError(f"{op}: output_padding {output_padding} must be smaller than either "
+                             f"stride {stride} or dilation {dilation}")
+    out_hw = tuple((n - 1) * s - 2 * p + d * (k - 1) + o + 1 for n, s, p, d, k, o in zip(
+        input.shape[-2:], stride, padding, dilation, weight.shape[2:], output_padding,
+        strict=True))
+    if min(out_hw) < 1:
+        raise ValueError(f"{op}: output size {out_hw} is too small for input shape "
+                         f"{tuple(input.shape)}, weight shape {tuple(weight.shape)} and padding "
+                         f"{padding}")
+    pads = ((padding[0], padding[0]), (padding[1], padding[1]))
+    return ConvTranspose2d.apply(input, weight, bias, stride=stride, pads=pads,
+                                 dilation=dilation, groups=groups, out_hw=out_hw)

@@ -1,0 +1,241 @@
+"""Local normalisations across feature maps: local response normalisation (AlexNet), brightness
+normalisation (seed 001, eq. 13) and local contrast normalisation (Jarrett et al. 2009).
+
+LRN and brightness normalisation are the same computation, y_c = x_c / (k + a · Σ_{j∈W(c)} x_j²)^β
+over a window W(c) of neighbouring channels at the same position; they differ only in how the
+parameters are named and whether the sum is averaged (PyTorch's LRN uses a = α/n).  One private
+op, :class:`ChannelWindowNorm`, computes it; two public wrappers keep their own conventions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import array_module
+from ..function import Context, Function
+from ..kernels.gaussian import gaussian_window
+from ..tensor import unwrap
+from .checks import expect_float, expect_rank, pair
+
+# --- cross-channel window --------------------------------------------------------------------
+
+
+def _channel_window_sum(a: Any, before: int, after: int) -> Any:
+    """out[:, c] = Σ_{j=c−before}^{c+after} a[:, j], channels outside [0, C) counting as zero.
+
+    A loop over the window's offsets (not over channels); a window that covers every channel
+    from every position is a plain sum, returned with a length-1 channel axis to broadcast.
+    """
+    channels = a.shape[1]
+    if before >= channels - 1 and after >= channels - 1:
+        return a.sum(axis=1, keepdims=True)
+    out = a.copy()
+    for o in range(1, min(after, channels - 1) + 1):
+        out[:, :channels - o] += a[:, o:]
+    for o in range(1, min(before, channels - 1) + 1):
+        out[:, o:] += a[:, :channels - o]
+    return out
+
+
+class ChannelWindowNorm(Function):
+    """y_c = x_c · d_c^(−β),  d_c = k + a · s_c,  s_c = Σ_{j=c−b}^{c+f} x_j²  (zero outside).
+
+    Backward, with g = ∂L/∂y: y_c depends on x_j (j in the window of c) through s_c, so
+
+        ∂L/∂x_j = g_j · d_j^(−β) − 2aβ · x_j · Σ_{c : j ∈ W(c)} g_c · y_c / d_c,
+
+    and the channels c whose window holds j form the reflected window [j − f, j + b].
+    """
+
+    name = "local_response_norm"
+
+    @staticmethod
+    def forward(ctx: Context, x, *, before: int, after: int, scale: float, beta: float, k: float):
+        d = k + scale * _channel_window_sum(x * x, before, after)
+        p = d ** (-beta)  # kept: the power is the costly part, and backward needs it again
+        ctx.save_for_backward(x, d, p)
+        ctx.window, ctx.scale, ctx.beta = (before, after), scale, beta
+        return x * p
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        x, d, p = ctx.saved_tensors
+        before, after = ctx.window
+        gp = g * p
+        t = gp * x  # g_c · y_c
+        t /= d
+        reflected = x * _channel_window_sum(t, after, before)  # may broadcast over channels
+        reflected *= 2 * ctx.scale * ctx.beta
+        gp -= reflected
+        return gp
+
+
+class BrightnessNorm(ChannelWindowNorm):
+    """:class:`ChannelWindowNorm` under the name ``brightness_norm`` (for error messages)."""
+
+    name = "brightness_norm"
+
+
+def _expect_channels_first(op: str, x: Any) -> None:
+    if x.ndim < 3:
+        raise ValueError(f"{op}: expected input to be 3-D or more (N, C, *), "
+                         f"got shape {tuple(x.shape)}")
+    expect_float(op, "input", x)
+
+
+def _window_size(op: str, size: Any) -> int:
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise TypeError(f"{op}: size must be an int, got {size!r}")
+    if size < 1:
+        raise ValueError(f"{op}: size must be >= 1, got {size}")
+    return size
+
+
+def local_response_norm(input: Any, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0):
+    """PyTorch's ``F.local_response_norm`` (Krizhevsky et al. 2012) on (N, C, *) inputs:
+
+        b_c = a_c / (k + α/n · Σ_{j=c−⌊n/2⌋}^{c+⌊(n−1)/2⌋} a_j²)^β,   n = size,
+
+    channels outside [0, C) counting as zeros (so an even n looks one map further back than
+    forward, and the divisor n stays fixed at the borders).  See :class:`ChannelWindowNorm`.
+    """
+    x = unwrap(input)
+    size = _window_size("local_response_norm", size)
+    _expect_channels_first("local_response_norm", x)
+    return ChannelWindowNorm.apply(input, before=size // 2, after=(size - 1) // 2,
+                                   scale=float(alpha) / size, beta=float(beta), k=float(k))
+
+
+def brightness_norm(input: Any, kappa: float = 2.0, lam: float = 1e-4, mu: float = 0.75,
+                    size: int | None = 5):
+    """Brightness normalisation (seed 001, eq. 13), meant to follow rectified linear units:
+
+        y_i = x_i / (κ + λ · Σ_j x_j²)^μ,   the sum over maps j at the same position (x, y).
+
+    The seed writes the sum over all m₁ maps; the defaults κ=2, λ=1e-4, μ=0.75, n=5 are those of
+    Krizhevsky et al. (2012), where the sum runs over the n maps adjacent to i.  ``size`` picks
+    that window (the same one as :func:`local_response_norm`: ⌊n/2⌋ maps before i, ⌊(n−1)/2⌋
+    after, zeros beyond the ends); ``size=None`` sums over every map, the seed's literal form.
+    Unlike LRN, λ is not divided by n.  Backward: see :class:`ChannelWindowNorm`.
+    """
+    x = unwrap(input)
+    _expect_channels_first("brightness_norm", x)
+    if size is None:
+        before = after = max(x.shape[1] - 1, 0)
+    else:
+        size = _window_size("brightness_norm", size)
+        before, after = size // 2, (size - 1) // 2
+    return BrightnessNorm.apply(input, before=before, after=after, scale=float(lam),
+                                   beta=float(mu), k=float(kappa))
+
+
+# --- local contrast normalisation --------------------------------------------------------------
+
+
+def _filter_1d(a: Any, taps: list[float], axis: int) -> Any:
+    """'Same'-size zero-padded correlation of ``a`` with centred ``taps`` along ``axis``."""
+    length, centre = a.shape[axis], len(taps) // 2
+    out = a * taps[centre]
+    for p, tap in enumerate(taps):
+        o = p - centre
+        if o == 0 or abs(o) >= length:
+            continue
+        dst = [slice(None)] * a.ndim
+        src = [slice(None)] * a.ndim
+        dst[axis], src[axis] = (slice(0, length - o), slice(o, None)) if o > 0 else \
+            (slice(-o, None), slice(0, length + o))
+        out[tuple(dst)] += tap * a[tuple(src)]
+    return out
+
+
+def _gaussian_filter(a: Any, taps_h: list[float], taps_w: list[float]) -> Any:
+    """Σ_{p,q} w_pq · a[..., r+p, s+q] with w = taps_h ⊗ taps_w: two 1-D passes, zeros outside.
+
+    The taps are symmetric, so this linear map is its own adjoint (the backward reuses it).
+    """
+    return _filter_1d(_filter_1d(a, taps_h, -2), taps_w, -1)
+
+
+class LocalContrastNorm(Function):
+    """Local contrast normalisation of Jarrett et al. (2009), on (N, C, H, W).
+
+    With w a normalised Gaussian window spread over the C maps (w_pq / C, so Σ_{j,p,q} = 1) and
+    G(a)_{rs} = Σ_{pq} (w_pq / C) · a_{r+p, s+q} (zero padding, same size):
+
+        v = x − G(Σ_j x_j)                       subtractive step (seed 001, eq. 11)
+        σ = √S,  S = G(Σ_j v_j²)                 local standard deviation over all maps
+        c = mean_{rs} σ                          one number per sample
+        D = max(c, σ), floored at ε;   y = v / D    divisive step
+
+    Backward, with g = ∂L/∂y (G is self-adjoint because w is symmetric):
+
+        ∂L/∂v ← g / D
+        ∂L/∂D  = −Σ_j g_j · y_j / D          (0 where D was floored at ε)
+        ∂L/∂σ  = ∂L/∂D · [σ ≥ c] + (1/HW) · Σ_{rs} ∂L/∂D · [σ < c]   (through c = mean σ)
+        ∂L/∂S  = ∂L/∂σ / (2σ)                (0 where σ = 0: then every v in the window is 0)
+        ∂L/∂v += 2v · G(∂L/∂S)
+        ∂L/∂x  = ∂L/∂v − G(Σ_j ∂L/∂v_j)
+
+    Ties σ = c go to σ.
+    """
+
+    name = "local_contrast_norm"
+
+    @staticmethod
+    def forward(ctx: Context, x, *, taps_h: list[float], taps_w: list[float], eps: float):
+        xp = array_module(x)
+        v = x - _gaussian_filter(x.sum(axis=1, keepdims=True), taps_h, taps_w)
+        sigma = xp.sqrt(_gaussian_filter((v * v).sum(axis=1, keepdims=True), taps_h, taps_w))
+        c = sigma.mean(axis=(2, 3), keepdims=True)
+        use_sigma = sigma >= c
+        d = xp.where(use_sigma, sigma, c)
+        floored = d < eps
+        d = xp.where(floored, x.dtype.type(eps), d)
+        y = v / d
+        ctx.save_for_backward(v, sigma, d, y, use_sigma, floored)
+        ctx.taps = (taps_h, taps_w)
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        v, sigma, d, y, use_sigma, floored = ctx.saved_tensors
+        xp = array_module(g)
+        zero = g.dtype.type(0)
+        gv = g / d
+        gd = xp.where(floored, zero, -(g * y).sum(axis=1, keepdims=True) / d)
+        via_c = xp.where(use_sigma, zero, gd).mean(axis=(2, 3), keepdims=True)
+        g_sigma = xp.where(use_sigma, gd, zero) + via_c
+        positive = sigma > 0
+        g_s = xp.where(positive, g_sigma / (2 * xp.where(positive, sigma, 1)), zero)
+        gv += 2 * v * _gaussian_filter(g_s, *ctx.taps)
+        return gv - _gaussian_filter(gv.sum(axis=1, keepdims=True), *ctx.taps)
+
+
+def local_contrast_norm(input: Any, kernel_size: int | tuple[int, int] = 9,
+                        sigma: float | None = None, eps: float = 1e-8):
+    """Subtractive then divisive local contrast normalisation (Jarrett et al. 2009; seed 001).
+
+    ``kernel_size`` (odd, an int or (kh, kw)) defaults to Jarrett's 9×9 window; ``sigma`` (in
+    pixels) defaults to a quarter of the larger side, as ``kernels.gaussian.gaussian_window``.
+    Unlike eq. 11 of the seed, whose un-normalised K_G summed over all maps would subtract C
+    local means, the window is normalised over maps and positions (Σ_{j,p,q} w = 1), so a
+    constant image becomes zero away from the borders.  ``eps`` floors the divisor max(c, σ)
+    so an all-zero sample gives 0 rather than 0/0; there the layer is y = v/ε, so its gradient
+    is of order 1/ε.  See :class:`LocalContrastNorm`.
+    """
+    op = "local_contrast_norm"
+    x = unwrap(input)
+    expect_rank(op, "input", x, 4, "(N, C, H, W)")
+    expect_float(op, "input", x)
+    kh, kw = pair(op, "kernel_size", kernel_size, minimum=1)
+    if kh % 2 == 0 or kw % 2 == 0:
+        raise ValueError(f"{op}: kernel_size must be odd (the window needs a centre pixel), "
+                         f"got {(kh, kw)}")
+    if eps <= 0:
+        raise ValueError(f"{op}: eps must be > 0, got {eps}")
+    window = gaussian_window((kh, kw), sigma)
+    channels = max(x.shape[1], 1)
+    taps_h = [float(t) / channels for t in window.sum(axis=1)]
+    taps_w = [float(t) for t in window.sum(axis=0)]
+    return LocalContrastNorm.apply(input, taps_h=taps_h, taps_w=taps_w, eps=float(eps))

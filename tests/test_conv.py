@@ -1,0 +1,300 @@
+"""conv2d / conv_transpose2d and their layers against PyTorch; fast vs reference kernels; errors."""
+
+import numpy as np
+import pytest
+
+import striate as st
+import striate.nn as nn
+import striate.nn.functional as F
+from helpers import assert_close, to_torch, torch
+from striate.kernels import conv as K
+
+TF = torch.nn.functional
+# torch's own note that 'same' with an even kernel copies the input: not our concern here
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+
+# (input shape, weight shape, keyword arguments): torch's conv2d takes the same ones.
+CONV = [
+    ((2, 3, 8, 8), (4, 3, 3, 3), {}),
+    ((2, 3, 8, 8), (4, 3, 3, 3), {"padding": 1}),
+    ((1, 1, 28, 28), (6, 1, 5, 5), {}),
+    ((2, 2, 7, 9), (3, 2, 3, 2), {"padding": (1, 0)}),
+    ((2, 2, 9, 7), (3, 2, 2, 4), {"padding": (2, 1), "stride": (1, 2)}),
+    ((2, 3, 9, 9), (4, 3, 3, 3), {"stride": 2}),
+    ((2, 3, 10, 10), (4, 3, 3, 3), {"stride": 2, "padding": 1}),
+    ((2, 3, 11, 8), (2, 3, 3, 3), {"stride": 3, "padding": 1}),
+    ((1, 2, 8, 11), (3, 2, 2, 3), {"stride": (3, 2), "padding": (0, 2)}),
+    ((2, 2, 9, 9), (3, 2, 3, 3), {"dilation": 2}),
+    ((2, 2, 9, 9), (3, 2, 3, 3), {"dilation": 2, "padding": 2}),
+    ((2, 2, 10, 9), (3, 2, 3, 2), {"dilation": (2, 3), "stride": 2, "padding": 1}),
+    ((2, 4, 7, 7), (6, 2, 3, 3), {"groups": 2, "padding": 1}),
+    ((2, 6, 7, 7), (6, 2, 3, 3), {"groups": 3, "stride": 2}),
+    ((2, 4, 8, 8), (4, 1, 3, 3), {"groups": 4, "padding": 1}),
+    ((2, 3, 8, 7), (6, 1, 3, 3), {"groups": 3, "padding": 1, "stride": 2}),
+    ((1, 4, 6, 6), (8, 1, 2, 2), {"groups": 4, "dilation": 2}),
+    ((1, 3, 5, 5), (2, 3, 1, 1), {}),
+    ((2, 3, 5, 5), (2, 3, 1, 1), {"padding": 1}),
+    ((2, 3, 5, 5), (2, 3, 1, 1), {"stride": 2}),
+    ((2, 2, 6, 6), (3, 2, 6, 6), {}),
+    ((2, 2, 4, 4), (3, 2, 3, 3), {"padding": 3}),
+    ((2, 2, 7, 6), (3, 2, 4, 2), {"padding": "same"}),
+    ((2, 2, 7, 6), (3, 2, 3, 3), {"padding": "same"}),
+    ((2, 2, 8, 8), (3, 2, 2, 3), {"padding": "same", "dilation": 2}),
+    ((2, 4, 6, 6), (4, 2, 4, 4), {"padding": "same", "groups": 2}),
+    ((2, 3, 7, 7), (2, 3, 3, 3), {"padding": "valid"}),
+    ((3, 5, 5), (2, 3, 3, 3), {"padding": 1}),
+    ((4, 16, 12, 12), (16, 16, 3, 3), {"padding": 1}),
+    ((2, 16, 12, 12), (32, 16, 3, 3), {"padding": 1, "stride": 2}),
+    ((2, 16, 12, 12), (32, 16, 1, 1), {"stride": 2}),
+]
+
+# (input shape, weight shape (in, out/groups, kh, kw), keyword arguments)
+CONVT = [
+    ((2, 3, 4, 4), (3, 2, 3, 3), {}),
+    ((2, 3, 4, 5), (3, 2, 3, 3), {"stride": 2}),
+    ((2, 3, 4, 5), (3, 2, 3, 3), {"stride": 2, "padding": 1}),
+    ((2, 3, 4, 5), (3, 2, 3, 3), {"stride": 2, "padding": 1, "output_padding": 1}),
+    ((1, 2, 3, 4), (2, 3, 3, 2), {"stride": (3, 2), "output_padding": (2, 1)}),
+    ((2, 2, 4, 4), (2, 2, 4, 4), {"stride": 2, "padding": 1}),
+    ((2, 2, 4, 4), (2, 3, 3, 3), {"dilation": 2, "padding": 1}),
+    ((2, 2, 4, 4), (2, 3, 3, 3), {"dilation": 2, "output_padding": 1}),
+    ((2, 4, 5, 5), (4, 3, 3, 3), {"groups": 2, "stride": 2}),
+    ((2, 4, 5, 5), (4, 1, 3, 3), {"groups": 4, "stride": 2, "padding": 1,
+                                  "output_padding": 1}),
+    ((2, 2, 5, 5), (2, 3, 1, 1), {"padding": 1}),
+    ((2, 3, 3, 3), (3, 2, 2, 2), {"padding": (1, 0), "stride": (1, 2)}),
+    ((2, 4, 3), (2, 3, 3, 3), {"stride": 2}),
+    ((4, 16, 6, 6), (16, 8, 3, 3), {"stride": 2, "padding": 1, "output_padding": 1}),
+]
+
+
+def _ids(table):
+    return [f"{x}-{w}-{kw}" for x, w, kw in table]
+
+
+def _compare(ours_fn, torch_fn, x_shape, w_shape, n_out, kw, dtype, seed=0):
+    """Forward and the input, weight and bias gradients, against torch."""
+    rng = np.random.default_rng(seed)
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in (x_shape, w_shape, (n_out,)))
+    xs, ws, bs = (st.tensor(a, requires_grad=True) for a in (x, w, b))
+    xt, wt, bt = (to_torch(a, requires_grad=True) for a in (x, w, b))
+    y, yt = ours_fn(xs, ws, bs, **kw), torch_fn(xt, wt, bt, **kw)
+    assert_close(y, yt, what="forward")
+    assert y.dtype == dtype
+    g = rng.standard_normal(tuple(yt.shape)).astype(dtype)
+    y.backward(g)
+    yt.backward(to_torch(g))
+    for ours, theirs, name in ((xs, xt, "input"), (ws, wt, "weight"), (bs, bt, "bias")):
+        assert ours.grad.dtype == dtype
+        assert_close(ours.grad, theirs.grad, what=f"{name} grad")
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kw", CONV, ids=_ids(CONV))
+def test_conv2d_matches_torch_float64(x_shape, w_shape, kw):
+    _compare(F.conv2d, TF.conv2d, x_shape, w_shape, w_shape[0], kw, np.float64)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kw", CONV[::3], ids=_ids(CONV[::3]))
+def test_conv2d_matches_torch_float32(x_shape, w_shape, kw):
+    _compare(F.conv2d, TF.conv2d, x_shape, w_shape, w_shape[0], kw, np.float32)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kw", CONVT, ids=_ids(CONVT))
+def test_conv_transpose2d_matches_torch_float64(x_shape, w_shape, kw):
+    groups = kw.get("groups", 1)
+    _compare(F.conv_transpose2d, TF.conv_transpose2d, x_shape, w_shape, w_shape[1] * groups, kw,
+             np.float64)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kw", CONVT[::2], ids=_ids(CONVT[::2]))
+def test_conv_transpose2d_matches_torch_float32(x_shape, w_shape, kw):
+    groups = kw.get("groups", 1)
+    _compare(F.conv_transpose2d, TF.conv_transpose2d, x_shape, w_shape, w_shape[1] * groups, kw,
+             np.float32)
+
+
+def test_conv2d_without_bias_and_with_only_weight_grad():
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    ws = st.tensor(w, requires_grad=True)
+    wt = to_torch(w, requires_grad=True)
+    F.conv2d(st.tensor(x), ws, stride=2).sum().backward()
+    TF.conv2d(to_torch(x), wt, stride=2).sum().backward()
+    assert_close(ws.grad, wt.grad, what="weight grad")
+
+
+def test_conv_input_gradient_is_the_transposed_convolution():
+    """conv2d's input gradient equals conv_transpose2d of the output gradient (the adjoint)."""
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((2, 4, 9, 9)), rng.standard_normal((6, 2, 3, 3))
+    xs = st.tensor(x, requires_grad=True)
+    y = F.conv2d(xs, st.tensor(w), stride=2, padding=1, groups=2)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    z = F.conv_transpose2d(st.tensor(g), st.tensor(w), stride=2, padding=1, groups=2)
+    assert_close(xs.grad, z.data)
+    # ⟨conv(x), g⟩ = ⟨x, conv_transpose(g)⟩
+    assert np.isclose((y.data * g).sum(), (x * z.data).sum(), rtol=1e-12)
+
+
+# --- the two kernel implementations agree ----------------------------------------------------
+
+KERNEL = [
+    ((2, 3, 9, 8), (4, 3, 3, 2), (1, 1), ((1, 1), (0, 0)), (1, 1), 1),
+    ((2, 4, 10, 9), (6, 2, 3, 3), (2, 3), ((1, 2), (0, 1)), (1, 2), 2),
+    ((1, 3, 7, 7), (3, 1, 3, 3), (2, 2), ((1, 1), (1, 1)), (2, 2), 3),
+    ((2, 2, 6, 6), (4, 2, 1, 1), (3, 1), ((0, 0), (0, 0)), (1, 1), 1),
+    # O·s_h·s_w <= C: the fast transposed path is the seeds' full correlation too
+    ((2, 6, 8, 7), (4, 3, 3, 3), (1, 1), ((1, 2), (2, 0)), (2, 1), 2),
+    ((2, 4, 6, 6), (4, 4, 1, 1), (1, 1), ((1, 1), (1, 1)), (1, 1), 1),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pads, dilation, groups", KERNEL)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fast_kernels_match_reference(x_shape, w_shape, stride, pads, dilation, groups, dtype):
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype)
+    runs = []
+    for reference in (False, True):
+        y = K.correlate(x, w, stride, pads, dilation, groups, reference=reference)
+        g = np.random.default_rng(4).standard_normal(y.shape).astype(dtype)
+        gx = K.correlate_transpose(g, w, stride, pads, dilation, groups, x_shape[2:],
+                                   reference=reference)
+        gw = K.correlate_weight(x, g, w_shape[2:], stride, pads, dilation, groups,
+                                reference=reference)
+        runs.append((y, gx, gw))
+    for fast, ref, what in zip(runs[0], runs[1], ("forward", "input grad", "weight grad"),
+                               strict=True):
+        assert fast.dtype == dtype
+        assert_close(fast, ref, rtol=1e-12 if dtype == np.float64 else 1e-5, what=what)
+
+
+def test_batch_chunks_do_not_change_the_result(monkeypatch):
+    """One image per chunk (the fast paths' cache blocking) gives the reference's result."""
+    monkeypatch.setattr(K, "CHUNK_BYTES", 1)
+    for x_shape, w_shape, stride, pads, dilation, groups in KERNEL:
+        test_fast_kernels_match_reference(x_shape, w_shape, stride, pads, dilation, groups,
+                                          np.float64)
+
+
+def test_spread_dilates_pads_and_crops():
+    x = np.arange(1.0, 7.0).reshape(1, 1, 2, 3)
+    buf = K.spread(x, (2, 1), ((1, -1), (-1, 2)))  # (C, N, Hb, Wb)
+    # rows land at 1 + 2i (row 1 falls off the bottom), columns at j − 1 (column 0 falls off)
+    expected = np.array([[0, 0, 0, 0], [2, 3, 0, 0], [0, 0, 0, 0]], dtype=float)
+    assert buf.shape == (1, 1, 3, 4)
+    np.testing.assert_array_equal(buf[0, 0], expected)
+
+
+# --- layers ---------------------------------------------------------------------------------
+
+LAYERS = [
+    (nn.Conv2d, torch.nn.Conv2d, (3, 6, 3), {}),
+    (nn.Conv2d, torch.nn.Conv2d, (4, 8, (3, 2)), {"stride": 2, "padding": (1, 0), "groups": 2}),
+    (nn.Conv2d, torch.nn.Conv2d, (4, 4, 3), {"padding": "same", "dilation": 2, "bias": False}),
+    (nn.Conv2d, torch.nn.Conv2d, (4, 8, 3), {"groups": 4, "padding": "valid"}),
+    (nn.ConvTranspose2d, torch.nn.ConvTranspose2d, (3, 6, 3), {}),
+    (nn.ConvTranspose2d, torch.nn.ConvTranspose2d, (4, 6, (3, 2)),
+     {"stride": 2, "padding": 1, "output_padding": 1, "groups": 2}),
+    (nn.ConvTranspose2d, torch.nn.ConvTranspose2d, (2, 3, 3),
+     {"dilation": 2, "bias": False}),
+]
+
+
+@pytest.mark.parametrize("ours_cls, torch_cls, args, kw", LAYERS,
+                         ids=[f"{o.__name__}-{a}-{k}" for o, _, a, k in LAYERS])
+def test_layers_match_torch(ours_cls, torch_cls, args, kw):
+    ours, theirs = ours_cls(*args, **kw), torch_cls(*args, **kw).double()
+    assert repr(ours) == repr(theirs)
+    theirs_state = theirs.state_dict()
+    assert list(ours.state_dict()) == list(theirs_state)
+    for key, value in ours.state_dict().items():
+        assert value.shape == tuple(theirs_state[key].shape) and value.dtype == np.float32
+    ours.double().load_state_dict(theirs_state)
+    x = np.random.default_rng(5).standard_normal((2, args[0], 7, 6))
+    xs, xt = st.tensor(x, requires_grad=True), to_torch(x, requires_grad=True)
+    y, yt = ours(xs), theirs(xt)
+    assert_close(y, yt, what="forward")
+    y.sum().backward()
+    yt.sum().backward()
+    assert_close(xs.grad, xt.grad, what="input grad")
+    for (name, p), (_, pt) in zip(ours.named_parameters(), theirs.named_parameters(),
+                                  strict=True):
+        assert_close(p.grad, pt.grad, what=f"{name} grad")
+
+
+def test_conv_transpose2d_output_size_like_torch():
+    ours = nn.ConvTranspose2d(2, 3, 3, stride=3, padding=1)
+    theirs = torch.nn.ConvTranspose2d(2, 3, 3, stride=3, padding=1).double()
+    ours.double().load_state_dict(theirs.state_dict())
+    x = np.random.default_rng(6).standard_normal((1, 2, 4, 5))
+    for size in [(10, 13), (12, 15), (1, 3, 11, 14)]:
+        assert_close(ours(st.tensor(x), output_size=size), theirs(to_torch(x), output_size=size))
+    with pytest.raises(ValueError, match="ConvTranspose2d"):
+        ours(st.tensor(x), output_size=(13, 13))
+
+
+@pytest.mark.parametrize("cls, args", [(nn.Conv2d, (8, 32, 3)), (nn.ConvTranspose2d, (32, 8, 3))])
+def test_default_init_is_uniform_with_pytorchs_fan_in(cls, args):
+    layer = cls(*args, generator=np.random.default_rng(0))
+    fan_in = layer.weight.shape[1] * 9  # ConvTranspose2d: out/groups · kh · kw, as PyTorch
+    for p in (layer.weight.data, layer.bias.data):
+        bound = 1 / np.sqrt(fan_in)
+        assert np.abs(p).max() <= bound
+        assert np.abs(p).max() > 0.9 * bound
+        assert abs(p.std() - bound / np.sqrt(3)) < 0.1 * bound
+    again = cls(*args, generator=np.random.default_rng(0))
+    np.testing.assert_array_equal(layer.weight.data, again.weight.data)
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+x4 = st.zeros(2, 4, 6, 6)
+w4 = st.zeros(6, 4, 3, 3)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: F.conv2d(st.zeros(4, 6), w4), ValueError, ["conv2d", "input", "(4, 6)"]),
+    (lambda: F.conv2d(x4, st.zeros(6, 4, 3)), ValueError, ["conv2d", "weight", "(6, 4, 3)"]),
+    (lambda: F.conv2d(x4, st.zeros(6, 3, 3, 3)), ValueError, ["conv2d", "3", "4", "(2, 4, 6, 6)"]),
+    (lambda: F.conv2d(x4, st.zeros(6, 2, 3, 3), groups=3), ValueError,
+     ["conv2d", "groups", "(6, 2, 3, 3)"]),
+    (lambda: F.conv2d(x4, st.zeros(5, 2, 3, 3), groups=2), ValueError, ["conv2d", "divisible"]),
+    (lambda: F.conv2d(x4, st.zeros(6, 4, 7, 3)), ValueError,
+     ["conv2d", "(7, 3)", "(6, 6)", "(2, 4, 6, 6)"]),
+    (lambda: F.conv2d(x4, w4, dilation=3), ValueError, ["conv2d", "(7, 7)", "(6, 6)"]),
+    (lambda: F.conv2d(x4, w4, padding=-1), ValueError, ["conv2d", "padding"]),
+    (lambda: F.conv2d(x4, w4, stride=0), ValueError, ["conv2d", "stride"]),
+    (lambda: F.conv2d(x4, w4, dilation=(1, 0)), ValueError, ["conv2d", "dilation"]),
+    (lambda: F.conv2d(x4, w4, groups=0), ValueError, ["conv2d", "groups"]),
+    (lambda: F.conv2d(x4, w4, stride=(1.5, 1)), TypeError, ["conv2d", "stride"]),
+    (lambda: F.conv2d(x4, w4, padding="full"), ValueError, ["conv2d", "'full'"]),
+    (lambda: F.conv2d(x4, w4, padding="same", stride=2), ValueError, ["conv2d", "same"]),
+    (lambda: F.conv2d(x4, w4, st.zeros(5)), ValueError, ["conv2d", "bias", "(6,)", "(5,)"]),
+    (lambda: F.conv2d(st.zeros(2, 4, 6, 6, dtype=st.int64), w4), TypeError, ["conv2d"]),
+    (lambda: F.conv2d(x4, st.zeros(6, 4, 3, 3, dtype=st.float64)), TypeError, ["conv2d"]),
+    (lambda: F.conv_transpose2d(x4, st.zeros(3, 2, 3, 3)), ValueError,
+     ["conv_transpose2d", "3", "4"]),
+    (lambda: F.conv_transpose2d(x4, st.zeros(4, 2, 3, 3), groups=3), ValueError,
+     ["conv_transpose2d", "divisible"]),
+    (lambda: F.conv_transpose2d(x4, st.zeros(4, 2, 3, 3), stride=2, output_padding=2),
+     ValueError, ["conv_transpose2d", "output_padding"]),
+    (lambda: F.conv_transpose2d(x4, st.zeros(4, 2, 3, 3), padding=4), ValueError,
+     ["conv_transpose2d", "output size"]),
+    (lambda: F.conv_transpose2d(x4, st.zeros(4, 2, 3, 3), st.zeros(4)), ValueError,
+     ["conv_transpose2d", "bias", "(2,)"]),
+    (lambda: F.conv_transpose2d(x4, st.zeros(4, 2, 3, 3), padding="same"), ValueError,
+     ["conv_transpose2d", "padding"]),
+    (lambda: nn.Conv2d(4, 6, 3, groups=4), ValueError, ["Conv2d", "divisible"]),
+    (lambda: nn.Conv2d(4, 6, 3, padding_mode="reflect"), ValueError, ["Conv2d", "reflect"]),
+    (lambda: nn.Conv2d(4, 6, 3, stride=2, padding="same"), ValueError, ["Conv2d", "same"]),
+    (lambda: nn.Conv2d(4, 6, 0), ValueError, ["Conv2d", "kernel_size"]),
+    (lambda: nn.ConvTranspose2d(4, 6, 3, padding="same"), ValueError, ["ConvTranspose2d"]),
+    (lambda: nn.Conv2d(3, 6, 3)(x4), ValueError, ["conv2d", "3", "4"]),
+])
+def test_bad_input_is_refused_with_a_clear_message(call, error, words):
+    with pytest.raises(error) as info:
+        call()
+    for word in words:
+        assert word in str(info.value), f"{word!r} not in {info.value}"
