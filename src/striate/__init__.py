@@ -6,7 +6,7 @@
 
 import numpy as _np
 
-from .backend import cupy_available, manual_seed
+from .backend import cupy_available, get_num_threads, manual_seed, set_num_threads
 from .creation import (
     arange,
     from_numpy,
@@ -37,7 +37,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like",
-    "arange", "randn", "rand", "randint", "manual_seed", "no_grad", "enable_grad",
+    "arange", "randn", "rand", "randint", "manual_seed", "set_num_threads", "get_num_threads",
+    "no_grad", "enable_grad",
     "is_grad_enabled", "set_grad_enabled", "cupy_available", "exp", "log", "sqrt", "clamp",
     "where", "matmul", "sum", "mean", "amax", "amin", "var", "cat", "stack", "flatten",
     "permute", "reshape", "transpose", "float16", "float32", "float64", "int32", "int64",

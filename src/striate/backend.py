@@ -78,6 +78,33 @@ def to_numpy(a: Any) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
+# Threads of the BLAS library behind NumPy.  OpenBLAS threads spin while they wait, so when the
+# cores are also busy with other work (a data-loading thread, another process) two BLAS threads
+# on two cores can run ten times slower than one: the trainer and the benchmarks set this.
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads in NumPy's BLAS (needs the ``threadpoolctl`` package)."""
+    if n < 1:
+        raise ValueError(f"set_num_threads: need at least 1 thread, got {n}")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        raise RuntimeError("set_num_threads needs: pip install threadpoolctl") from None
+    threadpool_limits(limits=int(n), user_api="blas")
+
+
+def get_num_threads() -> int:
+    """Threads NumPy's BLAS uses (0 when it cannot be told)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # pragma: no cover
+        return 0
+    return max((int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"),
+               default=0)
+
+
+# ---------------------------------------------------------------------------------------------
 # Random numbers: one global generator, reseeded by manual_seed; every module may take its own.
 # Random draws are made on the host with NumPy and moved, so a seed gives the same numbers on
 # the CPU and on the GPU.

@@ -37,8 +37,10 @@ def add_parser(subparsers) -> None:
                    help="learning-rate schedule, stepped every batch")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction,
                    help="fraction of the training set held out for validation")
-    p.add_argument("--normalize", choices=("channel", "pixel", "none"), default=d.normalize,
-                   help="mean-centring and standardisation from training statistics")
+    p.add_argument("--normalize", choices=("channel", "pixel"), default=d.normalize,
+                   help="subtract the training set's mean per channel or per pixel")
+    p.add_argument("--no-standardize", action="store_true",
+                   help="only mean-centre; do not also divide by the standard deviation")
     p.add_argument("--augment", choices=AUGMENTATIONS, default=d.augment)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATASET)")
@@ -49,6 +51,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--resume", default=None, metavar="RUN_OR_CHECKPOINT",
                    help="continue a run exactly where it stopped (its options are reused; "
                         "--epochs may raise the total)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS threads (default: the BLAS library's own choice; 1 is much faster "
+                        "when other work shares the cores)")
     p.add_argument("--no-plots", action="store_true", help="skip plots and the HTML report")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
@@ -68,8 +73,15 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs if args.epochs is not None else (0 if args.resume else 10),
         batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
         momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
-        val_fraction=args.val_fraction, normalize=args.normalize, augment=args.augment,
+        val_fraction=args.val_fraction, normalize=args.normalize,
+        standardize=not args.no_standardize, augment=args.augment,
         seed=args.seed, out=args.out, patience=args.patience, limit=args.limit,
         plots=not args.no_plots, progress=not args.no_progress, model_args=model_args)
+    if args.threads is not None:
+        from ..backend import set_num_threads
+
+        if args.threads < 1:
+            raise UserError(f"--threads must be at least 1, got {args.threads}")
+        set_num_threads(args.threads)
     train(config, resume=args.resume)
     return 0

@@ -1,6 +1,6 @@
 """Layers and models: Module, Parameter, containers, and one layer class per functional op."""
 
-from . import functional, init  # noqa: F401
+from . import functional, init, utils  # noqa: F401
 from .activation import (  # noqa: F401
     ELU,
     Gain,

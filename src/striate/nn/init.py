@@ -45,16 +45,23 @@ def _fill(tensor: Tensor | Any, values: np.ndarray) -> Any:
     """Write host values into the tensor's array in place (keeping dtype and device)."""
     array = tensor.data if isinstance(tensor, Tensor) else tensor
     xp = array_module(array)
-    array[...] = to_device(values.astype(array.dtype), "cpu" if xp is np else "cuda")
+    array[...] = to_device(values.astype(array.dtype, copy=False), "cpu" if xp is np else "cuda")
     return tensor
 
 
+def _draw_dtype(tensor: Tensor | Any):
+    """Draw float32 samples for float32 weights: half the work of drawing float64 and casting."""
+    return np.float32 if tensor.dtype == np.float32 else np.float64
+
+
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator: Generator = None):
-    return _fill(tensor, resolve_generator(generator).uniform(a, b, tensor.shape))
+    r = resolve_generator(generator).random(tensor.shape, dtype=_draw_dtype(tensor))
+    return _fill(tensor, a + (b - a) * r)
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator: Generator = None):
-    return _fill(tensor, resolve_generator(generator).normal(mean, std, tensor.shape))
+    z = resolve_generator(generator).standard_normal(tensor.shape, dtype=_draw_dtype(tensor))
+    return _fill(tensor, mean + std * z)
 
 
 def constant_(tensor, val: float):

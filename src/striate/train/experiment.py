@@ -40,6 +40,7 @@ class TrainConfig:
     schedule: str = "onecycle"
     val_fraction: float = 0.1
     normalize: str = "channel"
+    standardize: bool = True
     augment: str = "none"
     seed: int = 0
     out: str | None = None
@@ -123,17 +124,17 @@ def model_from_checkpoint(checkpoint) -> Any:
 
 def load_data(config: TrainConfig):
     """(train, validation or None, test) datasets, cut to ``limit`` examples when asked."""
-    from ..data import get_dataset, train_val_split
-    from ..data.errors import DatasetError
+    from ..data import ArrayDataset, get_dataset, train_val_split
 
     try:
         train = get_dataset(config.dataset, "train", data_dir=config.data_dir)
         test = get_dataset(config.dataset, "test", data_dir=config.data_dir)
-    except DatasetError as e:
+    except ValueError as e:  # DatasetError included: missing, corrupt or unknown data
         raise UserError(str(e)) from None
     if config.limit:
-        train = train.subset(np.arange(min(config.limit, len(train))))
-        test = test.subset(np.arange(min(max(config.limit // 5, 1), len(test))))
+        n, m = min(config.limit, len(train)), min(max(config.limit // 5, 1), len(test))
+        train = ArrayDataset(train.images[:n], train.labels[:n], train.classes)
+        test = ArrayDataset(test.images[:m], test.labels[:m], test.classes)
     val = None
     if config.val_fraction > 0:
         train, val = train_val_split(train, config.val_fraction, seed=config.seed)
@@ -143,7 +144,7 @@ def load_data(config: TrainConfig):
 def make_loaders(config: TrainConfig, train, val, test, normalizer):
     from ..data import Compose, DataLoader
 
-    augment = build_augmentation(config.augment, train.image_shape)
+    augment = build_augmentation(config.augment, test.image_shape)
     generator = np.random.default_rng(config.seed)
     train_loader = DataLoader(train, batch_size=config.batch_size, shuffle=True,
                               transform=Compose([*augment, normalizer]), generator=generator)
@@ -175,18 +176,19 @@ def train(config: TrainConfig, resume: str | None = None) -> dict[str, Any]:
     if checkpoint is not None:
         normalizer = Normalizer.from_state_dict(checkpoint.meta["normalizer"])
     else:
-        normalizer = Normalizer(mode=config.normalize).fit(train_set.images)
+        normalizer = Normalizer(mode=config.normalize,
+                                standardize=config.standardize).fit(train_set)
     train_loader, val_loader, test_loader = make_loaders(config, train_set, val_set, test_set,
                                                          normalizer)
-    model = build_model(config.model, train_set.num_classes, train_set.image_shape,
+    model = build_model(config.model, test_set.num_classes, test_set.image_shape,
                         config.model_args)
     optimizer = build_optimizer(config, model.parameters())
     scheduler = build_scheduler(config, optimizer, len(train_loader))
-    meta = {"model": {"name": config.model, "num_classes": train_set.num_classes,
-                      "in_channels": train_set.image_shape[0],
-                      "input_size": train_set.image_shape[1], "args": config.model_args},
-            "dataset": config.dataset, "classes": list(train_set.classes),
-            "image_shape": list(train_set.image_shape),
+    channels, size, _ = test_set.image_shape
+    meta = {"model": {"name": config.model, "num_classes": test_set.num_classes,
+                      "in_channels": channels, "input_size": size, "args": config.model_args},
+            "dataset": config.dataset, "classes": list(test_set.classes),
+            "image_shape": list(test_set.image_shape),
             "normalizer": normalizer.state_dict(), "config": dataclasses.asdict(config)}
     run_dir = config.run_dir()
     trainer = Trainer(model, optimizer, train_loader, run_dir, meta, scheduler=scheduler,
@@ -237,8 +239,8 @@ def _check(config: TrainConfig) -> None:
         raise UserError(f"--lr must be positive, got {config.lr}")
     if not 0 <= config.val_fraction < 1:
         raise UserError(f"--val-fraction must be in [0, 1), got {config.val_fraction}")
-    if config.normalize not in ("channel", "pixel", "none"):
-        raise UserError(f"--normalize must be channel, pixel or none, got {config.normalize!r}")
+    if config.normalize not in ("channel", "pixel"):
+        raise UserError(f"--normalize must be channel or pixel, got {config.normalize!r}")
 
 
 def _describe(config: TrainConfig, model, train_set, val_set, test_set) -> None:

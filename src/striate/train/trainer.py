@@ -1,16 +1,20 @@
 """The training loop: epochs of mini-batch SGD, validation, checkpoints, and the guards around them.
 
 All randomness of a run comes from two generators: the loader's (shuffling and augmentation) and
-the global one (dropout).  A checkpoint stores both, plus the loader's state at the start of the
-epoch and how many of its batches were done, so ``resume`` continues exactly where a run stopped,
-even mid-epoch after Ctrl-C, and ends with the same weights as an uninterrupted run.
+the global one (dropout).  A checkpoint stores both; the loader's state includes how many batches
+of the current epoch were done, so ``resume`` continues exactly where a run stopped, even
+mid-epoch after Ctrl-C, and ends with the same weights as an uninterrupted run.  Ctrl-C is honoured
+between two steps, never inside one, so a checkpoint never holds a half-applied update.
 """
 
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,39 +56,31 @@ class Trainer:
         self.epoch = 0                # epochs completed
         self.history: list[dict[str, Any]] = []
         self.best_accuracy = -1.0
-        self._resume_batches = 0      # batches of epoch+1 already done (mid-epoch resume)
-        self._epoch_rng: dict | None = None
-        self._batches_done = 0
-        self._batch_rng: dict | None = None  # global RNG before the current batch
+        self._stop_requested = False  # set by Ctrl-C, honoured between two steps
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log = MetricsLog(self.run_dir)
 
     # --- one epoch -------------------------------------------------------------------------------
     def train_epoch(self) -> RunningMetrics:
-        """One pass over the training loader (skipping batches a resumed checkpoint had done)."""
+        """One pass over the training loader (from where a resumed checkpoint stopped)."""
         self.model.train()
         loader = self.train_loader
-        if self._epoch_rng is not None:   # resuming: replay this epoch's shuffle
-            loader.load_state_dict(self._epoch_rng)
-        self._epoch_rng = loader.state_dict()
         metrics = RunningMetrics()
         bar = _progress(len(loader), f"epoch {self.epoch + 1}", self.progress)
+        bar.update(loader.state_dict()["batches_done"])
         start, seen = time.perf_counter(), 0
-        for i, (images, labels) in enumerate(loader):
-            if i < self._resume_batches:
-                bar.update(1)
-                continue
-            self._batch_rng = backend.default_generator().bit_generator.state
+        for images, labels in loader:
             loss, logits = self.train_step(images, labels)
             metrics.update(loss, logits, labels)
             seen += len(labels)
-            self._batches_done = i + 1
             bar.update(1)
             bar.set_postfix(loss=f"{metrics.loss:.4f}", acc=f"{metrics.accuracy:.3f}",
                             lr=f"{self.current_lr():.3g}",
                             img_s=f"{seen / (time.perf_counter() - start):.0f}")
+            if self._stop_requested:
+                bar.close()
+                raise KeyboardInterrupt
         bar.close()
-        self._resume_batches = 0
         return metrics
 
     def train_step(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
@@ -113,42 +109,60 @@ class Trainer:
     def fit(self, epochs: int) -> list[dict[str, Any]]:
         """Train until ``epochs`` epochs are done (counting those of a resumed checkpoint).
 
-        Ctrl-C saves ``last.safetensors`` (resumable mid-epoch) and re-raises KeyboardInterrupt.
+        Ctrl-C finishes the current step, saves ``last.safetensors`` (resumable mid-epoch) and
+        raises KeyboardInterrupt; a second Ctrl-C stops at once.
         """
         stale = 0
         try:
-            while self.epoch < epochs:
-                self._batches_done = self._resume_batches
-                started = time.perf_counter()
-                train = self.train_epoch()
-                row = {"epoch": self.epoch + 1, "train_loss": train.loss,
-                       "train_acc": train.accuracy, "lr": self.current_lr(),
-                       "seconds": round(time.perf_counter() - started, 2)}
-                improved = False
-                if self.val_loader is not None:
-                    val, _, _ = self.evaluate(self.val_loader)
-                    row.update(val_loss=val.loss, val_acc=val.accuracy, val_top5=val.top5)
-                    improved = val.accuracy > self.best_accuracy
-                    self.best_accuracy = max(self.best_accuracy, val.accuracy)
-                self.epoch += 1
-                self._epoch_rng = None
-                self.history.append(row)
-                self.log.append(row)
-                self._print_epoch(row)
-                self.save("last")
-                if improved:
-                    self.save("best")
-                stale = 0 if improved or self.val_loader is None else stale + 1
-                if self.patience is not None and stale >= self.patience:
-                    print(f"early stopping: validation accuracy has not improved for "
-                          f"{self.patience} epochs")
-                    break
+            with self._ctrl_c_between_steps():
+                while self.epoch < epochs:
+                    started = time.perf_counter()
+                    train = self.train_epoch()
+                    row = {"epoch": self.epoch + 1, "train_loss": train.loss,
+                           "train_acc": train.accuracy, "lr": self.current_lr(),
+                           "seconds": round(time.perf_counter() - started, 2)}
+                    improved = False
+                    if self.val_loader is not None:
+                        val, _, _ = self.evaluate(self.val_loader)
+                        row.update(val_loss=val.loss, val_acc=val.accuracy, val_top5=val.top5)
+                        improved = val.accuracy > self.best_accuracy
+                        self.best_accuracy = max(self.best_accuracy, val.accuracy)
+                    self.epoch += 1
+                    self.history.append(row)
+                    self.log.append(row)
+                    self._print_epoch(row)
+                    self.save("last")
+                    if improved:
+                        self.save("best")
+                    stale = 0 if improved or self.val_loader is None else stale + 1
+                    if self.patience is not None and stale >= self.patience:
+                        print(f"early stopping: validation accuracy has not improved for "
+                              f"{self.patience} epochs")
+                        break
         except KeyboardInterrupt:
-            self.save("last", interrupted=True)
-            print(f"\ninterrupted: saved {self.run_dir / 'last.safetensors'}; "
-                  "continue with --resume")
+            if self._stop_requested:
+                self.save("last")
+                print(f"\ninterrupted: saved {self.run_dir / 'last.safetensors'}; "
+                      "continue with --resume")
             raise
         return self.history
+
+    @contextmanager
+    def _ctrl_c_between_steps(self):
+        """Turn the first Ctrl-C into a request to stop after the current step."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(signum, frame):
+            self._stop_requested = True
+            signal.signal(signal.SIGINT, previous)  # a second Ctrl-C interrupts at once
+
+        previous = signal.signal(signal.SIGINT, request_stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def _print_epoch(self, row: dict[str, Any]) -> None:
         text = (f"epoch {row['epoch']}: train loss {row['train_loss']:.4f} "
@@ -158,17 +172,13 @@ class Trainer:
         print(text + f" | {row['seconds']:.1f} s", flush=True)
 
     # --- checkpoints -----------------------------------------------------------------------------
-    def save(self, name: str, interrupted: bool = False) -> Path:
+    def save(self, name: str) -> Path:
         """Write ``<run_dir>/<name>.safetensors`` atomically."""
-        mid_epoch = interrupted and self._epoch_rng is not None
         meta = dict(self.meta)
         meta.update(
             epoch=self.epoch, history=self.history, best_accuracy=self.best_accuracy,
-            batches_done=self._batches_done if mid_epoch else 0,
-            epoch_rng=self._epoch_rng if mid_epoch else None,
             loader_rng=self.train_loader.state_dict(),
-            global_rng=(self._batch_rng if mid_epoch
-                        else backend.default_generator().bit_generator.state),
+            global_rng=backend.default_generator().bit_generator.state,
             scheduler=self.scheduler.state_dict() if self.scheduler is not None else None)
         return save_checkpoint(self.run_dir / f"{name}.safetensors", self.model.state_dict(),
                                meta, self.optimizer.state_dict())
@@ -178,9 +188,7 @@ class Trainer:
         meta = checkpoint.meta
         self.model.load_state_dict(checkpoint.model_state)
         if checkpoint.optimizer_state is not None:
-            state = checkpoint.optimizer_state
-            state["state"] = {int(k): v for k, v in state["state"].items()}
-            self.optimizer.load_state_dict(state)
+            self.optimizer.load_state_dict(checkpoint.optimizer_state)
         if self.scheduler is not None and meta.get("scheduler"):
             self.scheduler.load_state_dict(meta["scheduler"])
         self.epoch = int(meta["epoch"])
@@ -188,8 +196,6 @@ class Trainer:
         self.best_accuracy = float(meta.get("best_accuracy", -1.0))
         self.train_loader.load_state_dict(meta["loader_rng"])
         backend.default_generator().bit_generator.state = meta["global_rng"]
-        self._resume_batches = int(meta.get("batches_done", 0))
-        self._epoch_rng = meta.get("epoch_rng")
         self.log.truncate(self.epoch)
 
 

@@ -1,0 +1,77 @@
+"""fuse_conv_bn: folding evaluation-mode BN into the preceding conv keeps the function."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import striate as st
+from helpers import assert_close
+from striate import nn
+from striate.models import get_model
+from striate.nn.utils import count_parameters, fuse_conv_bn
+
+
+def _bns(model):
+    return sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+
+
+def _randomise_bn(model, seed=0):
+    """Non-trivial γ, β and running statistics, so folding has something to fold."""
+    rng = np.random.default_rng(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            c = m.num_features
+            m.weight.data[...] = rng.uniform(0.5, 1.5, c)
+            m.bias.data[...] = rng.normal(0, 0.2, c)
+            m.running_mean[...] = rng.normal(0, 0.2, c)
+            m.running_var[...] = rng.uniform(0.5, 2.0, c)
+
+
+# (model, kwargs, input shape, BNs left after fusing, fuse in place); VGG-11-BN fuses in place
+# to skip copying its 1 GB of float64 weights.
+@pytest.mark.parametrize("name,kwargs,shape,left,inplace", [
+    ("resnet20", {}, (2, 3, 16, 16), 0, False),
+    ("vgg11_bn", {"generator": np.random.default_rng(0)}, (2, 3, 32, 32), 0, True),
+    ("mobilenet_v1", {}, (2, 3, 32, 32), 0, False),
+    ("googlenet", {}, (2, 3, 40, 40), 0, False),
+    ("densenet_bc", {"depth": 10, "growth_rate": 4}, (2, 3, 8, 8), 6, False),  # pre-activation
+    ("resnet18", {"block_variant": "seed000"}, (2, 3, 32, 32), 16, False),  # BN after ReLU
+])
+def test_fused_model_computes_the_same(name, kwargs, shape, left, inplace):
+    model = get_model(name, **kwargs).double()
+    _randomise_bn(model)
+    model.eval()
+    x = st.tensor(np.random.default_rng(1).standard_normal(shape))
+    bns, params = _bns(model), count_parameters(model)
+    with st.no_grad():
+        before = model(x)
+        fused = fuse_conv_bn(model, inplace=inplace)
+        after = fused(x)
+    assert (fused is model) == inplace
+    assert _bns(fused) == left < bns
+    assert inplace or _bns(model) == bns  # a copy leaves the original untouched
+    assert count_parameters(fused) < params
+    assert_close(after, before, rtol=1e-6, what=f"fused {name}")
+    assert_close(after, before, rtol=1e-10, what=f"fused {name} (float64 roundoff)")
+
+
+def test_fold_formula_and_inplace():
+    conv, bn = nn.Conv2d(2, 3, 3, bias=False), nn.BatchNorm2d(3)
+    model = nn.Sequential(conv, bn, nn.ReLU()).double()
+    _randomise_bn(model)
+    model.eval()
+    gamma, beta = bn.weight.data.copy(), bn.bias.data.copy()
+    mean, var, w = bn.running_mean.copy(), bn.running_var.copy(), conv.weight.data.copy()
+    out = fuse_conv_bn(model, inplace=True)
+    assert out is model and isinstance(model[1], nn.Identity) and list(model._modules) == \
+        ["0", "1", "2"]
+    scale = gamma / np.sqrt(var + bn.eps)
+    np.testing.assert_allclose(conv.weight.data, w * scale[:, None, None, None], rtol=1e-14)
+    np.testing.assert_allclose(conv.bias.data, beta - mean * scale, rtol=1e-14)
+
+
+def test_training_mode_bn_is_left_alone():
+    model = get_model("resnet20")
+    fused = fuse_conv_bn(model)  # still in training mode
+    assert _bns(fused) == _bns(model)
