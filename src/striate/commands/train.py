@@ -27,7 +27,7 @@ def add_parser(subparsers) -> None:
                         "folder path")
     p.add_argument("--data-dir", default=None, help="where the dataset files are (or go)")
     p.add_argument("--epochs", type=int, default=None,
-                   help=f"total epochs (default {d.epochs}; with --resume, the saved run's)")
+                   help=f"total epochs (default {d.epochs}; --resume keeps the saved run's)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr, help="(peak) learning rate")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
@@ -49,8 +49,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--limit", type=int, default=None,
                    help="train on only the first N training examples (quick tries)")
     p.add_argument("--resume", default=None, metavar="RUN_OR_CHECKPOINT",
-                   help="continue a run exactly where it stopped (its options are reused; "
-                        "--epochs may raise the total)")
+                   help="continue a run exactly where it stopped, with its saved options")
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS threads (default: the BLAS library's own choice; 1 is much faster "
                         "when other work shares the cores)")

@@ -166,7 +166,12 @@ def train(config: TrainConfig, resume: str | None = None) -> dict[str, Any]:
     if resume is not None:
         checkpoint = load_checkpoint(resume)
         saved = TrainConfig(**checkpoint.meta["config"])
-        config = dataclasses.replace(saved, epochs=config.epochs or saved.epochs,
+        if config.epochs and config.epochs != saved.epochs:
+            raise UserError(
+                f"{resume} was planned for {saved.epochs} epochs and its learning-rate schedule "
+                f"depends on that; --resume continues that plan (omit --epochs), or start a "
+                f"new run with --epochs {config.epochs}")
+        config = dataclasses.replace(saved,
                                      out=str(Path(resume) if Path(resume).is_dir()
                                              else Path(resume).parent),
                                      progress=config.progress, plots=config.plots)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -76,7 +77,7 @@ class Trainer:
             bar.update(1)
             bar.set_postfix(loss=f"{metrics.loss:.4f}", acc=f"{metrics.accuracy:.3f}",
                             lr=f"{self.current_lr():.3g}",
-                            img_s=f"{seen / (time.perf_counter() - start):.0f}")
+                            img_s=f"{seen / (time.perf_counter() - start):.0f}", refresh=False)
             if self._stop_requested:
                 bar.close()
                 raise KeyboardInterrupt
@@ -220,5 +221,6 @@ def _progress(total: int, desc: str, enabled: bool):
     """A tqdm bar (or a silent stand-in when progress is off)."""
     from tqdm.auto import tqdm
 
+    interactive = sys.stderr.isatty()  # in a log file, a line every 15 s is plenty
     return tqdm(total=total, desc=desc, unit="batch", leave=False, disable=not enabled,
-                dynamic_ncols=True, mininterval=0.5)
+                dynamic_ncols=True, mininterval=0.5 if interactive else 15)
