@@ -12,7 +12,7 @@ import sys
 
 from .errors import UserError
 
-COMMANDS = ["train", "evaluate", "predict", "summary", "gradcheck"]
+COMMANDS = ["train", "evaluate", "predict", "summary", "gradcheck", "bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch_reference as tr
 
 import striate as st
+import striate.interop.torch_models as tr
 import striate.nn  # noqa: F401  (st.nn below)
 from helpers import assert_close, torch
 from striate.models import get_model, list_models

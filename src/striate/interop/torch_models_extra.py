@@ -1,5 +1,5 @@
 """PyTorch twins of DenseNet, MobileNet v1, All-CNN-C and Jarrett's network (with its local
-contrast normalisation written out in torch); see ``torch_reference`` for how they are used."""
+contrast normalisation written out in torch); see ``torch_models`` for how they are used."""
 
 from __future__ import annotations
 

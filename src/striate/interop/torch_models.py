@@ -1,8 +1,9 @@
-"""PyTorch twins of ``striate.models`` (torchvision is not installed, so they are written here).
+"""PyTorch twins of ``striate.models``, for parity tests and side-by-side benchmarks.
 
 Each class mirrors torchvision's code (or, for models torchvision lacks, ours) with the same
 module names, so ``state_dict`` keys match one to one.  ``build(name, **kwargs)`` builds one on
-the meta device (no init cost); load weights with ``load_state_dict(..., assign=True)``.
+the meta device (no init cost); ``twin(name, model)`` builds one holding a copy of a striate
+model's weights.  Importing this module needs PyTorch.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch_reference_extra import AllConvNet, DenseNet, Jarrett, MobileNetV1
+
+from .torch_models_extra import AllConvNet, DenseNet, Jarrett, MobileNetV1
 
 # --- LeNet-5, AlexNet, VGG -------------------------------------------------------------------
 
@@ -327,3 +329,10 @@ def load_from(ref: nn.Module, state: dict) -> nn.Module:
                for k, v in state.items()}
     ref.load_state_dict(tensors, strict=True, assign=True)
     return ref
+
+
+def twin(name: str, model, **kwargs) -> nn.Module:
+    """A torch copy of the striate ``model`` built by ``get_model(name, **kwargs)``."""
+    state = {k: np.array(v, copy=True) for k, v in model.state_dict().items()}
+    ref = load_from(build(name, **kwargs), state)
+    return ref.train(model.training)

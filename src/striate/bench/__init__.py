@@ -1,0 +1,1 @@
+"""Measuring speed: throughput of training and inference steps, and a per-layer profile."""

@@ -1,0 +1,59 @@
+"""``striate bench``: training and inference throughput of a model, and PyTorch's beside it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+
+from ..errors import UserError
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "bench", help="measure a model's training and inference throughput",
+        description="Time training steps (forward, loss, backward, SGD step) and inference of a "
+                    "model on random data after a warm-up, and print images/s as medians over "
+                    "repetitions; with PyTorch installed, the same model with the same weights "
+                    "in PyTorch too. For a careful comparison (separate processes, several batch "
+                    "sizes, peak memory) use benchmarks/vs_torch.py.")
+    p.add_argument("model", help="model name, e.g. lenet5, resnet20")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--input-size", type=int, default=None)
+    p.add_argument("--in-channels", type=int, default=None)
+    p.add_argument("--seconds", type=float, default=2.0, help="length of one repetition")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=None, help="BLAS threads for striate")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import models
+    from ..backend import set_num_threads
+    from ..bench.throughput import striate_throughput, torch_throughput
+
+    if args.model not in models.list_models():
+        raise UserError(f"unknown model {args.model!r}; see 'striate summary --list'")
+    if args.batch_size < 1 or args.repeats < 1 or args.seconds <= 0:
+        raise UserError("--batch-size and --repeats must be at least 1, --seconds positive")
+    if args.threads is not None:
+        set_num_threads(args.threads)
+    size = args.input_size or models.default_input_size(args.model)
+    channels = args.in_channels or models.default_in_channels(args.model)
+    kwargs = {"in_channels": channels}
+    if size != models.default_input_size(args.model):
+        kwargs["input_size"] = size
+    shape = (channels, size, size)
+    rows = [striate_throughput(args.model, args.batch_size, shape, args.seconds, args.repeats,
+                               **kwargs)]
+    if not args.no_torch and importlib.util.find_spec("torch") is not None:
+        rows.append(torch_throughput(args.model, args.batch_size, shape, args.seconds,
+                                     args.repeats, **kwargs))
+    print(f"{args.model}, batch {args.batch_size}, input {list(shape)}, float32")
+    print(f"{'library':<8} {'train img/s':>12} {'inference img/s':>16}")
+    for r in rows:
+        print(f"{r.library:<8} {r.train_ips:>12.0f} {r.infer_ips:>16.0f}")
+    if len(rows) == 2:
+        print(f"{'ratio':<8} {rows[0].train_ips / rows[1].train_ips:>12.2f} "
+              f"{rows[0].infer_ips / rows[1].infer_ips:>16.2f}   (striate / torch)")
+    return 0
