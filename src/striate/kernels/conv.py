@@ -37,6 +37,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import array_module
+from .parallel import map_chunks
 
 Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right)); may be negative
 Pair = tuple[int, int]
@@ -95,9 +96,12 @@ def _correlate_fast(buf: Any, weight: Any, stride: Pair, dilation: Pair, groups:
     n, k = buf.shape[1], cg * kh * kw
     w = weight.reshape(groups, o // groups, k)
     y = xp.empty((o, n, *out_hw), dtype=buf.dtype)
-    for part in _batch_chunks(buf, groups * k * out_hw[0] * out_hw[1]):
+
+    def chunk(part: slice) -> None:
         cols = im2col(buf[:, part], (kh, kw), stride, dilation, out_hw)
         y[:, part] = (w @ cols.reshape(groups, k, -1)).reshape(o, -1, *out_hw)
+
+    map_chunks(chunk, _batch_chunks(buf, groups * k * out_hw[0] * out_hw[1]))
     return y
 
 
@@ -182,9 +186,12 @@ def _transpose_by_col2im(g: Any, weight: Any, stride: Pair, pads: Pads, dilation
     w_t = weight.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)
     buf = xp.zeros((groups * cg, n, max(top + out_hw[0], (ho - 1) * sh + dh * (kh - 1) + 1),
                     max(left + out_hw[1], (wo - 1) * sw + dw * (kw - 1) + 1)), dtype=g.dtype)
-    for part in _batch_chunks(buf, groups * cg * kh * kw * ho * wo):
+
+    def chunk(part: slice) -> None:
         cols = w_t @ g_onhw[:, :, part].reshape(groups, o // groups, -1)
         col2im(cols, buf[:, part], (kh, kw), stride, dilation, (ho, wo))
+
+    map_chunks(chunk, _batch_chunks(buf, groups * cg * kh * kw * ho * wo))
     return buf[:, :, top:top + out_hw[0], left:left + out_hw[1]].transpose(1, 0, 2, 3)
 
 
@@ -242,9 +249,10 @@ def correlate_weight(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dil
         return gw
     k = cg * kh * kw
     g_onhw = g_onhw.reshape(groups, og, g.shape[0], ho * wo)
-    gw = xp.zeros((groups, og, k), dtype=g.dtype)
-    for part in _batch_chunks(buf, groups * k * ho * wo):
+
+    def chunk(part: slice) -> Any:  # this chunk's share of the sum over n, i, j
         cols = im2col(buf[:, part], kernel, stride, dilation, (ho, wo))
-        gw += g_onhw[:, :, part].reshape(groups, og, -1) @ cols.reshape(groups, k, -1).transpose(
+        return g_onhw[:, :, part].reshape(groups, og, -1) @ cols.reshape(groups, k, -1).transpose(
             0, 2, 1)
-    return gw.reshape(o, cg, kh, kw)
+
+    return sum(map_chunks(chunk, _batch_chunks(buf, groups * k * ho * wo))).reshape(o, cg, kh, kw)
