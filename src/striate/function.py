@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import profiling
 from .backend import is_array
 from .tensor import Tensor, is_grad_enabled
 
@@ -77,6 +78,8 @@ class Function:
         track = any(needs) and is_grad_enabled()
         parents = tuple(a if isinstance(a, Tensor) else None for a in args) if track else ()
         ctx = Context(cls, parents, needs if track else (False,) * len(args))
+        if profiling.profiler is not None and track:
+            profiling.profiler.on_record(ctx)
         out = cls.forward(ctx, *arrays, **kwargs)
         if isinstance(out, tuple):
             first = Tensor(out[0], requires_grad=track, _ctx=ctx if track else None)

@@ -10,11 +10,13 @@ reduce to one rule: the gradient reaching a node is the sum of what each of its 
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
+from . import profiling
 from .backend import array_module, device_of, is_array, to_device, to_numpy
 
 _state = threading.local()
@@ -251,7 +253,12 @@ class Tensor:
                     "backward through a graph a second time: its saved values were freed; "
                     "call backward(retain_graph=True) the first time"
                 )
-            input_grads = ctx.fn.backward(ctx, grad)
+            if profiling.profiler is None:
+                input_grads = ctx.fn.backward(ctx, grad)
+            else:
+                started = time.perf_counter()
+                input_grads = ctx.fn.backward(ctx, grad)
+                profiling.profiler.on_backward(ctx, time.perf_counter() - started)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
             for parent, g in zip(ctx.parents, input_grads, strict=False):

@@ -24,6 +24,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=None, help="BLAS threads for striate")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    p.add_argument("--profile", action="store_true",
+                   help="instead, show where a training step's time goes: each layer's forward "
+                        "and backward time and GFLOP/s")
     p.set_defaults(run=run)
 
 
@@ -44,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     if size != models.default_input_size(args.model):
         kwargs["input_size"] = size
     shape = (channels, size, size)
+    if args.profile:
+        return _profile(args.model, args.batch_size, shape, kwargs)
     rows = [striate_throughput(args.model, args.batch_size, shape, args.seconds, args.repeats,
                                **kwargs)]
     if not args.no_torch and importlib.util.find_spec("torch") is not None:
@@ -57,3 +62,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'ratio':<8} {rows[0].train_ips / rows[1].train_ips:>12.2f} "
               f"{rows[0].infer_ips / rows[1].infer_ips:>16.2f}   (striate / torch)")
     return 0
+
+
+def _profile(name: str, batch: int, shape: tuple[int, int, int], kwargs: dict) -> int:
+    import numpy as np
+
+    from .. import models
+    from ..bench.profile import format_profile, profile_step
+
+    model = models.get_model(name, **kwargs)
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((batch, *shape)).astype(np.float32)
+    labels = rng.integers(0, 10, batch)
+    rows, total, optim_s = profile_step(model, images, labels)
+    print(format_profile(rows, total, optim_s,
+                         f"{name}, batch {batch}, input {list(shape)}, float32: one training step"))
+    return 0
+

@@ -44,6 +44,7 @@ class Module:
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # --- registration ------------------------------------------------------------------------
@@ -284,18 +285,17 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def register_forward_hook(self, hook: Callable[[Module, tuple, Any], Any]):
-        """Call ``hook(module, inputs, output)`` after each forward; the handle has remove()."""
-        key = object()
-        self._forward_hooks[key] = hook
-        hooks = self._forward_hooks
+        """Call ``hook(module, inputs, output)`` after each forward (a non-None result replaces
+        the output); the returned handle has ``remove()``."""
+        return _HookHandle(self._forward_hooks, hook)
 
-        class Handle:
-            def remove(self) -> None:
-                hooks.pop(key, None)
-
-        return Handle()
+    def register_forward_pre_hook(self, hook: Callable[[Module, tuple], Any]):
+        """Call ``hook(module, inputs)`` before each forward; the handle has ``remove()``."""
+        return _HookHandle(self._forward_pre_hooks, hook)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for hook in list(self._forward_pre_hooks.values()):
+            hook(self, args)
         out = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             result = hook(self, args, out)
@@ -326,6 +326,17 @@ class Module:
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
                       | set(self._modules))
+
+
+class _HookHandle:
+    """Keeps a hook registered until ``remove()``."""
+
+    def __init__(self, hooks: OrderedDict, hook: Callable):
+        self._hooks, self._key = hooks, object()
+        hooks[self._key] = hook
+
+    def remove(self) -> None:
+        self._hooks.pop(self._key, None)
 
 
 def _as_array(value: Any) -> Any:
