@@ -298,6 +298,18 @@ def unwrap(value: Any) -> Any:
     return value.data if isinstance(value, Tensor) else value
 
 
+def as_array(value: Any) -> Any:
+    """The array behind a striate tensor, a NumPy or CuPy array, or a torch tensor (as NumPy);
+    anything else unchanged.  Lets state dicts from either library load."""
+    if isinstance(value, Tensor):
+        return value.data
+    if is_array(value):
+        return value
+    if hasattr(value, "detach") and hasattr(value, "numpy"):
+        return value.detach().cpu().numpy()
+    return value
+
+
 def as_tensor_like(value: Any, like: Tensor) -> Tensor:
     """Wrap a scalar or array as a constant tensor with ``like``'s dtype and device."""
     if isinstance(value, Tensor):

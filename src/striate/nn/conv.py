@@ -71,9 +71,7 @@ class _ConvNd(Module):
             self.to(device)
 
     def reset_parameters(self, generator: np.random.Generator | None = None) -> None:
-        init.default_weight_(self.weight, generator)
-        if self.bias is not None:
-            init.default_bias_(self.bias, self.weight.shape, generator)
+        init.default_(self.weight, self.bias, generator)
 
     def extra_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -129,3 +129,10 @@ def default_bias_(bias, weight_shape: tuple[int, ...], generator: Generator = No
 def default_weight_(weight, generator: Generator = None):
     """PyTorch's default conv/linear weight: kaiming_uniform_ with a = √5, i.e. U(±1/√fan_in)."""
     return kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
+
+
+def default_(weight, bias=None, generator: Generator = None) -> None:
+    """PyTorch's default initialisation of a conv or linear layer's weight and bias."""
+    default_weight_(weight, generator)
+    if bias is not None:
+        default_bias_(bias, weight.shape, generator)

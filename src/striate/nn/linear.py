@@ -40,9 +40,7 @@ class Linear(Module):
             self.to(device)
 
     def reset_parameters(self, generator: np.random.Generator | None = None) -> None:
-        init.default_weight_(self.weight, generator)
-        if self.bias is not None:
-            init.default_bias_(self.bias, self.weight.shape, generator)
+        init.default_(self.weight, self.bias, generator)
 
     def forward(self, input: Any) -> Any:
         return linear(input, self.weight, self.bias)

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..backend import is_array, normalize_device, to_device
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor, as_array, no_grad
 
 
 class IncompatibleKeys(NamedTuple):
@@ -184,7 +184,8 @@ class Module:
         for key, (_, _, current) in own.items():
             if key not in state_dict:
                 continue
-            value = _as_array(state_dict[key])
+            value = as_array(state_dict[key])
+            value = value if is_array(value) else np.asarray(value)
             if tuple(value.shape) != tuple(current.shape):
                 mismatched.append(
                     f"{key}: checkpoint {tuple(value.shape)} vs model {tuple(current.shape)}")
@@ -337,17 +338,6 @@ class _HookHandle:
 
     def remove(self) -> None:
         self._hooks.pop(self._key, None)
-
-
-def _as_array(value: Any) -> Any:
-    """Arrays from NumPy, CuPy, striate tensors, or anything with ``.numpy()`` (torch tensors)."""
-    if isinstance(value, Tensor):
-        return value.data
-    if is_array(value):
-        return value
-    if hasattr(value, "detach") and hasattr(value, "numpy"):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
 
 
 def _device(array: Any) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..backend import device_of, is_array, to_device
-from ..tensor import Tensor, enable_grad
+from ..tensor import Tensor, as_array, enable_grad
 
 
 class Optimizer:
@@ -166,20 +166,9 @@ def _copy_value(value: Any) -> Any:
     return value.copy() if is_array(value) else copy.deepcopy(value)
 
 
-def _as_host_or_device_array(value: Any) -> Any:
-    """An ndarray from an array, a striate tensor or a torch tensor (a copy is made later)."""
-    if isinstance(value, Tensor):
-        return value.data
-    if is_array(value):
-        return value
-    if hasattr(value, "detach") and hasattr(value, "numpy"):
-        return value.detach().cpu().numpy()
-    return value
-
-
 def _cast_state(key: str, value: Any, like: Any) -> Any:
     """A copy of one saved state entry, matched to the parameter array ``like``."""
-    value = _as_host_or_device_array(value)
+    value = as_array(value)
     if not is_array(value):
         return copy.deepcopy(value)
     if key == "step":  # a count, kept as a Python number whatever dtype it was saved in
