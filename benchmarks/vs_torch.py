@@ -3,11 +3,15 @@ same model with the same weights, the ratio, and each library's peak memory.
 
     python benchmarks/vs_torch.py                       # lenet5 and resnet20, batch 1, 128, 512
     python benchmarks/vs_torch.py --models lenet5 --batches 128 --seconds 1
+    python benchmarks/vs_torch.py --models resnet20 --batches 16 --input-sizes 28 56 112 224
 
 Each (library, model, batch) runs in its own process, so thread pools do not compete and the
 peak resident memory is that library's alone; the two libraries alternate, and each figure is a
 median over repetitions.  A ratio is striate's throughput divided by PyTorch's (above 1: striate
-is faster).
+is faster).  GFLOP/s is what each achieved in training (a training step costs about three
+forward passes), to compare with the machine's sgemm peak printed first: near it, a library is
+BLAS-bound; far below it at large batches, memory-bound; far below it only at small batches,
+bound by per-op Python or dispatch overhead.
 """
 
 from __future__ import annotations
@@ -41,17 +45,36 @@ def sgemm_gflops(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
-def worker(library: str, model: str, batch: int, seconds: float, repeats: int) -> None:
+def model_input(model: str, size: int | None) -> tuple[tuple[int, int, int], dict]:
+    shape, args = MODELS[model]
+    if size is None or size == shape[1]:
+        return shape, dict(args)
+    return (shape[0], size, size), dict(args, input_size=size)
+
+
+def forward_flops(model: str, size: int | None) -> int:
+    from striate.models import get_model
+    from striate.nn.summary import summarize
+
+    shape, args = model_input(model, size)
+    return sum(r.flops for r in summarize(get_model(model, **args), shape))
+
+
+def worker(library: str, model: str, batch: int, size: int | None, seconds: float,
+           repeats: int) -> None:
     from striate.bench.throughput import striate_throughput, torch_throughput
 
-    shape, args = MODELS[model]
+    shape, args = model_input(model, size)
     measure = striate_throughput if library == "striate" else torch_throughput
     print(json.dumps(asdict(measure(model, batch, shape, seconds, repeats, **args))))
 
 
-def run_worker(library: str, model: str, batch: int, seconds: float, repeats: int) -> dict:
+def run_worker(library: str, model: str, batch: int, size: int | None, seconds: float,
+               repeats: int) -> dict:
     cmd = [sys.executable, __file__, "--worker", library, model, str(batch),
            "--seconds", str(seconds), "--repeats", str(repeats)]
+    if size is not None:
+        cmd += ["--input-sizes", str(size)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
     if out.returncode:
         raise SystemExit(f"{library} {model} batch {batch} failed:\n{out.stderr}")
@@ -62,6 +85,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--batches", nargs="+", type=int, default=[1, 128, 512])
+    p.add_argument("--input-sizes", nargs="+", type=int, default=None,
+                   help="input heights = widths to try (default: each model's own)")
     p.add_argument("--seconds", type=float, default=2.0, help="length of one repetition")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--worker", nargs=3, metavar=("LIBRARY", "MODEL", "BATCH"),
@@ -69,30 +94,35 @@ def main() -> None:
     args = p.parse_args()
     if args.worker:
         library, model, batch = args.worker
-        worker(library, model, int(batch), args.seconds, args.repeats)
+        size = args.input_sizes[0] if args.input_sizes else None
+        worker(library, model, int(batch), size, args.seconds, args.repeats)
         return
 
     import torch
 
     print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
           f"{os.cpu_count()} cores; sgemm {sgemm_gflops():.0f} GFLOP/s (2048², float32)")
-    head = (f"{'model':<9} {'batch':>5} | {'train img/s':>23} {'ratio':>6} | "
-            f"{'inference img/s':>23} {'ratio':>6} | {'peak MB':>15}")
+    head = (f"{'model':<9} {'input':>5} {'batch':>5} | {'train img/s':>19} {'ratio':>6} | "
+            f"{'train GFLOP/s':>13} | {'inference img/s':>19} {'ratio':>6} | {'peak MB':>13}")
     print(head)
-    print(f"{'':<9} {'':>5} | {'striate':>11} {'torch':>11} {'':>6} | {'striate':>11} "
-          f"{'torch':>11} {'':>6} | {'striate':>7} {'torch':>7}")
+    print(f"{'':<9} {'':>5} {'':>5} | {'striate':>9} {'torch':>9} {'':>6} | {'striate':>6} "
+          f"{'torch':>6} | {'striate':>9} {'torch':>9} {'':>6} | {'striate':>6} {'torch':>6}")
     print("-" * len(head))
     for model in args.models:
-        for batch in args.batches:
-            ours = run_worker("striate", model, batch, args.seconds, args.repeats)
-            theirs = run_worker("torch", model, batch, args.seconds, args.repeats)
-            train = ours["train_ips"] / theirs["train_ips"]
-            infer = ours["infer_ips"] / theirs["infer_ips"]
-            print(f"{model:<9} {batch:>5} | {ours['train_ips']:>11.0f} "
-                  f"{theirs['train_ips']:>11.0f} {train:>6.2f} | {ours['infer_ips']:>11.0f} "
-                  f"{theirs['infer_ips']:>11.0f} "
-                  f"{infer:>6.2f} | {ours['peak_rss_mb']:>7.0f} {theirs['peak_rss_mb']:>7.0f}",
-                  flush=True)
+        for size in args.input_sizes or [None]:
+            flops = forward_flops(model, size)
+            shape, _ = model_input(model, size)
+            for batch in args.batches:
+                ours = run_worker("striate", model, batch, size, args.seconds, args.repeats)
+                theirs = run_worker("torch", model, batch, size, args.seconds, args.repeats)
+                train = ours["train_ips"] / theirs["train_ips"]
+                infer = ours["infer_ips"] / theirs["infer_ips"]
+                gflops = [3 * flops * r["train_ips"] / 1e9 for r in (ours, theirs)]
+                print(f"{model:<9} {shape[1]:>5} {batch:>5} | {ours['train_ips']:>9.0f} "
+                      f"{theirs['train_ips']:>9.0f} {train:>6.2f} | {gflops[0]:>6.1f} "
+                      f"{gflops[1]:>6.1f} | {ours['infer_ips']:>9.0f} {theirs['infer_ips']:>9.0f} "
+                      f"{infer:>6.2f} | {ours['peak_rss_mb']:>6.0f} {theirs['peak_rss_mb']:>6.0f}",
+                      flush=True)
 
 
 if __name__ == "__main__":
