@@ -49,6 +49,11 @@ def test_batch_norm_functional_matches_torch(dtype, shape, training, affine, mom
                        eps=1e-3)
     assert y.dtype == dtype
     assert_close(y, yt, what="output")
+    if not training:  # inference (no gradient wanted) takes the two-pass affine path
+        with st.no_grad():
+            y0 = F.batch_norm(st.tensor(x), m1, v1, *params, training=False, eps=1e-3)
+        assert y0.dtype == dtype
+        assert_close(y0, yt, what="inference output")
     y.backward(up)
     yt.backward(to_torch(up))
     used = 3 if affine else 1

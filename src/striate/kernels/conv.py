@@ -49,9 +49,9 @@ def spread(x: Any, stride: Pair, pads: Pads) -> Any:
     stride is the "up-sampling" of an output gradient by s − 1 zeros between neighbours."""
     xp = array_module(x)
     n, c, h, w = x.shape
-    (top, bottom), (left, right) = pads
+    (top, _), (left, _) = pads
     sh, sw = stride
-    hb, wb = top + (h - 1) * sh + 1 + bottom, left + (w - 1) * sw + 1 + right
+    hb, wb = spread_size((h, w), stride, pads)
     if stride == (1, 1) and pads == ((0, 0), (0, 0)):
         return xp.ascontiguousarray(x.transpose(1, 0, 2, 3))
     buf = xp.zeros((c, n, hb, wb), dtype=x.dtype)
@@ -60,6 +60,12 @@ def spread(x: Any, stride: Pair, pads: Pads) -> Any:
     if rows.stop > rows.start and cols.stop > cols.start:  # else everything was cropped
         buf[:, :, dst_rows, dst_cols] = x[:, :, rows, cols].transpose(1, 0, 2, 3)
     return buf
+
+
+def spread_size(size: Pair, stride: Pair, pads: Pads) -> Pair:
+    """(Hb, Wb) of :func:`spread`'s buffer for an input plane of ``size``."""
+    return tuple(before + (n - 1) * s + 1 + after
+                 for n, s, (before, after) in zip(size, stride, pads, strict=True))
 
 
 def _kept(size: int, step: int, offset: int, length: int) -> tuple[slice, slice]:
@@ -87,28 +93,29 @@ def im2col(buf: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -
     return windows.reshape(c * kh * kw, n * ho * wo)
 
 
-def _correlate_fast(buf: Any, weight: Any, stride: Pair, dilation: Pair, groups: int,
-                    out_hw: Pair) -> Any:
-    """(O, N, Ho, Wo) correlation of a padded (C, N, Hb, Wb) buffer: im2col, then one GEMM
-    (batched over groups) per cache-sized chunk of the batch."""
-    xp = array_module(buf)
+def _correlate_fast(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair,
+                    dilation: Pair, groups: int, out_hw: Pair) -> Any:
+    """(O, N, Ho, Wo) correlation of NCHW ``x`` spread by ``spacing`` and ``pads``: per
+    cache-sized chunk of the batch, spread, im2col, then one GEMM (batched over groups).  Each
+    chunk spreads its own images, so the copy runs on every core and im2col reads it from cache."""
+    xp = array_module(x)
     o, cg, kh, kw = weight.shape
-    n, k = buf.shape[1], cg * kh * kw
+    n, k = x.shape[0], cg * kh * kw
     w = weight.reshape(groups, o // groups, k)
-    y = xp.empty((o, n, *out_hw), dtype=buf.dtype)
+    y = xp.empty((o, n, *out_hw), dtype=x.dtype)
 
     def chunk(part: slice) -> None:
-        cols = im2col(buf[:, part], (kh, kw), stride, dilation, out_hw)
+        cols = im2col(spread(x[part], spacing, pads), (kh, kw), stride, dilation, out_hw)
         y[:, part] = (w @ cols.reshape(groups, k, -1)).reshape(o, -1, *out_hw)
 
-    map_chunks(chunk, _batch_chunks(buf, groups * k * out_hw[0] * out_hw[1]))
+    map_chunks(chunk, _batch_chunks(x, n, groups * k * out_hw[0] * out_hw[1]))
     return y
 
 
 CHUNK_BYTES = 2 << 20  # im2col bytes per batch chunk on the CPU; see _batch_chunks
 
 
-def _batch_chunks(buf: Any, values_per_image: int) -> list[slice]:
+def _batch_chunks(a: Any, n: int, values_per_image: int) -> list[slice]:
     """Slices of the batch whose im2col matrix stays near ``CHUNK_BYTES`` (one slice on a GPU).
 
     Why: the im2col copy and the GEMM that reads it run faster while the matrix is still in the
@@ -117,10 +124,9 @@ def _batch_chunks(buf: Any, values_per_image: int) -> list[slice]:
     at once, 18 / 18 / 25 ms in 2 MB chunks; chunks of 0.25–2 MB all did about as well, and
     LeNet-sized layers (36 images a chunk) did not change measurably.
     """
-    n = buf.shape[1]
-    if array_module(buf).__name__ != "numpy":
+    if array_module(a).__name__ != "numpy":
         return [slice(0, n)]
-    step = max(1, CHUNK_BYTES // max(1, values_per_image * buf.itemsize))
+    step = max(1, CHUNK_BYTES // max(1, values_per_image * a.itemsize))
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
@@ -151,12 +157,23 @@ def correlate(x: Any, weight: Any, stride: Pair, pads: Pads, dilation: Pair, gro
     ``out_hw`` may ask for fewer window positions than fit (the adjoint of a transposed
     convolution whose output padding exceeded the stride)."""
     kh, kw = weight.shape[2:]
-    buf = spread(x, (1, 1), pads)
     if out_hw is None:
-        out_hw = (output_size(buf.shape[2], kh, stride[0], 0, dilation[0]),
-                  output_size(buf.shape[3], kw, stride[1], 0, dilation[1]))
-    run = _correlate_reference if reference else _correlate_fast
-    return run(buf, weight, stride, dilation, groups, tuple(out_hw)).transpose(1, 0, 2, 3)
+        hb, wb = spread_size(x.shape[2:], (1, 1), pads)
+        out_hw = (output_size(hb, kh, stride[0], 0, dilation[0]),
+                  output_size(wb, kw, stride[1], 0, dilation[1]))
+    return _correlate(x, weight, (1, 1), pads, stride, dilation, groups, tuple(out_hw),
+                      reference)
+
+
+def _correlate(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair, dilation: Pair,
+               groups: int, out_hw: Pair, reference: bool) -> Any:
+    """The correlation of x spread by ``spacing`` and ``pads``, as an NCHW view."""
+    if reference:
+        y = _correlate_reference(spread(x, spacing, pads), weight, stride, dilation, groups,
+                                 out_hw)
+    else:
+        y = _correlate_fast(x, weight, spacing, pads, stride, dilation, groups, out_hw)
+    return y.transpose(1, 0, 2, 3)
 
 
 def col2im(cols: Any, buf: Any, kernel: Pair, stride: Pair, dilation: Pair,
@@ -182,16 +199,15 @@ def _transpose_by_col2im(g: Any, weight: Any, stride: Pair, pads: Pads, dilation
     o, cg, kh, kw = weight.shape
     n, _, ho, wo = g.shape
     (sh, sw), (dh, dw), ((top, _), (left, _)) = stride, dilation, pads
-    g_onhw = xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(groups, o // groups, n, -1)
     w_t = weight.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)
     buf = xp.zeros((groups * cg, n, max(top + out_hw[0], (ho - 1) * sh + dh * (kh - 1) + 1),
                     max(left + out_hw[1], (wo - 1) * sw + dw * (kw - 1) + 1)), dtype=g.dtype)
 
     def chunk(part: slice) -> None:
-        cols = w_t @ g_onhw[:, :, part].reshape(groups, o // groups, -1)
+        cols = w_t @ g[part].transpose(1, 0, 2, 3).reshape(groups, o // groups, -1)
         col2im(cols, buf[:, part], (kh, kw), stride, dilation, (ho, wo))
 
-    map_chunks(chunk, _batch_chunks(buf, groups * cg * kh * kw * ho * wo))
+    map_chunks(chunk, _batch_chunks(buf, n, groups * cg * kh * kw * ho * wo))
     return buf[:, :, top:top + out_hw[0], left:left + out_hw[1]].transpose(1, 0, 2, 3)
 
 
@@ -218,11 +234,10 @@ def correlate_transpose(g: Any, weight: Any, stride: Pair, pads: Pads, dilation:
     ho, wo = g.shape[2:]
     full = ((dh * (kh - 1) - top, out_hw[0] - (ho - 1) * sh - 1 + top),
             (dw * (kw - 1) - left, out_hw[1] - (wo - 1) * sw - 1 + left))
-    buf = spread(g, stride, full)
     rotated = weight.reshape(groups, o // groups, cg, kh, kw).transpose(0, 2, 1, 3, 4)
     rotated = rotated.reshape(groups * cg, o // groups, kh, kw)[:, :, ::-1, ::-1]
-    run = _correlate_reference if reference else _correlate_fast
-    return run(buf, rotated, (1, 1), dilation, groups, tuple(out_hw)).transpose(1, 0, 2, 3)
+    return _correlate(g, rotated, stride, full, (1, 1), dilation, groups, tuple(out_hw),
+                      reference)
 
 
 def correlate_weight(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dilation: Pair,
@@ -231,11 +246,10 @@ def correlate_weight(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dil
     Xpad[n, g·C/G + c, i·s + p·d, j·s + q·d], shape (O, C/G, kh, kw)."""
     xp = array_module(x)
     o, (ho, wo), (kh, kw) = g.shape[1], g.shape[2:], kernel
-    og = o // groups
-    buf = spread(x, (1, 1), pads)
-    cg = buf.shape[0] // groups
-    g_onhw = xp.ascontiguousarray(g.transpose(1, 0, 2, 3))
+    og, cg = o // groups, x.shape[1] // groups
     if reference:
+        buf = spread(x, (1, 1), pads)
+        g_onhw = g.transpose(1, 0, 2, 3)
         gw = xp.zeros((o, cg, kh, kw), dtype=g.dtype)
         (sh, sw), (dh, dw) = stride, dilation
         for grp in range(groups):
@@ -248,11 +262,11 @@ def correlate_weight(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dil
                         gg, patch, axes=([1, 2, 3], [1, 2, 3]))
         return gw
     k = cg * kh * kw
-    g_onhw = g_onhw.reshape(groups, og, g.shape[0], ho * wo)
 
     def chunk(part: slice) -> Any:  # this chunk's share of the sum over n, i, j
-        cols = im2col(buf[:, part], kernel, stride, dilation, (ho, wo))
-        return g_onhw[:, :, part].reshape(groups, og, -1) @ cols.reshape(groups, k, -1).transpose(
-            0, 2, 1)
+        cols = im2col(spread(x[part], (1, 1), pads), kernel, stride, dilation, (ho, wo))
+        g_part = g[part].transpose(1, 0, 2, 3).reshape(groups, og, -1)  # (O, n·Ho·Wo)
+        return g_part @ cols.reshape(groups, k, -1).transpose(0, 2, 1)
 
-    return sum(map_chunks(chunk, _batch_chunks(buf, groups * k * ho * wo))).reshape(o, cg, kh, kw)
+    parts = _batch_chunks(x, x.shape[0], groups * k * ho * wo)
+    return sum(map_chunks(chunk, parts)).reshape(o, cg, kh, kw)

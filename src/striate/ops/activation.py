@@ -61,8 +61,8 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx: Context, x):
-        positive = x > 0
-        ctx.save_for_backward(positive)
+        if ctx.requires_grad:
+            ctx.save_for_backward(x > 0)
         return array_module(x).maximum(x, 0)
 
     @staticmethod

@@ -42,6 +42,15 @@ def _channel_sum(xp: Any, a: Any, b: Any = None) -> Any:
     return xp.einsum("ncl,ncl->c", a3, b.reshape(n, c, -1))
 
 
+def _affine(x: Any, mean: Any, inv_std: Any, weight: Any, bias: Any) -> Any:
+    """γ·(x − E)·s + β as x·a + b with a = γ·s and b = β − E·a: two passes over x, not four."""
+    a = inv_std if weight is None else weight * inv_std
+    b = -mean * a if bias is None else bias - mean * a
+    y = x * _channel_view(a.astype(x.dtype, copy=False), x.ndim)
+    y += _channel_view(b.astype(x.dtype, copy=False), x.ndim)
+    return y
+
+
 class BatchNorm(Function):
     """Per-channel batch normalisation with a hand-written backward.
 
@@ -77,6 +86,8 @@ class BatchNorm(Function):
                 running_var[...] = (1 - momentum) * running_var + momentum * unbiased
         else:
             var = running_var
+            if not ctx.requires_grad:  # inference: one affine map, y = x·a + (β − E·a)
+                return _affine(x, running_mean, 1 / xp.sqrt(var + eps), weight, bias)
             centred = x - _channel_view(running_mean, ndim)
         inv_std = 1 / xp.sqrt(var + eps)
         x_hat = centred
