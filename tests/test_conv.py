@@ -170,12 +170,40 @@ def test_fast_kernels_match_reference(x_shape, w_shape, stride, pads, dilation, 
         assert_close(fast, ref, rtol=1e-12 if dtype == np.float64 else 1e-5, what=what)
 
 
-def test_batch_chunks_do_not_change_the_result(monkeypatch):
-    """One image per chunk (the fast paths' cache blocking) gives the reference's result."""
-    monkeypatch.setattr(K, "CHUNK_BYTES", 1)
+@pytest.mark.parametrize("chunk_bytes, workers", [(1, "2"), (300, "3"), (4096, "1"),
+                                                   (1 << 20, "4")])
+def test_chunks_do_not_change_the_result(monkeypatch, chunk_bytes, workers):
+    """Pieces of one output row, of a few rows, of whole images, on 1 to 4 threads (the fast
+    paths' cache blocking and parallel split) give the reference's result."""
+    monkeypatch.setattr(K, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(K, "PARALLEL_MIN_BYTES", 1)  # split even these small tests' work
+    monkeypatch.setenv("STRIATE_NUM_THREADS", workers)
     for x_shape, w_shape, stride, pads, dilation, groups in KERNEL:
         test_fast_kernels_match_reference(x_shape, w_shape, stride, pads, dilation, groups,
                                           np.float64)
+
+
+@pytest.mark.parametrize("n, rows, row_values, split_rows", [
+    (128, 32, 144 * 32, True), (8, 8, 576 * 8, True), (1, 32, 144 * 32, True),
+    (1, 224, 576 * 224, True), (3, 5, 10, True), (1, 32, 144 * 32, False), (5, 7, 1 << 20, True)])
+def test_chunks_cover_the_work_once_and_use_every_worker(monkeypatch, n, rows, row_values,
+                                                         split_rows):
+    monkeypatch.setenv("STRIATE_NUM_THREADS", "2")
+    x = np.zeros(1, np.float32)
+    parts = K._chunks(x, n, rows, row_values, split_rows)
+    covered = np.zeros((n, rows), int)
+    for images, block in parts:
+        covered[images, block] += 1
+        if not split_rows:
+            assert (block.start, block.stop) == (0, rows)
+    assert (covered == 1).all()
+    if split_rows and n * rows * row_values * 4 >= 2 * K.PARALLEL_MIN_BYTES:
+        assert len(parts) >= 2  # both threads get work, even for a single image
+    if n * rows * row_values * 4 < 2 * K.PARALLEL_MIN_BYTES:
+        assert len(parts) == 1  # too little work to be worth a second thread
+    for images, block in parts:  # near CHUNK_BYTES unless one output row is already larger
+        size = (images.stop - images.start) * (block.stop - block.start) * row_values * 4
+        assert size <= max(K.CHUNK_BYTES, row_values * 4)
 
 
 def test_spread_dilates_pads_and_crops():
