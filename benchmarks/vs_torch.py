@@ -33,6 +33,30 @@ MODELS = {  # name -> (input shape, model arguments)
 }
 
 
+GOALS = {128: 1.0, 1: 0.8, 512: 0.8}  # batch -> the throughput ratio the performance issue asks for
+MEMORY_GOAL = ("resnet20", 128, 1.5)  # training peak memory at most 1.5× PyTorch's
+
+
+def print_goals(rows: list[tuple[str, int, dict, dict]]) -> None:
+    """Which of the performance goals this run met, for the rows at a model's own input size."""
+    lines = []
+    for model, batch, ours, theirs in rows:
+        if batch not in GOALS:
+            continue
+        for what in ("train", "infer"):
+            ratio = ours[f"{what}_ips"] / theirs[f"{what}_ips"]
+            verdict = "met" if ratio >= GOALS[batch] else "not met"
+            lines.append(f"{model} batch {batch} {what}: {ratio:.2f} (goal >= {GOALS[batch]}) "
+                         f"{verdict}")
+        if (model, batch) == MEMORY_GOAL[:2]:
+            ratio = ours["peak_rss_mb"] / theirs["peak_rss_mb"]
+            verdict = "met" if ratio <= MEMORY_GOAL[2] else "not met"
+            lines.append(f"{model} batch {batch} peak memory: {ratio:.2f}x PyTorch's "
+                         f"(goal <= {MEMORY_GOAL[2]}) {verdict}")
+    if lines:
+        print("\ngoals:\n  " + "\n  ".join(lines))
+
+
 def sgemm_gflops(n: int = 2048, repeats: int = 5) -> float:
     """NumPy's float32 matrix product speed on square matrices, for context."""
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
@@ -108,6 +132,7 @@ def main() -> None:
     print(f"{'':<9} {'':>5} {'':>5} | {'striate':>9} {'torch':>9} {'':>6} | {'striate':>6} "
           f"{'torch':>6} | {'striate':>9} {'torch':>9} {'':>6} | {'striate':>6} {'torch':>6}")
     print("-" * len(head))
+    native = []  # rows at each model's own input size, for the goals
     for model in args.models:
         for size in args.input_sizes or [None]:
             flops = forward_flops(model, size)
@@ -123,6 +148,9 @@ def main() -> None:
                       f"{gflops[1]:>6.1f} | {ours['infer_ips']:>9.0f} {theirs['infer_ips']:>9.0f} "
                       f"{infer:>6.2f} | {ours['peak_rss_mb']:>6.0f} {theirs['peak_rss_mb']:>6.0f}",
                       flush=True)
+                if shape == MODELS[model][0]:
+                    native.append((model, batch, ours, theirs))
+    print_goals(native)
 
 
 if __name__ == "__main__":
