@@ -20,7 +20,7 @@ zero padding (top, bottom, left, right), the correlation is
 Memory layout.  Internally the channel axis leads and the batch follows: a padded input is held as
 (C, N, Hp, Wp) and im2col gives a (C·kh·kw, N·Ho·Wo) matrix whose rows are contiguous runs of one
 image row.  One GEMM  K (O, C·kh·kw) @ cols  then yields (O, N, Ho, Wo) (done per cache-sized
-chunk of the batch), returned to the caller as an NCHW *view* (no copy); groups are a leading batch
+piece of the work), returned to the caller as an NCHW *view* (no copy); groups are a leading batch
 axis of that GEMM, so they need no loop.
 Measured on the 2-core development machine (float32, batch 128; im2col copy only):
 LeNet conv1 (1→6, 5×5 on 28×28): this layout 0.6 ms, NHWC (N·Ho·Wo, kh·kw·C) 2–3 ms,
@@ -97,8 +97,8 @@ def im2col(buf: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -
 def _correlate_fast(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair,
                     dilation: Pair, groups: int, out_hw: Pair) -> Any:
     """(O, N, Ho, Wo) correlation of NCHW ``x`` spread by ``spacing`` and ``pads``: per
-    cache-sized chunk of the batch, spread, im2col, then one GEMM (batched over groups).  Each
-    chunk spreads its own images, so the copy runs on every core and im2col reads it from cache."""
+    cache-sized piece of the work (:func:`_chunks`), im2col, then one GEMM (batched over
+    groups)."""
     xp = array_module(x)
     o, cg, kh, kw = weight.shape
     n, k = x.shape[0], cg * kh * kw

@@ -1,7 +1,7 @@
-"""Both cores busy: independent batch chunks of a kernel run on a small pool of threads.
+"""Both cores busy: independent pieces of a kernel's work run on a small pool of threads.
 
 NumPy releases the GIL inside array copies and BLAS calls, so two threads, each copying its own
-chunk's windows and multiplying them with a single-threaded BLAS, keep two cores working through
+piece's windows and multiplying them with a single-threaded BLAS, keep two cores working through
 the memory-bound im2col as well as the GEMM.  Letting OpenBLAS split each small chunk's GEMM over
 its own threads instead was slower here, and far slower when anything else shares the cores.
 """
