@@ -112,7 +112,7 @@ def _correlate_fast(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair
         y[:, images, rows] = (w @ columns(part).reshape(groups, k, -1)).reshape(
             o, -1, rows.stop - rows.start, out_hw[1])
 
-    map_chunks(chunk, parts)
+    map_chunks(chunk, parts, _tiny(x, n * out_hw[0] * groups * k * out_hw[1]))
     return y
 
 
@@ -137,6 +137,12 @@ def _chunk_columns(x: Any, parts: list[Chunk], spacing: Pair, pads: Pads, kernel
 
 CHUNK_BYTES = 2 << 20  # im2col bytes per chunk on the CPU; see _chunks
 PARALLEL_MIN_BYTES = 1 << 19  # the least im2col a piece needs to be worth a thread; see _chunks
+TINY_BYTES = 1 << 17  # im2col below this is too little work to switch BLAS's threads for
+
+
+def _tiny(a: Any, values: int) -> bool:
+    """True for an im2col matrix of ``values`` under ``TINY_BYTES`` (see map_chunks)."""
+    return values * a.itemsize < TINY_BYTES
 
 
 def _chunks(a: Any, n: int, rows: int, values_per_row: int, split_rows: bool = True
@@ -247,7 +253,8 @@ def _transpose_by_col2im(g: Any, weight: Any, stride: Pair, pads: Pads, dilation
         cols = w_t @ g[images].transpose(1, 0, 2, 3).reshape(groups, o // groups, -1)
         col2im(cols, buf[:, images], (kh, kw), stride, dilation, (ho, wo))
 
-    map_chunks(chunk, _chunks(buf, n, ho, groups * cg * kh * kw * wo, split_rows=False))
+    values = groups * cg * kh * kw * wo
+    map_chunks(chunk, _chunks(buf, n, ho, values, split_rows=False), _tiny(g, n * ho * values))
     return buf[:, :, top:top + out_hw[0], left:left + out_hw[1]].transpose(1, 0, 2, 3)
 
 
@@ -311,4 +318,5 @@ def correlate_weight(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dil
         g_part = g[images, :, rows].transpose(1, 0, 2, 3).reshape(groups, og, -1)
         return g_part @ columns(part).reshape(groups, k, -1).transpose(0, 2, 1)
 
-    return sum(map_chunks(chunk, parts)).reshape(o, cg, kh, kw)
+    tiny = _tiny(x, x.shape[0] * ho * groups * k * wo)
+    return sum(map_chunks(chunk, parts, tiny)).reshape(o, cg, kh, kw)

@@ -42,14 +42,18 @@ def _single_threaded_blas():
     return _blas.limit(limits=1, user_api="blas") if _blas else nullcontext()
 
 
-def map_chunks(fn: Callable[[Any], T], parts: Sequence[Any]) -> list[T]:
+def map_chunks(fn: Callable[[Any], T], parts: Sequence[Any], tiny: bool = False) -> list[T]:
     """``[fn(p) for p in parts]``, spread over the worker threads when there is more than one.
 
     BLAS is single-threaded inside, also when the parts run one after another: a convolution's
     GEMMs are too small for OpenBLAS's threads to pay for waking them.  ResNet-20 at batch 1
-    trained at 41 images/s with two BLAS threads in its convolutions and 68 with one."""
+    trained at 41 images/s with two BLAS threads in its convolutions and 68 with one.  Only
+    ``tiny`` work (one part, a product of a few hundred thousand multiply-adds) skips that
+    switch, which itself costs about 12 µs: more than LeNet's whole layers take at batch 1."""
     global _pool
     workers = min(num_workers(), len(parts))
+    if tiny and workers <= 1:
+        return [fn(p) for p in parts]
     with _single_threaded_blas():
         if workers <= 1:
             return [fn(p) for p in parts]
