@@ -46,7 +46,7 @@ def print_goals(rows: list[tuple[str, int, dict, dict]]) -> None:
         for what in ("train", "infer"):
             ratio = ours[f"{what}_ips"] / theirs[f"{what}_ips"]
             verdict = "met" if ratio >= GOALS[batch] else "not met"
-            lines.append(f"{model} batch {batch} {what}: {ratio:.2f} (goal >= {GOALS[batch]}) "
+            lines.append(f"{model} batch {batch} {what}: {ratio:.3f} (goal >= {GOALS[batch]}) "
                          f"{verdict}")
         if (model, batch) == MEMORY_GOAL[:2]:
             ratio = ours["peak_rss_mb"] / theirs["peak_rss_mb"]
