@@ -27,6 +27,10 @@ LeNet conv1 (1→6, 5×5 on 28×28): this layout 0.6 ms, NHWC (N·Ho·Wo, kh·kw
 NCHW-strided 4 ms; ResNet-20 stage 1 (16→16, 3×3 on 32×32): this layout 11 ms, NHWC 10–14 ms,
 NCHW-strided ~75 ms.  The GEMMs are thin (16 output channels) and BLAS-bound either way.
 
+3×3 stride-1 layers of moderate width (ResNet's 16- and 32-channel stages) instead take Winograd's
+F(2×2, 3×3) (``kernels/winograd.py``): 2.25 times fewer multiply-adds, in the same pieces and
+threads (see :func:`_winograd_fits` for where it measured faster).
+
 Each fast routine has a reference twin that loops over the kh·kw kernel offsets (one small
 tensordot per offset and group) instead of building the im2col matrix; the tests check that the two
 agree.
