@@ -131,3 +131,18 @@ def test_which_convolutions_take_winograd(monkeypatch):
     assert not K._winograd_fits(x, (128, 64, 3, 3), (1, 1), (1, 1), (1, 1), 1, 32)  # wide
     monkeypatch.setenv("STRIATE_WINOGRAD", "0")
     assert not K._winograd_fits(x, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 32)
+
+
+@pytest.mark.parametrize("x_shape, out, padding", [((2, 3, 5, 7), 4, 1), ((1, 2, 6, 4), 3, 0),
+                                                    ((2, 2, 3, 5), 2, 2)])
+def test_winograd_gradients_match_central_differences(everywhere, x_shape, out, padding):
+    """Float64 central differences through conv2d with every 3×3 layer on Winograd (the
+    gradient-check table's shapes are narrower than where Winograd is taken by default)."""
+    from striate.testing.gradcheck import Case, check_case
+
+    case = Case(op="conv2d", config=f"winograd {x_shape}",
+                fn=lambda x, w, b: F.conv2d(x, w, b, padding=padding),
+                make_inputs=lambda rng: (rng.standard_normal(x_shape),
+                                         rng.standard_normal((out, x_shape[1], 3, 3)),
+                                         rng.standard_normal(out)))
+    assert check_case(case) < case.tol
