@@ -6,6 +6,7 @@
 
 import numpy as _np
 
+from .allocator import reuse_freed_memory as _reuse_freed_memory
 from .backend import cupy_available, get_num_threads, manual_seed, set_num_threads
 from .creation import (
     arange,
@@ -34,6 +35,8 @@ int64 = _np.int64
 bool_ = _np.bool_
 
 __version__ = "0.1.0"
+
+_reuse_freed_memory()
 
 __all__ = [
     "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like",
