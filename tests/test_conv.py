@@ -68,6 +68,15 @@ CONVT = [
 ]
 
 
+@pytest.fixture(params=["default", "im2col"])
+def conv_path(request, monkeypatch):
+    """Run a comparison on the paths chosen by shape (direct loops, Winograd or im2col), then
+    with every convolution forced onto im2col, so each fast path keeps its checks."""
+    if request.param == "im2col":
+        monkeypatch.setenv("STRIATE_DIRECT", "0")
+        monkeypatch.setenv("STRIATE_WINOGRAD", "0")
+
+
 def _ids(table):
     return [f"{x}-{w}-{kw}" for x, w, kw in table]
 
@@ -90,24 +99,24 @@ def _compare(ours_fn, torch_fn, x_shape, w_shape, n_out, kw, dtype, seed=0):
 
 
 @pytest.mark.parametrize("x_shape, w_shape, kw", CONV, ids=_ids(CONV))
-def test_conv2d_matches_torch_float64(x_shape, w_shape, kw):
+def test_conv2d_matches_torch_float64(conv_path, x_shape, w_shape, kw):
     _compare(F.conv2d, TF.conv2d, x_shape, w_shape, w_shape[0], kw, np.float64)
 
 
 @pytest.mark.parametrize("x_shape, w_shape, kw", CONV[::3], ids=_ids(CONV[::3]))
-def test_conv2d_matches_torch_float32(x_shape, w_shape, kw):
+def test_conv2d_matches_torch_float32(conv_path, x_shape, w_shape, kw):
     _compare(F.conv2d, TF.conv2d, x_shape, w_shape, w_shape[0], kw, np.float32)
 
 
 @pytest.mark.parametrize("x_shape, w_shape, kw", CONVT, ids=_ids(CONVT))
-def test_conv_transpose2d_matches_torch_float64(x_shape, w_shape, kw):
+def test_conv_transpose2d_matches_torch_float64(conv_path, x_shape, w_shape, kw):
     groups = kw.get("groups", 1)
     _compare(F.conv_transpose2d, TF.conv_transpose2d, x_shape, w_shape, w_shape[1] * groups, kw,
              np.float64)
 
 
 @pytest.mark.parametrize("x_shape, w_shape, kw", CONVT[::2], ids=_ids(CONVT[::2]))
-def test_conv_transpose2d_matches_torch_float32(x_shape, w_shape, kw):
+def test_conv_transpose2d_matches_torch_float32(conv_path, x_shape, w_shape, kw):
     groups = kw.get("groups", 1)
     _compare(F.conv_transpose2d, TF.conv_transpose2d, x_shape, w_shape, w_shape[1] * groups, kw,
              np.float32)
@@ -152,7 +161,8 @@ KERNEL = [
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, pads, dilation, groups", KERNEL)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_fast_kernels_match_reference(x_shape, w_shape, stride, pads, dilation, groups, dtype):
+def test_fast_kernels_match_reference(conv_path, x_shape, w_shape, stride, pads, dilation, groups,
+                                      dtype):
     rng = np.random.default_rng(3)
     x, w = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype)
     runs = []
@@ -172,15 +182,15 @@ def test_fast_kernels_match_reference(x_shape, w_shape, stride, pads, dilation, 
 
 @pytest.mark.parametrize("chunk_bytes, workers", [(1, "2"), (300, "3"), (4096, "1"),
                                                    (1 << 20, "4")])
-def test_chunks_do_not_change_the_result(monkeypatch, chunk_bytes, workers):
+def test_chunks_do_not_change_the_result(conv_path, monkeypatch, chunk_bytes, workers):
     """Pieces of one output row, of a few rows, of whole images, on 1 to 4 threads (the fast
     paths' cache blocking and parallel split) give the reference's result."""
     monkeypatch.setattr(K, "CHUNK_BYTES", chunk_bytes)
     monkeypatch.setattr(K, "PARALLEL_MIN_BYTES", 1)  # split even these small tests' work
     monkeypatch.setenv("STRIATE_NUM_THREADS", workers)
     for x_shape, w_shape, stride, pads, dilation, groups in KERNEL:
-        test_fast_kernels_match_reference(x_shape, w_shape, stride, pads, dilation, groups,
-                                          np.float64)
+        test_fast_kernels_match_reference(conv_path, x_shape, w_shape, stride, pads, dilation,
+                                          groups, np.float64)
 
 
 @pytest.mark.parametrize("n, rows, row_values, split_rows", [

@@ -23,3 +23,16 @@ def test_table_covers_every_functional_op():
     public = {n for n in dir(F) if not n.startswith("_") and callable(getattr(F, n))}
     missing = sorted(public - covered - not_differentiable)
     assert not missing, f"ops without a gradient check: {missing}"
+
+
+CONVOLUTIONS = [c for c in CASES if c.op in ("conv2d", "conv_transpose2d")]
+
+
+@pytest.mark.parametrize("case", CONVOLUTIONS, ids=[f"{c.op}[{c.config}]" for c in CONVOLUTIONS])
+def test_convolutions_on_im2col_match_central_differences(case, monkeypatch):
+    """The table's convolutions take the direct loops or Winograd where their shapes do; here
+    they run again with every convolution on im2col, so that path keeps its check too."""
+    monkeypatch.setenv("STRIATE_DIRECT", "0")
+    monkeypatch.setenv("STRIATE_WINOGRAD", "0")
+    err = check_case(case)
+    assert err < case.tol, f"{case.op} ({case.config}): relative error {err:.2e}"

@@ -16,7 +16,9 @@ SIZES = [(1, 1), (2, 3), (5, 4), (7, 9), (16, 17)]  # output planes, odd and eve
 
 @pytest.fixture
 def everywhere(monkeypatch):
-    """Let Winograd take every 3×3 stride-1 correlation, however small (the tests' shapes)."""
+    """Let Winograd take every 3×3 stride-1 correlation, however small (the tests' shapes), also
+    those with few channels that would take the direct loops."""
+    monkeypatch.setenv("STRIATE_DIRECT", "0")
     monkeypatch.setattr(K, "WINOGRAD_MIN_WIDTH", 1)
     monkeypatch.setattr(K, "WINOGRAD_MAX_CHANNELS", 1 << 30)
 
@@ -87,7 +89,7 @@ def test_winograd_convolution_matches_the_reference(everywhere, monkeypatch, x_s
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal((out, x_shape[1], 3, 3)).astype(dtype)
     args = ((1, 1), pads, (1, 1), 1)
-    assert K._winograd_fits(x, w.shape, (1, 1), (1, 1), (1, 1), 1, 1)
+    assert K._method(x, w.shape, (1, 1), (1, 1), (1, 1), 1, 1) == "winograd"
     y = K.correlate(x, w, *args)
     g = rng.standard_normal(y.shape).astype(dtype)
     runs = [(y, K.correlate_transpose(g, w, *args, x_shape[2:]),
@@ -108,7 +110,7 @@ def test_conv2d_through_winograd_matches_torch(dtype):
     rng = np.random.default_rng(4)
     x, w = rng.standard_normal((3, 16, 32, 32)), rng.standard_normal((16, 16, 3, 3)) * 0.1
     b = rng.standard_normal(16)
-    assert K._winograd_fits(x, w.shape, (1, 1), (1, 1), (1, 1), 1, 32)
+    assert K._method(x, w.shape, (1, 1), (1, 1), (1, 1), 1, 32) == "winograd"
     xs, ws, bs = (st.tensor(a.astype(dtype), requires_grad=True) for a in (x, w, b))
     xt, wt, bt = (to_torch(a.astype(dtype), requires_grad=True) for a in (x, w, b))
     ys, yt = F.conv2d(xs, ws, bs, padding=1), torch.nn.functional.conv2d(xt, wt, bt, padding=1)

@@ -35,10 +35,8 @@ from typing import Any
 
 import numpy as np
 
-try:  # Numba compiles the transform kernels; without it the convolutions keep to im2col
-    from numba import njit
-except ImportError:  # pragma: no cover - numba is a dependency
-    njit = None
+from . import jit
+from .jit import compiled
 
 B_T = np.array([[1, 0, -1, 0],
                 [0, 1, 1, 0],
@@ -56,7 +54,7 @@ G_KRON = np.kron(G, G)  # [(a, b), (p, q)] = G[a, p]·G[b, q]: G K Gᵀ for ever
 def available() -> bool:
     """True when the compiled transforms can run (Numba installed) and ``STRIATE_WINOGRAD`` is not
     set to 0 (which keeps every convolution on im2col, e.g. to compare the two)."""
-    return njit is not None and os.environ.get("STRIATE_WINOGRAD", "1") != "0"
+    return jit.available() and os.environ.get("STRIATE_WINOGRAD", "1") != "0"
 
 
 def tiles(size: int) -> int:
@@ -127,11 +125,7 @@ def gradient_tiles_reference(g: Any) -> Any:
 # --- compiled kernels -------------------------------------------------------------------------
 
 
-def _compiled(fn):
-    return njit(nogil=True, fastmath=True, cache=True)(fn) if njit is not None else fn
-
-
-@_compiled
+@compiled
 def _input_tiles(split, v):  # pragma: no cover - compiled
     """V from a deinterleaved buffer (C, N, 2·ht + 2, 2, wt + 1); writes v (16, C, N·ht·wt).
     Per tile row: Bᵀ over the four input rows, then B over columns (even e, odd d)."""
@@ -162,7 +156,7 @@ def _input_tiles(split, v):  # pragma: no cover - compiled
                         v3[j] = d[j] - d[j + 1]
 
 
-@_compiled
+@compiled
 def _output_tiles(m, y):  # pragma: no cover - compiled
     """y (O, N, Ho, Wo) = Aᵀ M_t A per tile: Aᵀ over ξ's rows into z, then A over its columns."""
     o, n, h, w = y.shape
@@ -188,7 +182,7 @@ def _output_tiles(m, y):  # pragma: no cover - compiled
                         row[2 * pairs] = z[4 * i, pairs] + z[4 * i + 1, pairs] + z[4 * i + 2, pairs]
 
 
-@_compiled
+@compiled
 def _gradient_tiles(split, m):  # pragma: no cover - compiled
     """∂L/∂M (16, O, N·ht·wt) from a deinterleaved, zero-padded gradient (O, N, 2·ht, 2, wt):
     h_i = (g_i0, g_i0 + g_i1, g_i0 − g_i1, −g_i1) per tile row i, then the same over rows."""

@@ -1,0 +1,22 @@
+"""Numba, where installed, compiles the loops that NumPy cannot express without strided passes
+(Winograd's tile transforms, the direct correlation).  Without it those kernels are not used and
+every convolution keeps to im2col."""
+
+from __future__ import annotations
+
+try:
+    from numba import njit
+except ImportError:  # pragma: no cover - numba is a dependency
+    njit = None
+
+
+def available() -> bool:
+    """True when Numba is installed."""
+    return njit is not None
+
+
+def compiled(fn):
+    """``fn`` compiled without the GIL (so the chunk threads run it side by side), with
+    reassociation allowed (so reductions vectorise) and cached on disk; ``fn`` itself without
+    Numba."""
+    return njit(nogil=True, fastmath=True, cache=True)(fn) if njit is not None else fn

@@ -1,0 +1,109 @@
+"""The direct correlation for few channels: forward, input and weight gradients against the
+reference kernels, through conv2d against PyTorch and central differences, and where it is used."""
+
+import numpy as np
+import pytest
+
+import striate as st
+import striate.nn.functional as F
+from helpers import assert_close, to_torch, torch
+from striate.kernels import conv as K
+from striate.kernels import direct
+
+pytestmark = pytest.mark.skipif(not direct.available(), reason="Numba is not installed")
+
+CASES = [  # x shape, weight shape, pads ((top, bottom), (left, right))
+    ((3, 1, 28, 28), (6, 1, 5, 5), ((2, 2), (2, 2))),  # LeNet's conv1
+    ((2, 6, 14, 14), (16, 6, 5, 5), ((0, 0), (0, 0))),  # LeNet's conv2
+    ((5, 3, 9, 7), (5, 3, 3, 2), ((1, 0), (2, 1))),  # odd out channels, non-square, uneven pads
+    ((1, 2, 5, 11), (3, 2, 1, 4), ((0, 0), (0, 3))),  # a one-row kernel
+    ((2, 4, 1, 6), (3, 4, 3, 3), ((1, 1), (1, 1))),  # a one-row plane
+    ((4, 16, 10, 10), (7, 16, 5, 5), ((4, 4), (4, 4))),  # pads as wide as the kernel
+    ((2, 2, 6, 5), (1, 2, 2, 2), ((0, 0), (0, 0))),  # a single output channel
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("x_shape, w_shape, pads", CASES)
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_direct_convolution_matches_the_reference(monkeypatch, x_shape, w_shape, pads, dtype,
+                                                  workers):
+    """Forward, input gradient and weight gradient, on one thread and split over two."""
+    monkeypatch.setenv("STRIATE_NUM_THREADS", workers)
+    monkeypatch.setattr(K, "CHUNK_BYTES", 1024)  # several pieces of images even for these sizes
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    args = ((1, 1), pads, (1, 1), 1)
+    assert K._method(x, w.shape, (1, 1), (1, 1), (1, 1), 1, x_shape[3]) == "direct"
+    y = K.correlate(x, w, *args)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    fast = (y, K.correlate_transpose(g, w, *args, x_shape[2:]),
+            K.correlate_weight(x, g, w_shape[2:], *args))
+    ref = (K.correlate(x, w, *args, reference=True),
+           K.correlate_transpose(g, w, *args, x_shape[2:], reference=True),
+           K.correlate_weight(x, g, w_shape[2:], *args, reference=True))
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    for ours, theirs, what in zip(fast, ref, ("forward", "input grad", "weight grad"), strict=True):
+        assert ours.dtype == dtype
+        assert_close(ours, theirs, rtol=tol, what=what)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lenet_layer_through_direct_matches_torch(dtype):
+    """LeNet's conv2 (6 → 16 channels, 5×5), which takes the direct loops by default, against
+    PyTorch: output and all three gradients."""
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((5, 6, 14, 14)), rng.standard_normal((16, 6, 5, 5)) * 0.1
+    b = rng.standard_normal(16)
+    assert K._method(x, w.shape, (1, 1), (1, 1), (1, 1), 1, 10) == "direct"
+    xs, ws, bs = (st.tensor(a.astype(dtype), requires_grad=True) for a in (x, w, b))
+    xt, wt, bt = (to_torch(a.astype(dtype), requires_grad=True) for a in (x, w, b))
+    ys, yt = F.conv2d(xs, ws, bs), torch.nn.functional.conv2d(xt, wt, bt)
+    assert_close(ys, yt, what="forward")
+    up = rng.standard_normal(yt.shape).astype(dtype)
+    (ys * st.tensor(up)).sum().backward()
+    (yt * to_torch(up)).sum().backward()
+    for ours, theirs, what in ((xs, xt, "input"), (ws, wt, "weight"), (bs, bt, "bias")):
+        assert_close(ours.grad, theirs.grad, what=f"{what} grad")
+
+
+def test_which_convolutions_take_the_direct_loops(monkeypatch):
+    x = np.zeros((1, 3, 32, 32), np.float32)
+    unit = ((1, 1), (1, 1), (1, 1))
+
+    def method(weight_shape, spacing=(1, 1), stride=(1, 1), dilation=(1, 1), groups=1, width=32):
+        return K._method(x, weight_shape, spacing, stride, dilation, groups, width)
+
+    assert method((6, 1, 5, 5)) == method((16, 6, 5, 5)) == "direct"  # LeNet
+    assert method((16, 3, 3, 3)) == "direct"  # ResNet's stem: ahead of Winograd
+    assert method((16, 16, 3, 3)) == "winograd"  # 16 input channels: Winograd first
+    assert method((16, 16, 3, 3), width=8) == "direct"  # too narrow for Winograd
+    assert method((32, 16, 5, 5)) == "im2col"  # too many channels
+    assert method((16, 16, 1, 1)) == "im2col"  # 1×1: im2col is a plain GEMM
+    assert method((16, 3, 3, 3), stride=(2, 2)) == "im2col"
+    assert method((16, 3, 3, 3), spacing=(2, 2)) == "im2col"
+    assert method((16, 3, 3, 3), dilation=(2, 2)) == "im2col"
+    assert method((16, 1, 3, 3), groups=3) == "im2col"
+    assert K._direct_fits(x, (16, 3, 3, 3), *unit, 1)
+    monkeypatch.setenv("STRIATE_DIRECT", "0")
+    assert method((16, 3, 3, 3)) == "winograd"
+    assert method((6, 1, 5, 5)) == "im2col"
+
+
+@pytest.mark.parametrize("x_shape, w_shape, padding", [((2, 3, 5, 7), (4, 3, 3, 2), 1),
+                                                       ((1, 2, 6, 4), (3, 2, 2, 3), 0),
+                                                       ((2, 1, 7, 6), (5, 1, 5, 5), 2)])
+def test_direct_gradients_match_central_differences(x_shape, w_shape, padding):
+    """Float64 central differences through conv2d on the direct loops."""
+    from striate.testing.gradcheck import Case, check_case
+
+    x = np.zeros(x_shape)
+    out_width = x_shape[3] + 2 * padding - w_shape[3] + 1
+    assert K._method(x, w_shape, (1, 1), (1, 1), (1, 1), 1, out_width) == "direct"
+    case = Case(op="conv2d", config=f"direct {x_shape} {w_shape}",
+                fn=lambda x, w, b: F.conv2d(x, w, b, padding=padding),
+                make_inputs=lambda rng: (rng.standard_normal(x_shape),
+                                         rng.standard_normal(w_shape),
+                                         rng.standard_normal(w_shape[0])))
+    assert check_case(case) < case.tol
