@@ -254,6 +254,43 @@ def test_fast_kernels_equal_references(h, w, k, s, p, d, ceil):
                                **close)
 
 
+def _layouts(x):
+    """x as given (C-contiguous), in the (C, N, H, W) memory a convolution's output has, and
+    as a non-contiguous slice."""
+    cnhw = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    wider = np.zeros(x.shape[:3] + (x.shape[3] + 3,), x.dtype)
+    wider[..., 1:-2] = x
+    return {"nchw": x, "cnhw": cnhw, "strided": wider[..., 1:-2]}
+
+
+@pytest.mark.skipif(not K.jit.available(), reason="Numba is not installed")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("h, w, k", [(8, 8, 2), (7, 9, 2), (11, 10, 3), (5, 9, (1, 3)),
+                                     (6, 6, (3, 2))])
+def test_compiled_tiles_equal_references(h, w, k, dtype):
+    """Side-by-side windows without padding take the compiled kernels: the same maxima, first
+    arguments (with ties and NaN: the first NaN wins, as np.argmax) and gradients as the
+    references, whatever the input's memory layout; pixels past the last whole tile get 0."""
+    x = np.round(_normal((2, 3, h, w), seed=2) * 2).astype(dtype) / 2  # many ties
+    x[0, 0, 0, :3] = np.nan
+    x[1, 2, -1, -1] = np.nan
+    x[1, 1, 1, 1] = -np.inf
+    win = pool_windows("t", x, k, None, 0, 1, False)
+    assert K._compiled_tiles(x, win)
+    kh, kw = win.kernel
+    g = np.random.default_rng(3).standard_normal(x.shape[:2] + win.out).astype(dtype)
+    y_ref, arg_ref = K.max_windows_reference(x, win)
+    one_hot = (arg_ref[..., None] == np.arange(kh * kw)).reshape(arg_ref.shape + (kh, kw))
+    gx_ref = K.scatter_reference(one_hot * g[..., None, None], win)
+    for layout, xl in _layouts(x).items():
+        y, arg = K.max_windows(xl, win)
+        np.testing.assert_array_equal(y, y_ref, err_msg=layout)
+        np.testing.assert_array_equal(arg, arg_ref, err_msg=layout)
+        for g_layout, gl in _layouts(g).items():
+            gx = K.scatter_max(gl, arg, win)
+            np.testing.assert_array_equal(gx, gx_ref, err_msg=f"{layout}, g {g_layout}")
+
+
 @pytest.mark.parametrize("n,out", [(7, 3), (6, 4), (5, 5), (3, 7), (10, 1)])
 def test_adaptive_bounds_follow_torch_formula(n, out):
     start, end = K.adaptive_bounds(n, out)

@@ -15,8 +15,10 @@ def available() -> bool:
     return njit is not None
 
 
-def compiled(fn):
-    """``fn`` compiled without the GIL (so the chunk threads run it side by side), with
-    reassociation allowed (so reductions vectorise) and cached on disk; ``fn`` itself without
-    Numba."""
-    return njit(nogil=True, fastmath=True, cache=True)(fn) if njit is not None else fn
+def compiled(fn=None, *, fastmath: bool = True):
+    """``fn`` compiled without the GIL (so the chunk threads run it side by side) and cached on
+    disk; ``fn`` itself without Numba.  ``fastmath`` lets reductions reassociate (so they
+    vectorise) but also assumes no NaN: kernels that must propagate NaN turn it off."""
+    if fn is None:
+        return lambda f: compiled(f, fastmath=fastmath)
+    return njit(nogil=True, fastmath=fastmath, cache=True)(fn) if njit is not None else fn

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import array_module
+from . import jit
+from .jit import compiled
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1,
@@ -158,6 +160,12 @@ def max_windows(x, win: Windows, pad_value: float = -np.inf):
     random masks, masked writes (where/copyto/putmask) run about 20× slower in NumPy.
     """
     xp = array_module(x)
+    if _compiled_tiles(x, win):
+        x, swapped = _in_memory_order(x)
+        y = np.empty(x.shape[:2] + win.out, dtype=x.dtype)
+        arg = np.empty(y.shape, dtype=_arg_dtype(win))
+        tile_kernels(*win.kernel)[0](x, y, arg)
+        return (y.transpose(1, 0, 2, 3), arg.transpose(1, 0, 2, 3)) if swapped else (y, arg)
     source, offsets = win.layout(x, pad_value)
     y = source[offsets[0][3]].copy()
     arg = xp.zeros(y.shape, dtype=_arg_dtype(win))
@@ -195,6 +203,13 @@ def scatter_max(g, arg, win: Windows):
     its window.
     """
     xp = array_module(g)
+    if _compiled_tiles(g, win):
+        arg, swapped = _in_memory_order(arg)  # the order max_windows chose for it
+        g = np.ascontiguousarray(g.transpose(1, 0, 2, 3) if swapped else g)
+        buffer = win.gradient_buffer(arg.shape[:2], g.dtype, xp)
+        tile_kernels(*win.kernel)[1](g, arg, buffer)
+        gx = win.input_gradient(buffer)
+        return gx.transpose(1, 0, 2, 3) if swapped else gx
     buffer = win.gradient_buffer(g.shape[:2], g.dtype, xp)
     for k, _, _, index in win.layout_offsets():
         if win.tiles:
@@ -216,6 +231,82 @@ def scatter_sum(g, win: Windows, weights=None):
         else:
             buffer[index] += part
     return win.input_gradient(buffer)
+
+
+def _compiled_tiles(a, win: Windows) -> bool:
+    """True where the compiled kernels below serve: side-by-side windows without padding (every
+    2×2 stride-2 max pool), on the CPU.  They read and write each pixel once, where the NumPy
+    versions make several passes per kernel offset: LeNet-5's first pool (batch 128, 6 maps of
+    28×28) measured 0.67 → 0.11 ms forward and 0.45 → 0.10 ms backward here."""
+    return (win.tiles and win.padding == (0, 0) and jit.available()
+            and array_module(a).__name__ == "numpy")
+
+
+def _in_memory_order(a) -> tuple:
+    """An (N, C, H, W) array as a C-contiguous one: itself, or with its first two axes swapped
+    when that is how its memory lies (the (C, N, H, W) layout of a convolution's output), so
+    the kernels walk memory in order and their results keep that layout; else a copy.  Also
+    says whether the axes were swapped."""
+    if a.flags.c_contiguous:
+        return a, False
+    swapped = a.transpose(1, 0, 2, 3)
+    if swapped.flags.c_contiguous:
+        return swapped, True
+    return np.ascontiguousarray(a), False
+
+
+_tile_kernels: dict[tuple[int, int], tuple] = {}
+
+
+def tile_kernels(kh: int, kw: int) -> tuple:
+    """The compiled (max, scatter) pair for kh × kw tiles: the tile size is a compile-time
+    constant, so the loops over a tile unroll (with a run-time size they measured 5× slower)."""
+    if (kh, kw) not in _tile_kernels:
+        _tile_kernels[kh, kw] = _make_tile_kernels(kh, kw)
+    return _tile_kernels[kh, kw]
+
+
+def _make_tile_kernels(kh: int, kw: int) -> tuple:
+    @compiled(fastmath=False)  # NaN must win the maximum, as in PyTorch
+    def max_tiles(x, y, arg):  # pragma: no cover - compiled
+        """y[n, c, i, j] = the maximum of x's tile (i, j) and arg its offset p·kw + q (the
+        first maximum, or the first NaN: the reference's max and argmax)."""
+        n_count, c_count, oh, ow = y.shape
+        for n in range(n_count):
+            for c in range(c_count):
+                for i in range(oh):
+                    rows = x[n, c, i * kh:(i + 1) * kh]
+                    best, at = y[n, c, i], arg[n, c, i]
+                    for j in range(ow):
+                        b, a = rows[0, j * kw], 0
+                        for p in range(kh):
+                            for q in range(kw):
+                                v = rows[p, j * kw + q]
+                                # the first NaN wins (as np.argmax); `&`, `|` and the
+                                # conditional expressions compile to selects, not branches,
+                                # which random data would mispredict
+                                better = (v > b) | ((v != v) & (b == b))
+                                a = p * kw + q if better else a
+                                b = v if better else b
+                        best[j], at[j] = b, a
+
+    @compiled(fastmath=False)
+    def scatter_tiles(g, arg, gx):  # pragma: no cover - compiled
+        """Each tile of gx gets g at its arg offset and 0 elsewhere (pixels past the last whole
+        tile are left alone: zero in the caller's buffer)."""
+        n_count, c_count, oh, ow = g.shape
+        zero = gx.dtype.type(0)
+        for n in range(n_count):
+            for c in range(c_count):
+                for i in range(oh):
+                    gi, ai = g[n, c, i], arg[n, c, i]
+                    for p in range(kh):
+                        row = gx[n, c, i * kh + p]
+                        for j in range(ow):
+                            for q in range(kw):
+                                row[j * kw + q] = gi[j] if ai[j] == p * kw + q else zero
+
+    return max_tiles, scatter_tiles
 
 
 def flat_indices(arg, win: Windows):
