@@ -65,6 +65,7 @@ MAX_CONFIGS = [
     ((1, 1, 5, 5), 5, 1, 2, 1, False),
     ((3, 6, 6), 3, 2, 1, 1, True),
     ((1, 4, 1, 9), (1, 3), (1, 2), 0, 1, False),
+    ((2, 2, 7, 9), 2, 2, 0, 1, True),  # side by side, the last ceil-mode windows past the edge
 ]
 
 
@@ -282,6 +283,9 @@ def test_compiled_tiles_equal_references(h, w, k, dtype):
     y_ref, arg_ref = K.max_windows_reference(x, win)
     one_hot = (arg_ref[..., None] == np.arange(kh * kw)).reshape(arg_ref.shape + (kh, kw))
     gx_ref = K.scatter_reference(one_hot * g[..., None, None], win)
+    for ceil in (True, False):  # a ceil-mode window past the edge is not a tile: NumPy's path
+        assert K._compiled_tiles(x, pool_windows("t", x, k, None, 0, 1, ceil)) == (
+            not ceil or (h % kh == 0 and w % kw == 0))
     for layout, xl in _layouts(x).items():
         y, arg = K.max_windows(xl, win)
         np.testing.assert_array_equal(y, y_ref, err_msg=layout)
