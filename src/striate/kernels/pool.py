@@ -235,11 +235,12 @@ def scatter_sum(g, win: Windows, weights=None):
 
 def _compiled_tiles(a, win: Windows) -> bool:
     """True where the compiled kernels below serve: side-by-side windows inside the input (every
-    2×2 stride-2 max pool without padding or a ceil-mode window past the edge), on the CPU.  They read and write each pixel once, where the NumPy
-    versions make several passes per kernel offset: LeNet-5's first pool (batch 128, 6 maps of
-    28×28) measured 0.67 → 0.11 ms forward and 0.45 → 0.10 ms backward here."""
-    return (win.tiles and win.padded == win.size and jit.available()  # no padding, no
-            and array_module(a).__name__ == "numpy")  # ceil-mode window past the edge
+    2×2 stride-2 max pool without padding or a ceil-mode window past the edge), on the CPU.
+    They read and write each pixel once, where the NumPy versions make several passes per kernel
+    offset: LeNet-5's first pool (batch 128, 6 maps of 28×28, float32) measured 0.7–1.0 → 0.26 ms
+    forward and 0.58 → 0.23 ms backward here."""
+    return (win.tiles and win.padded == win.size and jit.available()
+            and array_module(a).__name__ == "numpy")
 
 
 def _in_memory_order(a) -> tuple:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..backend import array_module
 from ..function import Context, Function
+from ..kernels import pointwise
 from . import checks
 
 # --- numerically stable building blocks (shared with the losses) ----------------------------------
@@ -57,18 +58,22 @@ def log_softmax_parts(x, axis: int):
 
 
 class ReLU(Function):
-    """y = max(x, 0);  ∂L/∂x = g · [x > 0]  (0 at the kink, as PyTorch)."""
+    """y = max(x, 0);  ∂L/∂x = g · [x > 0] = g · [y > 0]  (0 at the kink, as PyTorch).
+
+    Saves its output, not a mask: the next layer usually keeps that array anyway.  Both passes are
+    compiled (``kernels/pointwise.py``) where they can be."""
 
     @staticmethod
     def forward(ctx: Context, x):
+        y = pointwise.relu(x)
         if ctx.requires_grad:
-            ctx.save_for_backward(x > 0)
-        return array_module(x).maximum(x, 0)
+            ctx.save_for_backward(y)
+        return y
 
     @staticmethod
     def backward(ctx: Context, g):
-        (positive,) = ctx.saved_tensors
-        return g * positive
+        (y,) = ctx.saved_tensors
+        return pointwise.relu_backward(g, y)
 
 
 class LeakyReLU(Function):

@@ -1,0 +1,40 @@
+"""The compiled rectifier passes against NumPy's expressions, on every memory layout."""
+
+import numpy as np
+import pytest
+
+from striate.kernels import jit, pointwise
+
+
+def _layouts(shape, dtype, seed):
+    """One array's values in C order, in (C, N, …) memory, and as a non-dense slice."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(shape).astype(dtype)
+    out = {"c": a, "strided": np.repeat(a, 2, axis=-1)[..., ::2]}
+    if a.ndim >= 2:
+        out["cn"] = np.ascontiguousarray(np.swapaxes(a, 0, 1)).swapaxes(0, 1)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 4, 5, 6), (7, 9), (5,), (), (0, 3)])
+def test_relu_and_its_gradient_equal_numpy(shape, dtype):
+    for x_layout, x in _layouts(shape, dtype, 0).items():
+        if x.size:
+            x.flat[0], x.flat[-1] = np.nan, -0.0
+        y = pointwise.relu(x)
+        np.testing.assert_array_equal(y, np.maximum(x, 0), err_msg=x_layout)
+        assert y.dtype == dtype and y.strides == np.empty_like(x).strides
+        for g_layout, g in _layouts(shape, dtype, 1).items():
+            gx = pointwise.relu_backward(g, y)
+            np.testing.assert_array_equal(gx, g * (y > 0), err_msg=f"{x_layout}, g {g_layout}")
+            assert gx.dtype == dtype
+
+
+@pytest.mark.skipif(not jit.available(), reason="Numba is not installed")
+def test_compiled_passes_serve_dense_arrays_of_one_layout():
+    x = _layouts((2, 3, 4, 4), np.float32, 0)
+    for layout in ("c", "cn"):
+        assert pointwise._flat_pair(x[layout], np.empty_like(x[layout])) is not None
+    assert pointwise._flat_pair(x["strided"], np.empty_like(x["strided"])) is None
+    assert pointwise._flat_pair(x["c"], x["cn"]) is None
