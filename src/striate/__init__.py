@@ -21,6 +21,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .kernels.parallel import keep_numpy_blas_single_threaded as _keep_blas_single_threaded
 from .ops.elementwise import clamp, exp, log, sqrt, where
 from .ops.matmul import matmul
 from .ops.reduce import amax, amin, mean, sum, var
@@ -37,6 +38,7 @@ bool_ = _np.bool_
 __version__ = "0.1.0"
 
 _reuse_freed_memory()
+_keep_blas_single_threaded()
 
 __all__ = [
     "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like",

@@ -23,7 +23,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seconds", type=float, default=2.0, help="length of one repetition")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=None,
-                   help="BLAS threads for striate's layers outside the convolutions")
+                   help="BLAS threads inside each matrix product (default 1; striate splits "
+                        "its work over STRIATE_NUM_THREADS workers itself)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     p.add_argument("--profile", action="store_true",
                    help="instead, show where a training step's time goes: each layer's forward "

@@ -51,9 +51,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--resume", default=None, metavar="RUN_OR_CHECKPOINT",
                    help="continue a run exactly where it stopped, with its saved options")
     p.add_argument("--threads", type=int, default=None,
-                   help="BLAS threads for the layers outside the convolutions, which split "
-                        "their own work over the cores (STRIATE_NUM_THREADS) (default: the BLAS "
-                        "library's own choice; 1 is much faster when other work shares the cores)")
+                   help="BLAS threads inside each matrix product (default 1: striate splits the "
+                        "convolutions and large products over STRIATE_NUM_THREADS workers itself, "
+                        "and idle BLAS threads spin, slowing those workers)")
     p.add_argument("--no-plots", action="store_true", help="skip plots and the HTML report")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(run=run)

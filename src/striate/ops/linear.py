@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..function import Context, Function
+from ..kernels.parallel import matmul
 
 
 class Linear(Function):
@@ -14,13 +15,14 @@ class Linear(Function):
         ∂L/∂X = G W,   ∂L/∂W = Gᵀ X,   ∂L/∂b = Σ G
 
     where the leading dims of X and G are flattened into one batch axis, so ∂L/∂W and ∂L/∂b
-    sum over every leading dim, and each product is a single matrix multiply (one BLAS call).
+    sum over every leading dim, and each product is a single matrix multiply (split over the
+    worker threads when large; see ``kernels.parallel.matmul``).
     """
 
     @staticmethod
     def forward(ctx: Context, x, weight, bias=None):
         x2 = x.reshape(-1, x.shape[-1])
-        y = x2 @ weight.T
+        y = matmul(x2, weight.T)
         if bias is not None:
             y += bias
         ctx.save_for_backward(x2 if ctx.needs_input_grad[1] else None,
@@ -33,8 +35,8 @@ class Linear(Function):
         x2, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
         g2 = g.reshape(-1, g.shape[-1])
-        gx = (g2 @ weight).reshape(ctx.x_shape) if needs[0] else None
-        gw = g2.T @ x2 if needs[1] else None
+        gx = matmul(g2, weight).reshape(ctx.x_shape) if needs[0] else None
+        gw = matmul(g2.T, x2) if needs[1] else None
         gb = g2.sum(axis=0) if len(needs) > 2 and needs[2] else None
         return gx, gw, gb
 

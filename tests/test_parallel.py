@@ -1,0 +1,34 @@
+"""The worker threads: NumPy's BLAS kept to one thread, products split over the workers."""
+
+import numpy as np
+import pytest
+
+import striate as st
+from striate.kernels import parallel
+
+
+def test_import_keeps_numpy_blas_to_one_thread_until_asked():
+    pytest.importorskip("threadpoolctl")
+    libraries = parallel._numpy_blas()
+    if not libraries:
+        pytest.skip("NumPy's BLAS is not visible to threadpoolctl")
+    assert st.get_num_threads() == 1
+    try:
+        st.set_num_threads(2)
+        assert st.get_num_threads() == 2
+    finally:
+        parallel.keep_numpy_blas_single_threaded()
+    assert st.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows, workers", [(7, "2"), (5, "3"), (1, "2"), (64, "1")])
+def test_matmul_split_over_workers_equals_numpy(monkeypatch, rows, workers, dtype):
+    monkeypatch.setenv("STRIATE_NUM_THREADS", workers)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_MACS", 1)  # split even these small products
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((rows, 9)).astype(dtype)
+    b = rng.standard_normal((11, 9)).astype(dtype).T  # a transposed view, as Linear passes Wᵀ
+    out = parallel.matmul(a, b)
+    assert out.dtype == dtype and out.shape == (rows, 11)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-6 if dtype == np.float32 else 1e-14)
