@@ -400,10 +400,14 @@ def col2im(cols: Any, buf: Any, kernel: Pair, stride: Pair, dilation: Pair,
            out_hw: Pair) -> Any:
     """The adjoint of :func:`im2col`: each row (c, p, q) of a (C·kh·kw, N·Ho·Wo) matrix added back
     at the window positions it was read from, into the (C, N, Hb, Wb) ``buf`` (in place).  One
-    strided slice-add per kernel offset (no scatter with repeated indices)."""
+    strided slice-add per kernel offset (no scatter with repeated indices); compiled where it can
+    be (``direct.col2im_kernel``)."""
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
     c, n = buf.shape[:2]
     cols = cols.reshape(c, kh, kw, n, ho, wo)
+    if array_module(buf).__name__ == "numpy" and direct.available():  # the same, compiled
+        direct.col2im_kernel(cols, buf, stride, dilation)
+        return buf
     for p in range(kh):
         for q in range(kw):
             buf[:, :, p * dh:p * dh + (ho - 1) * sh + 1:sh,

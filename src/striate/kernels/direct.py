@@ -1,5 +1,5 @@
 """Direct correlation for stride-1 layers with few channels (LeNet's): the sum over channels and
-kernel offsets computed in place, without an im2col matrix.
+kernel offsets computed in place, without an im2col matrix; and a compiled col2im.
 
 The trick that makes it vectorise is to index a padded plane of width Wp by one flat position
 f = i·Wp + j.  Output (i, j) reads input (i + p, j + q), at flat position f + (p·Wp + q), so for
@@ -19,6 +19,13 @@ Why: on LeNet's layers (1→6 and 6→16 channels, 5×5) the im2col GEMMs have 6
 OpenBLAS reached only 22–52 GFLOP/s here.  The loops below (two output channels at a time,
 the kernel row unrolled) do the forward in about half that time on one core.  The readable twin is
 ``conv._correlate_reference``, the same sum as one tensordot per kernel offset.
+
+col2im (the adjoint of im2col, used for the input gradient of strided and widening layers) adds
+each kernel offset's slice of the column matrix back into the padded planes.  NumPy does that as
+kh·kw strided passes over the whole buffer; the compiled loop below adds one channel's offsets
+while that channel's planes sit in the L2 cache.  The whole input gradient, float32, batch 128,
+2 cores: LeNet's conv2 4.0 → 2.2–2.8 ms, ResNet-20's 16→32 stride-2 layer 9.8 → 6.7–7.4 ms
+(a 1×1 stride-2 layer, one pass either way, about the same).
 """
 
 from __future__ import annotations
@@ -108,3 +115,21 @@ def _weight(flat, g, padded_width, zero, grad_w):  # pragma: no cover - compiled
 
 
 weight_kernel = compiled(_weight)
+
+
+def _col2im(cols, buf, stride, dilation):  # pragma: no cover - compiled
+    """buf[c, n, i·s + p·d, j·s + q·d] += cols[c, p, q, n, i, j] (buf (C, N, Hb, Wb), cols
+    (C, kh, kw, N, Ho, Wo)), reading cols in memory order.  Indexed directly: views made in the
+    inner loops (numba counts their references) cost more than the additions."""
+    c_count, kh, kw, n_count, ho, wo = cols.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    for c in range(c_count):
+        for p in range(kh):
+            for q in range(kw):
+                for n in range(n_count):
+                    for i in range(ho):
+                        for j in range(wo):
+                            buf[c, n, i * sh + p * dh, j * sw + q * dw] += cols[c, p, q, n, i, j]
+
+
+col2im_kernel = compiled(_col2im)
