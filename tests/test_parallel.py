@@ -9,7 +9,7 @@ from striate.kernels import parallel
 
 def test_import_keeps_numpy_blas_to_one_thread_until_asked():
     pytest.importorskip("threadpoolctl")
-    libraries = parallel._numpy_blas()
+    libraries = parallel.numpy_blas()
     if not libraries:
         pytest.skip("NumPy's BLAS is not visible to threadpoolctl")
     assert st.get_num_threads() == 1

@@ -95,13 +95,14 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """Threads NumPy's BLAS uses (0 when it cannot be told)."""
+    """Threads NumPy's BLAS uses (0 when it cannot be told).  Other BLAS libraries in the process
+    (SciPy's, which Numba loads) do not count: striate's kernels call NumPy's."""
+    from .kernels.parallel import numpy_blas
+
     try:
-        from threadpoolctl import threadpool_info
-    except ImportError:  # pragma: no cover
+        return max((lib.num_threads for lib in numpy_blas()), default=0)
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         return 0
-    return max((int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"),
-               default=0)
 
 
 # ---------------------------------------------------------------------------------------------

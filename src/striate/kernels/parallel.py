@@ -51,7 +51,7 @@ def _single_threaded_blas():
     return _blas.limit(limits=1, user_api="blas") if _blas else nullcontext()
 
 
-def _numpy_blas():
+def numpy_blas():
     """threadpoolctl's controllers of the BLAS libraries that NumPy loaded (not, say, PyTorch's)."""
     from threadpoolctl import ThreadpoolController
 
@@ -63,7 +63,7 @@ def keep_numpy_blas_single_threaded() -> None:
     """Set NumPy's BLAS to one thread (see the module's note); ``striate.set_num_threads`` and
     ``--threads`` change it again."""
     try:
-        libraries = _numpy_blas()
+        libraries = numpy_blas()
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         return
     for lib in libraries:
