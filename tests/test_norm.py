@@ -397,3 +397,39 @@ def test_local_norm_bad_inputs():
     _raises(ValueError, lambda: F.local_contrast_norm(st.randn(1, 3, 4, 4), 4), "odd")
     _raises(ValueError, lambda: F.local_contrast_norm(st.randn(1, 3, 4, 4), 0), ">= 1")
     _raises(ValueError, lambda: F.local_contrast_norm(st.randn(1, 3, 4, 4), eps=0), "eps")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["nchw", "cnhw", "strided", "2d"])
+@pytest.mark.parametrize("training, affine", [(True, True), (True, False), (False, True)])
+def test_batch_norm_compiled_passes_equal_numpy(monkeypatch, dtype, layout, training, affine):
+    """The compiled passes (kernels/norm.py) and NumPy's expressions give the same output,
+    running statistics and gradients, on each memory layout (a convolution's output is an NCHW
+    view of (C, N, H, W) memory; a strided slice keeps to NumPy)."""
+    from striate.kernels import norm
+
+    rng = np.random.default_rng(5)
+    shape = (6, 4) if layout == "2d" else (3, 4, 5, 6)
+    data = rng.standard_normal(shape).astype(dtype) * 2 + 1
+    if layout == "cnhw":
+        data = np.ascontiguousarray(data.swapaxes(0, 1)).swapaxes(0, 1)
+    elif layout == "strided":
+        data = np.repeat(data, 2, axis=-1)[..., ::2]
+    if norm.jit.available():
+        assert (norm.channel_view(data) is None) == (layout == "strided")
+    up = rng.standard_normal(shape).astype(dtype)
+    gamma, beta = (rng.standard_normal(4).astype(dtype) for _ in range(2))
+    runs = []
+    for path in ("compiled", "numpy"):
+        if path == "numpy":
+            monkeypatch.setattr(norm, "channel_view", lambda a: None)
+        x = st.tensor(data, requires_grad=True)
+        w, b = (st.tensor(v, requires_grad=True) if affine else None for v in (gamma, beta))
+        mean, var = np.zeros(4, dtype), np.ones(4, dtype)
+        y = F.batch_norm(x, mean, var, w, b, training=training)
+        y.backward(up)
+        runs.append([y.data, mean, var, x.grad] + ([w.grad, b.grad] if affine else []))
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    for ours, theirs in zip(*runs, strict=True):
+        assert ours.dtype == dtype
+        assert_close(ours, theirs, rtol=tol)

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..backend import array_module
 from ..function import Context, Function
+from ..kernels import norm
 from .checks import expect_float
 
 _NAME = "batch_norm"
@@ -51,6 +54,41 @@ def _affine(x: Any, mean: Any, inv_std: Any, weight: Any, bias: Any) -> Any:
     return y
 
 
+def _batch_statistics(xp: Any, x: Any, view: Any, count: int) -> tuple[Any, Any, Any]:
+    """The batch mean and biased variance per channel (in x's dtype), and x − mean when NumPy
+    computed it on the way (None from the compiled passes, which need no centred copy)."""
+    if view is not None:
+        mean, var = np.empty(x.shape[1]), np.empty(x.shape[1])
+        norm.statistics(view, mean, var)
+        return mean.astype(x.dtype), var.astype(x.dtype), None
+    mean = _channel_sum(xp, x) / count
+    centred = x - _channel_view(mean, x.ndim)
+    return mean, _channel_sum(xp, centred, centred) / count, centred
+
+
+def _update_running(running_mean: Any, running_var: Any, mean: Any, var: Any, count: int,
+                    momentum: float) -> None:
+    """running ← (1 − m)·running + m·batch, in place, with the variance made unbiased."""
+    if running_mean is not None:
+        running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+    if running_var is not None:
+        unbiased = var * (count / (count - 1))
+        running_var[...] = (1 - momentum) * running_var + momentum * unbiased
+
+
+def _normalise_compiled(x: Any, view: Any, mean: Any, inv_std: Any, weight: Any,
+                        bias: Any) -> tuple[Any, Any]:
+    """x̂ and y = γ·x̂ + β, laid out as x, in one compiled pass."""
+    channels, dtype = x.shape[1], x.dtype
+    x_hat, x_hat_view = norm.like(x, view)
+    y, y_view = norm.like(x, view)
+    norm.normalise(view, norm.vector(mean, dtype, channels, 0),
+                   norm.vector(inv_std, dtype, channels, 1),
+                   norm.vector(weight, dtype, channels, 1), norm.vector(bias, dtype, channels, 0),
+                   x_hat_view, y_view)
+    return x_hat, y
+
+
 class BatchNorm(Function):
     """Per-channel batch normalisation with a hand-written backward.
 
@@ -75,26 +113,24 @@ class BatchNorm(Function):
                 training: bool, momentum: float, eps: float):
         xp = array_module(x)
         ndim, count = x.ndim, x.size // x.shape[1]
+        view = norm.channel_view(x)  # the compiled passes' view of x, or None
         if training:
-            mean = _channel_sum(xp, x) / count
-            centred = x - _channel_view(mean, ndim)
-            var = _channel_sum(xp, centred, centred) / count
-            if running_mean is not None:
-                running_mean[...] = (1 - momentum) * running_mean + momentum * mean
-            if running_var is not None:
-                unbiased = var * (count / (count - 1))
-                running_var[...] = (1 - momentum) * running_var + momentum * unbiased
+            mean, var, centred = _batch_statistics(xp, x, view, count)
+            _update_running(running_mean, running_var, mean, var, count, momentum)
         else:
-            var = running_var
+            mean, var = running_mean, running_var
             if not ctx.requires_grad:  # inference: one affine map, y = x·a + (β − E·a)
                 return _affine(x, running_mean, 1 / xp.sqrt(var + eps), weight, bias)
-            centred = x - _channel_view(running_mean, ndim)
+            centred = None if view is not None else x - _channel_view(running_mean, ndim)
         inv_std = 1 / xp.sqrt(var + eps)
-        x_hat = centred
-        x_hat *= _channel_view(inv_std, ndim)  # in place: one full-size array fewer
-        y = x_hat * _channel_view(weight, ndim) if weight is not None else x_hat.copy()
-        if bias is not None:
-            y += _channel_view(bias, ndim)
+        if view is not None:
+            x_hat, y = _normalise_compiled(x, view, mean, inv_std, weight, bias)
+        else:
+            x_hat = centred
+            x_hat *= _channel_view(inv_std, ndim)  # in place: one full-size array fewer
+            y = x_hat * _channel_view(weight, ndim) if weight is not None else x_hat.copy()
+            if bias is not None:
+                y += _channel_view(bias, ndim)
         ctx.save_for_backward(x_hat, inv_std, weight)
         ctx.training, ctx.count = training, count
         return y
@@ -105,14 +141,26 @@ class BatchNorm(Function):
         needs = ctx.needs_input_grad
         xp, ndim = array_module(g), g.ndim
         full = needs[0] and ctx.training
-        sum_g = _channel_sum(xp, g) if (needs[2] or full) else None
-        sum_gx = _channel_sum(xp, g, x_hat) if (needs[1] or full) else None
+        views = norm.channel_view(g), norm.channel_view(x_hat)
+        compiled = all(v is not None for v in views) and views[0].shape == views[1].shape
+        if compiled and (needs[1] or needs[2] or full):
+            sums = np.empty(g.shape[1]), np.empty(g.shape[1])
+            norm.gradient_sums(*views, *sums)
+            sum_g, sum_gx = (v.astype(g.dtype) for v in sums)
+        else:
+            sum_g = _channel_sum(xp, g) if (needs[2] or full) else None
+            sum_gx = _channel_sum(xp, g, x_hat) if (needs[1] or full) else None
         gx = None
         if needs[0]:
             scale = inv_std if weight is None else weight * inv_std
+            m = ctx.count
+            if compiled and ctx.training:
+                gx, gx_view = norm.like(g, views[0])
+                norm.input_gradient(*views, scale, sum_g / m, sum_gx / m, gx_view)
+                return (gx, sum_gx if needs[1] else None, sum_g if needs[2] else None, None,
+                        None)
             gx = g * _channel_view(scale, ndim)
             if ctx.training:  # (γ/s)·(g − mean g − x̂·mean(g x̂)), without a mean-sized temp
-                m = ctx.count
                 gx -= x_hat * _channel_view(scale * (sum_gx / m), ndim)
                 gx -= _channel_view(scale * (sum_g / m), ndim)
         return (gx, sum_gx if needs[1] else None, sum_g if needs[2] else None, None, None)

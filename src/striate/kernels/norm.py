@@ -1,0 +1,107 @@
+"""Batch normalisation's passes over the activations, compiled.
+
+With NumPy a training step of batch norm walks the activations about nine times forward (mean,
+centring, variance, scaling, γ, β) and six backward.  Per channel these loops do it in two reads
+for the statistics, one read and two writes (x̂ and y) for the normalisation, one read of g and x̂
+for the backward's two sums and one more for the input gradient.  Sums run in float64.
+
+The kernels see an activation as a C-contiguous (P, C, L) array with the channel in the middle:
+(N, C, H·W) for NCHW memory, (1, C, N·H·W) for the (C, N, H, W) memory of a convolution's output
+(:func:`channel_view`); other layouts, CuPy arrays, or no Numba keep to the NumPy expressions in
+``ops/batch_norm.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..backend import array_module
+from . import jit
+from .jit import compiled
+
+
+def channel_view(a: Any) -> Any:
+    """``a`` (N, C, *) as a C-contiguous (P, C, L) view, or None when its memory is neither
+    NCHW-like nor channel-first."""
+    if not jit.available() or array_module(a).__name__ != "numpy" or a.ndim < 2:
+        return None
+    if a.flags.c_contiguous:
+        return a.reshape(a.shape[0], a.shape[1], -1)
+    swapped = a.swapaxes(0, 1)
+    if swapped.flags.c_contiguous:
+        return swapped.reshape(1, a.shape[1], -1)
+    return None
+
+
+@compiled
+def statistics(v, mean, var):  # pragma: no cover - compiled
+    """Per channel of v (P, C, L): the mean, then the biased variance about it (two reads, so no
+    cancellation), accumulated in float64."""
+    p_count, c_count, length = v.shape
+    count = p_count * length
+    for c in range(c_count):
+        total = 0.0
+        for p in range(p_count):
+            for i in range(length):
+                total += v[p, c, i]
+        m = total / count
+        squares = 0.0
+        for p in range(p_count):
+            for i in range(length):
+                d = v[p, c, i] - m
+                squares += d * d
+        mean[c], var[c] = m, squares / count
+
+
+@compiled
+def normalise(v, mean, inv_std, gamma, beta, x_hat, y):  # pragma: no cover - compiled
+    """x̂ = (v − mean)·inv_std and y = γ·x̂ + β, per channel, into x_hat and y (v's shape)."""
+    p_count, c_count, length = v.shape
+    for p in range(p_count):
+        for c in range(c_count):
+            m, s, g, b = mean[c], inv_std[c], gamma[c], beta[c]
+            for i in range(length):
+                h = (v[p, c, i] - m) * s
+                x_hat[p, c, i] = h
+                y[p, c, i] = h * g + b
+
+
+@compiled
+def gradient_sums(g, x_hat, sum_g, sum_gx):  # pragma: no cover - compiled
+    """Per channel: Σ g and Σ g·x̂ (float64 accumulators)."""
+    p_count, c_count, length = g.shape
+    for c in range(c_count):
+        total, dot = 0.0, 0.0
+        for p in range(p_count):
+            for i in range(length):
+                total += g[p, c, i]
+                dot += g[p, c, i] * x_hat[p, c, i]
+        sum_g[c], sum_gx[c] = total, dot
+
+
+@compiled
+def input_gradient(g, x_hat, scale, mean_g, mean_gx, gx):  # pragma: no cover - compiled
+    """gx = scale·(g − mean_g − x̂·mean_gx) per channel (the training backward)."""
+    p_count, c_count, length = g.shape
+    for p in range(p_count):
+        for c in range(c_count):
+            s, mg, mgx = scale[c], mean_g[c], mean_gx[c]
+            for i in range(length):
+                gx[p, c, i] = s * (g[p, c, i] - mg - x_hat[p, c, i] * mgx)
+
+
+def like(a: Any, view: Any) -> tuple[Any, Any]:
+    """A new array laid out as ``a`` (N, C, *) and its (P, C, L) view matching ``view``."""
+    out = np.empty_like(a)
+    out_view = channel_view(out)
+    assert out_view is not None and out_view.shape == view.shape
+    return out, out_view
+
+
+def vector(v: Any, dtype: Any, channels: int, default: float) -> Any:
+    """A per-channel vector as a contiguous array of ``dtype`` (``default`` where v is None)."""
+    if v is None:
+        return np.full(channels, default, dtype=dtype)
+    return np.ascontiguousarray(v, dtype=dtype)
