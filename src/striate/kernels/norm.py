@@ -20,6 +20,7 @@ import numpy as np
 from ..backend import array_module
 from . import jit
 from .jit import compiled
+from .layout import leading_pair_order
 
 
 def channel_view(a: Any) -> Any:
@@ -27,12 +28,10 @@ def channel_view(a: Any) -> Any:
     NCHW-like nor channel-first."""
     if not jit.available() or array_module(a).__name__ != "numpy" or a.ndim < 2:
         return None
-    if a.flags.c_contiguous:
-        return a.reshape(a.shape[0], a.shape[1], -1)
-    swapped = a.swapaxes(0, 1)
-    if swapped.flags.c_contiguous:
-        return swapped.reshape(1, a.shape[1], -1)
-    return None
+    dense, swapped = leading_pair_order(a)
+    if dense is None:
+        return None
+    return dense.reshape(1 if swapped else a.shape[0], a.shape[1], -1)
 
 
 @compiled

@@ -19,13 +19,7 @@ import numpy as np
 from ..backend import array_module
 from . import jit
 from .jit import compiled
-
-
-def _flat(a: Any) -> Any:
-    """A 1-D view of ``a``'s memory in its own order, or None when ``a`` is not one dense block."""
-    order = np.argsort(a.strides, kind="stable")[::-1]
-    dense = a.transpose(order)
-    return dense.reshape(-1) if dense.flags.c_contiguous else None
+from .layout import flat
 
 
 def _flat_pair(a: Any, b: Any) -> tuple[Any, Any] | None:
@@ -33,7 +27,7 @@ def _flat_pair(a: Any, b: Any) -> tuple[Any, Any] | None:
     if (not jit.available() or array_module(a).__name__ != "numpy" or a.shape != b.shape
             or a.strides != b.strides):
         return None
-    fa, fb = _flat(a), _flat(b)
+    fa, fb = flat(a), flat(b)
     return None if fa is None or fb is None else (fa, fb)
 
 
@@ -68,5 +62,5 @@ def relu_backward(g: Any, y: Any) -> Any:
     if flats is None:
         return g * (y > 0)
     out = np.empty_like(y)
-    _relu_backward(*flats, _flat(out))
+    _relu_backward(*flats, flat(out))
     return out

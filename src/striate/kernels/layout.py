@@ -1,0 +1,30 @@
+"""How an array lies in memory, for the compiled kernels that walk it in order.
+
+A convolution returns an NCHW *view* of (C, N, H, W) memory, and the layers after it keep that
+layout, so "C-contiguous or not" is too coarse a question: these helpers find the order in which
+an array's memory is one dense block.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def leading_pair_order(a: Any, copy: bool = False) -> tuple[Any, bool]:
+    """(a, False) when ``a`` is C-contiguous; (a with its first two axes swapped, True) when that
+    is; otherwise a C-contiguous copy of a if ``copy``, else None (and False)."""
+    if a.flags.c_contiguous:
+        return a, False
+    swapped = a.swapaxes(0, 1)
+    if swapped.flags.c_contiguous:
+        return swapped, True
+    return (np.ascontiguousarray(a) if copy else None), False
+
+
+def flat(a: Any) -> Any:
+    """A 1-D view of ``a``'s memory in its own order, or None when ``a`` is not one dense block."""
+    order = np.argsort(a.strides, kind="stable")[::-1]
+    dense = a.transpose(order)
+    return dense.reshape(-1) if dense.flags.c_contiguous else None
