@@ -32,3 +32,29 @@ def test_matmul_split_over_workers_equals_numpy(monkeypatch, rows, workers, dtyp
     out = parallel.matmul(a, b)
     assert out.dtype == dtype and out.shape == (rows, 11)
     np.testing.assert_allclose(out, a @ b, rtol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+@pytest.mark.parametrize("workers", ["1", "2", "3"])
+def test_map_chunks_keeps_the_order_and_runs_every_part_once(monkeypatch, workers):
+    monkeypatch.setenv("STRIATE_NUM_THREADS", workers)
+    seen = []
+    out = parallel.map_chunks(lambda p: seen.append(p) or p * p, list(range(50)))
+    assert out == [p * p for p in range(50)]
+    assert sorted(seen) == list(range(50))
+
+
+@pytest.mark.parametrize("bad", [0, 7, 49])
+def test_map_chunks_raises_a_part_s_error_after_the_others_finish(monkeypatch, bad):
+    """Whichever thread meets the error, it reaches the caller, and only once every other part
+    has run (none is left writing into the caller's arrays)."""
+    monkeypatch.setenv("STRIATE_NUM_THREADS", "2")
+    done = []
+
+    def part(p):
+        if p == bad:
+            raise ValueError(f"part {p}")
+        done.append(p)
+
+    with pytest.raises(ValueError, match=f"part {bad}"):
+        parallel.map_chunks(part, list(range(50)))
+    assert sorted(done) == [p for p in range(50) if p != bad]

@@ -15,6 +15,7 @@ connected layers) are split over the worker threads instead (:func:`matmul`).
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -103,6 +104,30 @@ def map_chunks(fn: Callable[[Any], T], parts: Sequence[Any], tiny: bool = False)
     with _single_threaded_blas():
         if workers <= 1:
             return [fn(p) for p in parts]
-        if _pool is None or _pool._max_workers < workers:
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="striate-kernel")
-        return list(_pool.map(fn, parts))
+        if _pool is None or _pool._max_workers < workers - 1:
+            _pool = ThreadPoolExecutor(max_workers=workers - 1,
+                                       thread_name_prefix="striate-kernel")
+        return _share(fn, parts, workers)
+
+
+def _share(fn: Callable[[Any], T], parts: Sequence[Any], workers: int) -> list[T]:
+    """Run the parts on ``workers`` threads, the calling one included, each taking the next part
+    not yet taken.  One hand-off per helper thread rather than one per part: ResNet-20's 16→16
+    layer makes 32 parts a call, and each hand-off through the pool's queue costs a wake-up and
+    a pass of the GIL between threads."""
+    results: list[Any] = [None] * len(parts)
+    taken = itertools.count()  # next() on it is atomic under the GIL
+
+    def drain() -> None:
+        for i in taken:
+            if i >= len(parts):
+                return
+            results[i] = fn(parts[i])
+
+    helpers = [_pool.submit(drain) for _ in range(workers - 1)]
+    try:
+        drain()
+    finally:
+        for helper in helpers:  # wait for every piece, and re-raise a helper's error
+            helper.result()
+    return results
