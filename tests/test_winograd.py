@@ -20,6 +20,7 @@ def everywhere(monkeypatch):
     those with few channels that would take the direct loops."""
     monkeypatch.setenv("STRIATE_DIRECT", "0")
     monkeypatch.setattr(K, "WINOGRAD_MIN_WIDTH", 1)
+    monkeypatch.setattr(K, "WINOGRAD_MIN_PIXELS", 1)
     monkeypatch.setattr(K, "WINOGRAD_MAX_CHANNELS", 1 << 30)
 
 
@@ -33,8 +34,13 @@ def _close(a, b, dtype):
 def test_compiled_transforms_match_their_matrix_references(h, w, dtype):
     rng = np.random.default_rng(0)
     ht, wt = W.tiles(h), W.tiles(w)
-    buf = rng.standard_normal((3, 2, 2 * ht + 2, 2 * wt + 2)).astype(dtype)
-    _close(W.input_tiles(buf), W.input_tiles_reference(buf), dtype)
+    for top, left, extra in [(0, 0, 0), (1, 1, 0), (2, 0, 1), (-1, 1, -1), (1, -1, 2)]:
+        # an input that the tiles cover with `extra` rows and columns to spare (negative: the
+        # tiles stop short), padded by top rows and left columns (negative: cropped)
+        x = rng.standard_normal((2, 3, 2 * ht + 2 - top + extra, 2 * wt + 2 - left + extra))
+        x = x.astype(dtype)
+        buf = K.spread(x, (1, 1), ((top, -extra), (left, -extra)))  # the padded plane itself
+        _close(W.input_tiles(x, top, left, (ht, wt)), W.input_tiles_reference(buf), dtype)
     g = rng.standard_normal((4, 2, h, w)).astype(dtype)
     _close(W.gradient_tiles(g), W.gradient_tiles_reference(g), dtype)
     m = rng.standard_normal((16, 4, 2 * ht * wt)).astype(dtype)
@@ -129,7 +135,10 @@ def test_which_convolutions_take_winograd(monkeypatch):
     assert not K._winograd_fits(x, (16, 16, 3, 3), (1, 1), (2, 2), (1, 1), 1, 16)  # stride
     assert not K._winograd_fits(x, (16, 16, 3, 3), (1, 1), (1, 1), (2, 2), 1, 28)  # dilation
     assert not K._winograd_fits(x, (16, 8, 3, 3), (1, 1), (1, 1), (1, 1), 2, 32)  # groups
-    assert not K._winograd_fits(x, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 8)  # narrow
+    assert not K._winograd_fits(x, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 2)  # narrow
+    small = np.zeros((1, 16, 8, 8), np.float32)  # batch 1 on 8×8: too little work
+    assert K._winograd_fits(small[[0] * 4], (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 8)
+    assert not K._winograd_fits(small, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 8)
     assert not K._winograd_fits(x, (128, 64, 3, 3), (1, 1), (1, 1), (1, 1), 1, 32)  # wide
     monkeypatch.setenv("STRIATE_WINOGRAD", "0")
     assert not K._winograd_fits(x, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 32)

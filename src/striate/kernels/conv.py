@@ -161,7 +161,8 @@ def _method(x: Any, weight_shape: tuple[int, ...], spacing: Pair, stride: Pair, 
     return "direct" if direct_fits else "im2col"
 
 
-WINOGRAD_MIN_WIDTH = 16  # narrower output planes make tile rows too short to pay for the transforms
+WINOGRAD_MIN_WIDTH = 4  # narrower output planes make tile rows too short to pay for the transforms
+WINOGRAD_MIN_PIXELS = 256  # N·H·W; less work than this runs faster on im2col (batch 1 on 8×8)
 WINOGRAD_MAX_CHANNELS = 128  # in + out; wider layers' im2col GEMMs are efficient enough already
 
 
@@ -169,22 +170,19 @@ def _winograd_fits(x: Any, weight_shape: tuple[int, ...], spacing: Pair, stride:
                    dilation: Pair, groups: int, out_width: int) -> bool:
     """True for a 3×3 correlation with unit stride, dilation and spacing in one group, on the
     CPU with the compiled transforms at hand (the case Winograd's F(2×2, 3×3) computes), where
-    it measured faster than im2col.  Float32, batch 128, 2 cores, forward / input gradient /
-    weight gradient in ms, im2col → Winograd: 16→16 channels on 32×32, 12.6 / 13.0 / 19.2 →
-    9.0 / 8.8 / 9.5; 32→32 on 16×16, 10.8 / 11.9 / 14.7 → 10.1 / 9.9 / 11.4; but 64→64 on 8×8,
-    6.5 / 6.9 / 7.9 → 7.0 / 8.0 / 9.7, and 128→128 on 16×16 (batch 32), 18.6 / 19.8 / 22.6 →
-    23.3 / 23.5 / 17.2."""
+    it measured faster than im2col.  Float32, 2 cores, forward + input gradient + weight
+    gradient in ms, im2col → Winograd (the transforms reading the input unpadded, and the
+    pieces shared out as in ``parallel.map_chunks``): batch 128, 64→64 on 8×8, 19.3, 19.4,
+    18.7 → 15.6, 16.9, 16.3; 32→32 on 8×8, 7.8 → 6.0–7.2; 64→64 on 4×4, 7.0 → 5.5–6.1; batch 8,
+    64→64 on 8×8, 1.6 → 1.5; but batch 1 on 8×8, 0.40 → 0.50 (too little work: the
+    ``WINOGRAD_MIN_PIXELS`` bound), and 128→128 on 16×16 (batch 32, an earlier version),
+    forward 18.6 → 23.3 ms."""
     o, c, kh, kw = weight_shape
+    n, _, h, w = x.shape
     return ((kh, kw) == (3, 3) and spacing == stride == dilation == (1, 1) and groups == 1
-            and out_width >= WINOGRAD_MIN_WIDTH and o + c <= WINOGRAD_MAX_CHANNELS
-            and array_module(x).__name__ == "numpy" and winograd.available())
-
-
-def _tile_pads(size: Pair, pads: Pads, out_hw: Pair) -> Pads:
-    """Pads that turn an input plane of ``size`` into exactly the 2·ht + 2 by 2·wt + 2 padded
-    plane that the tiles of ``out_hw`` outputs read (extra zeros, or a crop, at the far end)."""
-    return tuple((before, 2 * winograd.tiles(out) + 2 - before - n)
-                 for n, (before, _), out in zip(size, pads, out_hw, strict=True))
+            and out_width >= WINOGRAD_MIN_WIDTH and n * h * w >= WINOGRAD_MIN_PIXELS
+            and o + c <= WINOGRAD_MAX_CHANNELS and array_module(x).__name__ == "numpy"
+            and winograd.available())
 
 
 def _winograd_chunks(x: Any, channels: int, out_hw: Pair) -> tuple[list[Chunk], bool]:
@@ -195,17 +193,16 @@ def _winograd_chunks(x: Any, channels: int, out_hw: Pair) -> tuple[list[Chunk], 
     return parts, _tiny(x, x.shape[0] * out_hw[0] * values_per_row)
 
 
-def _chunk_tiles(x: Any, parts: list[Chunk], pads: Pads, out_hw: Pair):
+def _chunk_tiles(x: Any, pads: Pads, out_hw: Pair):
     """A function giving V, the Winograd input tiles of one piece of the work (the analogue of
-    :func:`_chunk_columns`: pieces of whole images pad their own images)."""
-    tile_pads = _tile_pads(x.shape[2:], pads, out_hw)
-    whole = None if all(rows.start == 0 for _, rows in parts) else spread(x, (1, 1), tile_pads)
+    :func:`_chunk_columns`), read straight from x: the compiled transform pads as it copies."""
+    (top, _), (left, _) = pads
+    wt = winograd.tiles(out_hw[1])
 
     def tiles(part: Chunk) -> Any:
-        images, rows = part
-        buf = spread(x[images], (1, 1), tile_pads) if whole is None else whole[:, images]
-        reach = 2 * winograd.tiles(rows.stop - rows.start) + 2
-        return winograd.input_tiles(buf[:, :, rows.start:rows.start + reach])
+        images, rows = part  # the piece's tile rows start at padded row rows.start
+        ht = winograd.tiles(rows.stop - rows.start)
+        return winograd.input_tiles(x[images], top - rows.start, left, (ht, wt))
 
     return tiles
 
@@ -217,7 +214,7 @@ def _correlate_winograd(x: Any, weight: Any, pads: Pads, out_hw: Pair) -> Any:
     u = winograd.transform_weight(weight)
     y = xp.empty((weight.shape[0], x.shape[0], *out_hw), dtype=x.dtype)
     parts, tiny = _winograd_chunks(x, x.shape[1] + weight.shape[0], out_hw)
-    tiles = _chunk_tiles(x, parts, pads, out_hw)
+    tiles = _chunk_tiles(x, pads, out_hw)
 
     def chunk(part: Chunk) -> None:
         images, rows = part
@@ -232,7 +229,7 @@ def _correlate_weight_winograd(x: Any, g: Any, pads: Pads) -> Any:
     tiles), taken back through the weight transform."""
     out_hw = g.shape[2:]
     parts, tiny = _winograd_chunks(x, x.shape[1] + g.shape[1], out_hw)
-    tiles = _chunk_tiles(x, parts, pads, out_hw)
+    tiles = _chunk_tiles(x, pads, out_hw)
 
     def chunk(part: Chunk) -> Any:
         images, rows = part

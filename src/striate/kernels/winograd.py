@@ -126,18 +126,28 @@ def gradient_tiles_reference(g: Any) -> Any:
 
 
 @compiled
-def _input_tiles(split, v):  # pragma: no cover - compiled
-    """V from a deinterleaved buffer (C, N, 2·ht + 2, 2, wt + 1); writes v (16, C, N·ht·wt).
-    Per tile row: Bᵀ over the four input rows, then B over columns (even e, odd d)."""
-    c, n, hb = split.shape[:3]
-    wt = split.shape[4] - 1
-    ht = (hb - 2) // 2
-    rows = np.empty((4, 2, wt + 1), split.dtype)
+def _input_tiles(x, top, left, ht, wt, v):  # pragma: no cover - compiled
+    """V (16, C, N·ht·wt) of the ht × wt tiles of the planes of x (N, C, H, W) padded by ``top``
+    rows and ``left`` columns of zeros (negative: cropped), as far as the tiles reach (2·ht + 2
+    rows, 2·wt + 2 columns; zeros past the input's end).  Each plane is first copied into a
+    zero-filled scratch with its even and odd columns apart (split[r, parity, j] = column
+    2j + parity), so every read of the transform is unit-stride; then per tile row: Bᵀ over the
+    four input rows, B over columns (even e, odd d)."""
+    n, c, h, w = x.shape
+    split = np.empty((2 * ht + 2, 2, wt + 1), x.dtype)
+    rows = np.empty((4, 2, wt + 1), x.dtype)
     for ci in range(c):
         for ni in range(n):
+            split[:] = 0
+            for r in range(max(0, top), min(2 * ht + 2, top + h)):
+                src = x[ni, ci, r - top]
+                for p in range(2):  # columns 2j + p − left inside [0, w)
+                    for j in range(max(0, (left - p + 1) // 2),
+                                   min(wt, (w - 1 + left - p) // 2) + 1):
+                        split[r, p, j] = src[2 * j + p - left]
             for ti in range(ht):
-                r0, r1 = split[ci, ni, 2 * ti], split[ci, ni, 2 * ti + 1]
-                r2, r3 = split[ci, ni, 2 * ti + 2], split[ci, ni, 2 * ti + 3]
+                r0, r1 = split[2 * ti], split[2 * ti + 1]
+                r2, r3 = split[2 * ti + 2], split[2 * ti + 3]
                 for p in range(2):
                     for j in range(wt + 1):
                         rows[0, p, j] = r0[p, j] - r2[p, j]
@@ -211,11 +221,13 @@ def _gradient_tiles(split, m):  # pragma: no cover - compiled
                         m3[j] = -h[1, b, j]
 
 
-def input_tiles(buf: Any) -> Any:
-    """V (16, C, N·ht·wt) of a padded (C, N, 2·ht + 2, 2·wt + 2) buffer, compiled."""
-    c, n, hb, wb = buf.shape
-    v = np.empty((16, c, n * ((hb - 2) // 2) * ((wb - 2) // 2)), dtype=buf.dtype)
-    _input_tiles(deinterleave(buf), v)
+def input_tiles(x: Any, top: int, left: int, tiles_hw: tuple[int, int]) -> Any:
+    """V (16, C, N·ht·wt) for ``tiles_hw`` = (ht, wt) tiles of NCHW ``x`` padded by ``top`` rows
+    and ``left`` columns of zeros (negative: cropped) and with zeros past its end, compiled.  The
+    same as :func:`input_tiles_reference` of that padded (C, N, 2·ht + 2, 2·wt + 2) buffer."""
+    n, c = x.shape[:2]
+    v = np.empty((16, c, n * tiles_hw[0] * tiles_hw[1]), dtype=x.dtype)
+    _input_tiles(x, top, left, tiles_hw[0], tiles_hw[1], v)
     return v
 
 
