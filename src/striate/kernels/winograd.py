@@ -22,10 +22,11 @@ im2col's one.  Every transform is linear, so the backward pass is made of their 
 
 Each transform has a readable NumPy reference written with the matrices (``*_reference``) and a
 compiled twin (Numba) that walks the tiles once with unit-stride loops; the tests check that they
-agree.  The compiled twins need the padded input with its even and odd columns stored apart
-(:func:`deinterleave`), which turns the stride-2 column reads of overlapping tiles into two
-contiguous runs.  Without Numba the convolutions keep to im2col (the NumPy transforms, which must
-walk strided views, were slower than im2col here).
+agree.  The compiled twins read each plane with its even and odd columns stored apart (the input
+transform copies it so, padded, into a scratch: :func:`_split_plane`; the gradient transform
+reads a :func:`deinterleave` copy), which turns the stride-2 column reads of overlapping tiles
+into two contiguous runs.  Without Numba the convolutions keep to im2col (the NumPy transforms,
+which must walk strided views, were slower than im2col here).
 """
 
 from __future__ import annotations
@@ -126,6 +127,22 @@ def gradient_tiles_reference(g: Any) -> Any:
 
 
 @compiled
+def _split_plane(plane, top, left, split):  # pragma: no cover - compiled
+    """split[r, p, j] = plane[r − top, 2j + p − left] where that lies inside the plane, else 0:
+    the plane padded by ``top`` rows and ``left`` columns (negative: cropped) as far as split
+    reaches, with its even and odd columns stored apart."""
+    h, w = plane.shape
+    rows, _, width = split.shape
+    split[:] = 0
+    for r in range(max(0, top), min(rows, top + h)):
+        src = plane[r - top]
+        for p in range(2):  # the j with column 2j + p − left inside [0, w)
+            first, last = max(0, (left - p + 1) // 2), min(width - 1, (w - 1 + left - p) // 2)
+            for j in range(first, last + 1):
+                split[r, p, j] = src[2 * j + p - left]
+
+
+@compiled
 def _input_tiles(x, top, left, ht, wt, v):  # pragma: no cover - compiled
     """V (16, C, N·ht·wt) of the ht × wt tiles of the planes of x (N, C, H, W) padded by ``top``
     rows and ``left`` columns of zeros (negative: cropped), as far as the tiles reach (2·ht + 2
@@ -133,18 +150,12 @@ def _input_tiles(x, top, left, ht, wt, v):  # pragma: no cover - compiled
     zero-filled scratch with its even and odd columns apart (split[r, parity, j] = column
     2j + parity), so every read of the transform is unit-stride; then per tile row: Bᵀ over the
     four input rows, B over columns (even e, odd d)."""
-    n, c, h, w = x.shape
+    n, c = x.shape[:2]
     split = np.empty((2 * ht + 2, 2, wt + 1), x.dtype)
     rows = np.empty((4, 2, wt + 1), x.dtype)
     for ci in range(c):
         for ni in range(n):
-            split[:] = 0
-            for r in range(max(0, top), min(2 * ht + 2, top + h)):
-                src = x[ni, ci, r - top]
-                for p in range(2):  # columns 2j + p − left inside [0, w)
-                    for j in range(max(0, (left - p + 1) // 2),
-                                   min(wt, (w - 1 + left - p) // 2) + 1):
-                        split[r, p, j] = src[2 * j + p - left]
+            _split_plane(x[ni, ci], top, left, split)
             for ti in range(ht):
                 r0, r1 = split[2 * ti], split[2 * ti + 1]
                 r2, r3 = split[2 * ti + 2], split[2 * ti + 3]
