@@ -58,3 +58,4 @@ def test_map_chunks_raises_a_part_s_error_after_the_others_finish(monkeypatch, b
     with pytest.raises(ValueError, match=f"part {bad}"):
         parallel.map_chunks(part, list(range(50)))
     assert sorted(done) == [p for p in range(50) if p != bad]
+

@@ -41,7 +41,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import array_module
-from . import direct, winograd
+from . import direct, jit, winograd
 from .parallel import map_chunks, num_workers
 
 Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right)); may be negative
@@ -181,8 +181,7 @@ def _winograd_fits(x: Any, weight_shape: tuple[int, ...], spacing: Pair, stride:
     n, _, h, w = x.shape
     return ((kh, kw) == (3, 3) and spacing == stride == dilation == (1, 1) and groups == 1
             and out_width >= WINOGRAD_MIN_WIDTH and n * h * w >= WINOGRAD_MIN_PIXELS
-            and o + c <= WINOGRAD_MAX_CHANNELS and array_module(x).__name__ == "numpy"
-            and winograd.available())
+            and o + c <= WINOGRAD_MAX_CHANNELS and winograd.available() and jit.serves(x))
 
 
 def _winograd_chunks(x: Any, channels: int, out_hw: Pair) -> tuple[list[Chunk], bool]:
@@ -255,8 +254,7 @@ def _direct_fits(x: Any, weight_shape: tuple[int, ...], spacing: Pair, stride: P
     1.8 / 1.3 / 2.5 → 2.7 / 1.9 / 2.4."""
     o, c, kh, kw = weight_shape
     return (spacing == stride == dilation == (1, 1) and groups == 1 and kh * kw > 1
-            and max(o, c) <= DIRECT_MAX_CHANNELS and array_module(x).__name__ == "numpy"
-            and direct.available())
+            and max(o, c) <= DIRECT_MAX_CHANNELS and direct.available() and jit.serves(x))
 
 
 def _direct_chunks(x: Any, weight_shape: tuple[int, ...], pads: Pads,
@@ -402,7 +400,7 @@ def col2im(cols: Any, buf: Any, kernel: Pair, stride: Pair, dilation: Pair,
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
     c, n = buf.shape[:2]
     cols = cols.reshape(c, kh, kw, n, ho, wo)
-    if array_module(buf).__name__ == "numpy" and direct.available():  # the same, compiled
+    if direct.available() and jit.serves(cols, buf):  # the same, compiled
         direct.col2im_kernel(cols, buf, stride, dilation)
         return buf
     for p in range(kh):

@@ -4,6 +4,10 @@ every convolution keeps to im2col."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 try:
     from numba import njit
 except ImportError:  # pragma: no cover - numba is a dependency
@@ -13,6 +17,16 @@ except ImportError:  # pragma: no cover - numba is a dependency
 def available() -> bool:
     """True when Numba is installed."""
     return njit is not None
+
+
+COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # Numba has no float16 arithmetic
+
+
+def serves(*arrays: Any) -> bool:
+    """True when the compiled kernels can take these arrays: Numba installed, and each a NumPy
+    array (not CuPy) of float32 or float64 (float16 keeps to NumPy)."""
+    return available() and all(isinstance(a, np.ndarray) and a.dtype in COMPILED_DTYPES
+                               for a in arrays)
 
 
 def compiled(fn=None, *, fastmath: bool = True):

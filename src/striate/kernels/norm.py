@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import array_module
 from . import jit
 from .jit import compiled
 from .layout import leading_pair_order
@@ -26,7 +25,7 @@ from .layout import leading_pair_order
 def channel_view(a: Any) -> Any:
     """``a`` (N, C, *) as a C-contiguous (P, C, L) view, or None when its memory is neither
     NCHW-like nor channel-first."""
-    if not jit.available() or array_module(a).__name__ != "numpy" or a.ndim < 2:
+    if not jit.serves(a) or a.ndim < 2:
         return None
     dense, swapped = leading_pair_order(a)
     if dense is None:
