@@ -336,3 +336,12 @@ def test_bad_input_is_refused_with_a_clear_message(call, error, words):
         call()
     for word in words:
         assert word in str(info.value), f"{word!r} not in {info.value}"
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kw", [((0, 3, 8, 8), (4, 3, 3, 3), {"padding": 1}),
+                                                  ((0, 16, 32, 32), (16, 16, 3, 3), {"padding": 1}),
+                                                  ((0, 3, 9, 9), (4, 3, 3, 3), {"stride": 2})])
+def test_conv2d_of_an_empty_batch_like_torch(conv_path, x_shape, w_shape, kw):
+    """An empty batch gives an empty output and zero weight and bias gradients, as in PyTorch,
+    on every path (direct loops, Winograd, im2col)."""
+    _compare(F.conv2d, TF.conv2d, x_shape, w_shape, w_shape[0], kw, np.float64)

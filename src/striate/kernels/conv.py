@@ -468,6 +468,8 @@ def correlate_weight(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dil
     xp = array_module(x)
     o, (ho, wo), (kh, kw) = g.shape[1], g.shape[2:], kernel
     og, cg = o // groups, x.shape[1] // groups
+    if x.shape[0] == 0:  # an empty batch: nothing to sum (and no pieces to sum over)
+        return xp.zeros((o, cg, kh, kw), dtype=g.dtype)
     if reference:
         buf = spread(x, (1, 1), pads)
         g_onhw = g.transpose(1, 0, 2, 3)
