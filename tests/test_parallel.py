@@ -59,3 +59,20 @@ def test_map_chunks_raises_a_part_s_error_after_the_others_finish(monkeypatch, b
         parallel.map_chunks(part, list(range(50)))
     assert sorted(done) == [p for p in range(50) if p != bad]
 
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_map_chunks_works_in_a_forked_child(monkeypatch):
+    """A child forked after the pool started (a data-loading worker, say) gets a pool of its
+    own: the parent's threads do not exist there."""
+    import multiprocessing
+
+    monkeypatch.setenv("STRIATE_NUM_THREADS", "2")
+    parallel.map_chunks(lambda p: p, [0, 1, 2])  # the parent's pool is running
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        result = pool.apply_async(_squares_in_child).get(timeout=60)
+    assert result == [0, 1, 4, 9]
+
+
+def _squares_in_child():
+    return parallel.map_chunks(lambda p: p * p, [0, 1, 2, 3])

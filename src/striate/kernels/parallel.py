@@ -30,6 +30,16 @@ _pool: ThreadPoolExecutor | None = None
 _blas: Any = None
 
 
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist: start a new pool when one is needed."""
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def num_workers() -> int:
     """Threads for chunk-parallel kernels: ``STRIATE_NUM_THREADS``, else the usable cores."""
     value = os.environ.get("STRIATE_NUM_THREADS")
