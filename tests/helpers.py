@@ -27,3 +27,20 @@ def assert_close(ours, theirs, dtype=None, rtol: float | None = None, what: str 
     scale = max(np.abs(theirs).max(initial=0.0), 1e-30)
     err = np.abs(ours.astype(np.float64) - theirs.astype(np.float64)).max(initial=0.0) / scale
     assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.0e}"
+
+
+def assert_conv2d_matches_torch(x, w, b, dtype, seed: int = 0, **kwargs) -> None:
+    """conv2d of x, w, b (cast to ``dtype``) against PyTorch's: output, and the input, weight and
+    bias gradients for a random upstream gradient."""
+    import striate as st
+    import striate.nn.functional as F
+
+    xs, ws, bs = (st.tensor(a.astype(dtype), requires_grad=True) for a in (x, w, b))
+    xt, wt, bt = (to_torch(a.astype(dtype), requires_grad=True) for a in (x, w, b))
+    ys, yt = F.conv2d(xs, ws, bs, **kwargs), torch.nn.functional.conv2d(xt, wt, bt, **kwargs)
+    assert_close(ys, yt, what="forward")
+    up = np.random.default_rng(seed).standard_normal(tuple(yt.shape)).astype(dtype)
+    ys.backward(up)
+    yt.backward(to_torch(up))
+    for ours, theirs, what in ((xs, xt, "input"), (ws, wt, "weight"), (bs, bt, "bias")):
+        assert_close(ours.grad, theirs.grad, what=f"{what} grad")

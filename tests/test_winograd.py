@@ -4,9 +4,8 @@
 import numpy as np
 import pytest
 
-import striate as st
 import striate.nn.functional as F
-from helpers import assert_close, to_torch, torch
+from helpers import assert_close, assert_conv2d_matches_torch
 from striate.kernels import conv as K
 from striate.kernels import winograd as W
 
@@ -117,15 +116,7 @@ def test_conv2d_through_winograd_matches_torch(dtype):
     x, w = rng.standard_normal((3, 16, 32, 32)), rng.standard_normal((16, 16, 3, 3)) * 0.1
     b = rng.standard_normal(16)
     assert K._method(x, w.shape, (1, 1), (1, 1), (1, 1), 1, 32) == "winograd"
-    xs, ws, bs = (st.tensor(a.astype(dtype), requires_grad=True) for a in (x, w, b))
-    xt, wt, bt = (to_torch(a.astype(dtype), requires_grad=True) for a in (x, w, b))
-    ys, yt = F.conv2d(xs, ws, bs, padding=1), torch.nn.functional.conv2d(xt, wt, bt, padding=1)
-    assert_close(ys, yt, what="forward")
-    up = rng.standard_normal(yt.shape).astype(dtype)
-    (ys * st.tensor(up)).sum().backward()
-    (yt * to_torch(up)).sum().backward()
-    for ours, theirs, what in ((xs, xt, "input"), (ws, wt, "weight"), (bs, bt, "bias")):
-        assert_close(ours.grad, theirs.grad, what=f"{what} grad")
+    assert_conv2d_matches_torch(x, w, b, dtype, padding=1)
 
 
 def test_which_convolutions_take_winograd(monkeypatch):
