@@ -27,9 +27,11 @@ LeNet conv1 (1→6, 5×5 on 28×28): this layout 0.6 ms, NHWC (N·Ho·Wo, kh·kw
 NCHW-strided 4 ms; ResNet-20 stage 1 (16→16, 3×3 on 32×32): this layout 11 ms, NHWC 10–14 ms,
 NCHW-strided ~75 ms.  The GEMMs are thin (16 output channels) and BLAS-bound either way.
 
-3×3 stride-1 layers of moderate width (ResNet's 16- and 32-channel stages) instead take Winograd's
+3×3 stride-1 layers of moderate width (all three of ResNet-20's stages) instead take Winograd's
 F(2×2, 3×3) (``kernels/winograd.py``): 2.25 times fewer multiply-adds, in the same pieces and
-threads (see :func:`_winograd_fits` for where it measured faster).
+threads (see :func:`_winograd_fits` for where it measured faster).  Stride-1 layers with at most 16
+channels (LeNet's) take direct compiled loops instead (``kernels/direct.py``, :func:`_direct_fits`);
+:func:`_method` chooses among the three.
 
 Each fast routine has a reference twin that loops over the kh·kw kernel offsets (one small
 tensordot per offset and group) instead of building the im2col matrix; the tests check that the two
@@ -103,7 +105,7 @@ def _correlate_fast(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair
                     dilation: Pair, groups: int, out_hw: Pair) -> Any:
     """(O, N, Ho, Wo) correlation of NCHW ``x`` spread by ``spacing`` and ``pads``: per
     cache-sized piece of the work (:func:`_chunks`), im2col, then one GEMM (batched over
-    groups)."""
+    groups); or Winograd or the direct loops, where :func:`_method` picks them."""
     method = _method(x, weight.shape, spacing, stride, dilation, groups, out_hw[1])
     if method == "winograd":
         return _correlate_winograd(x, weight, pads, out_hw)
@@ -249,7 +251,8 @@ def _direct_fits(x: Any, weight_shape: tuple[int, ...], spacing: Pair, stride: P
     hand: where the direct loops (``kernels/direct.py``) measured faster than im2col.  Float32,
     batch 128, 2 cores, forward / input gradient / weight gradient in ms, im2col → direct:
     LeNet's 1→6, 5×5 on 28×28, 1.36 / - / 3.01 → 0.89 / - / 1.11; 6→16, 5×5 on 14×14,
-    1.19 / 2.47 / 1.62 → 1.06 / 2.54 / 1.52 (its input gradient stays on col2im: it widens);
+    1.19 / 2.47 / 1.62 → 1.06 / 2.54 / 1.52 (so its input gradient, a widening layer's, stays
+    on GEMM + col2im: see :func:`correlate_transpose`);
     16→16, 5×5 on 14×14, 5.3 / 5.3 / 7.4 → 3.4 / 3.4 / 5.5; but 32→16, 3×3 on 8×8,
     1.8 / 1.3 / 2.5 → 2.7 / 1.9 / 2.4."""
     o, c, kh, kw = weight_shape

@@ -11,6 +11,10 @@ In training the batch statistics are used and the running buffers are updated in
     running_var  ← (1 − m)·running_var  + m·σ²_c · M/(M − 1)   (unbiased, as PyTorch),
 
 while in evaluation the running statistics replace μ_c and σ²_c (and are not changed).
+
+The passes over the activations run compiled where they can (``kernels/norm.py``: float32 and
+float64 arrays in NCHW or (C, N, H, W) memory, Numba installed); the NumPy expressions below are
+the same formulas for every other case, and the tests compare the two.
 """
 
 from __future__ import annotations
