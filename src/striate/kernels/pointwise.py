@@ -24,8 +24,7 @@ from .layout import flat
 
 def _flat_pair(a: Any, b: Any) -> tuple[Any, Any] | None:
     """1-D views of two arrays laid out alike (same shape and strides), else None."""
-    if (not jit.serves(a, b) or a.shape != b.shape
-            or a.strides != b.strides):
+    if not jit.serves(a, b) or a.shape != b.shape or a.strides != b.strides:
         return None
     fa, fb = flat(a), flat(b)
     return None if fa is None or fb is None else (fa, fb)

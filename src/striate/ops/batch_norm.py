@@ -158,15 +158,14 @@ class BatchNorm(Function):
         if needs[0]:
             scale = inv_std if weight is None else weight * inv_std
             m = ctx.count
-            if compiled and ctx.training:
+            if compiled and ctx.training:  # the formula below, in one compiled pass
                 gx, gx_view = norm.like(g, views[0])
                 norm.input_gradient(*views, scale, sum_g / m, sum_gx / m, gx_view)
-                return (gx, sum_gx if needs[1] else None, sum_g if needs[2] else None, None,
-                        None)
-            gx = g * _channel_view(scale, ndim)
-            if ctx.training:  # (γ/s)·(g − mean g − x̂·mean(g x̂)), without a mean-sized temp
-                gx -= x_hat * _channel_view(scale * (sum_gx / m), ndim)
-                gx -= _channel_view(scale * (sum_g / m), ndim)
+            else:
+                gx = g * _channel_view(scale, ndim)
+                if ctx.training:  # (γ/s)·(g − mean g − x̂·mean(g x̂)), without a mean-sized temp
+                    gx -= x_hat * _channel_view(scale * (sum_gx / m), ndim)
+                    gx -= _channel_view(scale * (sum_g / m), ndim)
         return (gx, sum_gx if needs[1] else None, sum_g if needs[2] else None, None, None)
 
 
