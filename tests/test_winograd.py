@@ -42,7 +42,7 @@ def test_compiled_transforms_match_their_matrix_references(h, w, dtype):
         _close(W.input_tiles(x, top, left, (ht, wt)), W.input_tiles_reference(buf), dtype)
     g = rng.standard_normal((4, 2, h, w)).astype(dtype)
     _close(W.gradient_tiles(g), W.gradient_tiles_reference(g), dtype)
-    m = rng.standard_normal((16, 4, 2 * ht * wt)).astype(dtype)
+    m = rng.standard_normal((16, 4, ht * 2 * wt)).astype(dtype)
     y = np.full((4, 2, h, w), np.nan, dtype)
     W.output_tiles(m, y)
     _close(y, W.output_tiles_reference(m, 2, (h, w)), dtype)
