@@ -400,12 +400,13 @@ def test_local_norm_bad_inputs():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("layout", ["nchw", "cnhw", "strided", "2d"])
+@pytest.mark.parametrize("layout", ["nchw", "cnhw", "strided", "2d", "nchw, gradient cnhw"])
 @pytest.mark.parametrize("training, affine", [(True, True), (True, False), (False, True)])
 def test_batch_norm_compiled_passes_equal_numpy(monkeypatch, dtype, layout, training, affine):
     """The compiled passes (kernels/norm.py) and NumPy's expressions give the same output,
     running statistics and gradients, on each memory layout (a convolution's output is an NCHW
-    view of (C, N, H, W) memory; a strided slice keeps to NumPy)."""
+    view of (C, N, H, W) memory; a strided slice keeps to NumPy), also where the gradient is laid
+    out unlike the input ("cnhw" with its NCHW gradient, and the reverse)."""
     from striate.kernels import norm
 
     rng = np.random.default_rng(5)
@@ -418,6 +419,8 @@ def test_batch_norm_compiled_passes_equal_numpy(monkeypatch, dtype, layout, trai
     if norm.jit.available():
         assert (norm.channel_view(data) is None) == (layout == "strided")
     up = rng.standard_normal(shape).astype(dtype)
+    if layout == "nchw, gradient cnhw":
+        up = np.ascontiguousarray(up.swapaxes(0, 1)).swapaxes(0, 1)
     gamma, beta = (rng.standard_normal(4).astype(dtype) for _ in range(2))
     runs = []
     for path in ("compiled", "numpy"):
