@@ -436,3 +436,32 @@ def test_batch_norm_compiled_passes_equal_numpy(monkeypatch, dtype, layout, trai
     for ours, theirs in zip(*runs, strict=True):
         assert ours.dtype == dtype
         assert_close(ours, theirs, rtol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["nchw", "cnhw", "strided"])
+def test_batch_norm_inference_compiled_equals_numpy(monkeypatch, dtype, layout):
+    """Inference without gradients folds the running statistics into one affine map, a compiled
+    pass where the layout allows: the same values as NumPy's, in the input's layout."""
+    from striate.kernels import norm
+
+    rng = np.random.default_rng(6)
+    data = rng.standard_normal((3, 4, 5, 6)).astype(dtype)
+    if layout == "cnhw":
+        data = np.ascontiguousarray(data.swapaxes(0, 1)).swapaxes(0, 1)
+    elif layout == "strided":
+        data = np.repeat(data, 2, axis=-1)[..., ::2]
+    mean, var, gamma, beta = (rng.random(4).astype(dtype) + 0.5 for _ in range(4))
+    runs = []
+    for path in ("compiled", "numpy"):
+        if path == "numpy":
+            monkeypatch.setattr(norm, "channel_view", lambda a: None)
+        with st.no_grad():
+            runs.append(F.batch_norm(st.tensor(data), mean, var, st.tensor(gamma),
+                                     st.tensor(beta)).data)
+    expected = (data - mean[:, None, None]) / np.sqrt(var[:, None, None] + 1e-5)
+    expected = expected * gamma[:, None, None] + beta[:, None, None]
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    for y in runs:
+        assert y.dtype == dtype
+        assert_close(y, expected, rtol=tol)

@@ -1,9 +1,10 @@
 """Batch normalisation's passes over the activations, compiled.
 
 With NumPy a training step of batch norm walks the activations about nine times forward (mean,
-centring, variance, scaling, γ, β) and six backward.  Per channel these loops do it in two reads
-for the statistics, one read and two writes (x̂ and y) for the normalisation, one read of g and x̂
-for the backward's two sums and one more for the input gradient.  Sums run in float64.
+centring, variance, scaling, γ, β) and six backward, and inference twice (x·a, then + b).  Per
+channel these loops do it in two reads for the statistics, one read and two writes (x̂ and y)
+for the normalisation, one read of g and x̂ for the backward's two sums and one more for the
+input gradient, and one pass for inference.  Sums run in float64.
 
 The kernels see an activation as a C-contiguous (P, C, L) array with the channel in the middle:
 (N, C, H·W) for NCHW memory, (1, C, N·H·W) for the (C, N, H, W) memory of a convolution's output
@@ -64,6 +65,17 @@ def normalise(v, mean, inv_std, gamma, beta, x_hat, y):  # pragma: no cover - co
                 h = (v[p, c, i] - m) * s
                 x_hat[p, c, i] = h
                 y[p, c, i] = h * g + b
+
+
+@compiled
+def affine(v, scale, shift, y):  # pragma: no cover - compiled
+    """y = v·scale + shift per channel (inference: the running statistics folded into one map)."""
+    p_count, c_count, length = v.shape
+    for p in range(p_count):
+        for c in range(c_count):
+            a, b = scale[c], shift[c]
+            for i in range(length):
+                y[p, c, i] = v[p, c, i] * a + b
 
 
 @compiled
