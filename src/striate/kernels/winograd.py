@@ -29,7 +29,7 @@ write V and M in runs that long rather than in sixteen short interleaved streams
 core, float32, one piece of ResNet-20's work (65,536 input pixels), (n, i, j) order → (i, n, j):
 input transform 0.16 / 0.25 / 0.42 ms → 0.08 / 0.08 / 0.08 ms on 32×32 / 16×16 / 8×8 planes,
 output transform 0.10 / 0.11 / 0.20 → 0.04 / 0.05 / 0.05 ms, gradient transform 0.11 / 0.17 /
-0.31 → 0.06 / 0.06 / 0.06 ms (these two compiled per plane width, so the short loops that
+0.31 → 0.05–0.08 ms (these two compiled per plane width, so the short loops that
 interleave even and odd columns unroll).  Without Numba the convolutions keep to im2col (the
 NumPy transforms, which must walk strided views, were slower than im2col here).
 """
