@@ -1,9 +1,11 @@
 """Where one Winograd convolution's time goes: per piece of the work (one core), the input
 transform, the 16 GEMMs and the output transform of the forward pass, and the gradient transform
 and GEMM of the weight gradient; then the whole forward on every core.  ResNet-20's three stages,
-batch 128, float32.
+batch 128, float32, with the scheme ``conv.py`` picks for each (``STRIATE_WINOGRAD=2`` for
+F(2×2, 3×3) everywhere).
 
     python benchmarks/winograd_parts.py
+    STRIATE_WINOGRAD=2 python benchmarks/winograd_parts.py
 """
 
 from __future__ import annotations
@@ -34,26 +36,28 @@ def stage(channels: int, size: int, rng: np.random.Generator) -> str:
     w = rng.standard_normal((channels, channels, 3, 3), dtype=np.float32)
     g = rng.standard_normal((BATCH, channels, size, size), dtype=np.float32)
     pads, out_hw = ((1, 1), (1, 1)), (size, size)
-    parts, _ = conv._winograd_chunks(x, 2 * channels, out_hw)
-    tiles = conv._chunk_tiles(x, pads, out_hw)
+    scheme = conv._winograd_scheme(channels, channels)
+    parts, _ = conv._winograd_chunks(x, 2 * channels, out_hw, scheme)
+    tiles = conv._chunk_tiles(x, pads, out_hw, scheme)
     images, rows = parts[0]
-    u = winograd.transform_weight(w)
+    u = winograd.transform_weight(w, scheme)
     v = tiles(parts[0])
     m = u @ v
     y = np.empty((channels, BATCH, size, size), np.float32)[:, images, rows]
     g_part = g[images, :, rows].transpose(1, 0, 2, 3)
-    grad_m = winograd.gradient_tiles(g_part)
-    return (f"{channels:8d} {size:5d} | {len(parts):6d} {v.shape[2]:6d} | "
+    grad_m = winograd.gradient_tiles(g_part, scheme)
+    name = scheme.__name__.rsplit("_", 1)[-1]
+    return (f"{name:>6} {channels:8d} {size:5d} | {len(parts):6d} {v.shape[2]:6d} | "
             f"{median_ms(lambda: tiles(parts[0])):5.3f} {median_ms(lambda: u @ v):5.3f} "
-            f"{median_ms(lambda: winograd.output_tiles(m, y)):7.3f} | "
-            f"{median_ms(lambda: winograd.gradient_tiles(g_part)):8.3f} "
+            f"{median_ms(lambda: winograd.output_tiles(m, y, scheme)):7.3f} | "
+            f"{median_ms(lambda: winograd.gradient_tiles(g_part, scheme)):8.3f} "
             f"{median_ms(lambda: grad_m @ v.transpose(0, 2, 1)):5.3f} | "
             f"{median_ms(lambda: conv._correlate_winograd(x, w, pads, out_hw), 5):6.2f} ms")
 
 
 def main() -> None:
     rng = np.random.default_rng(0)
-    print("channels plane | pieces  tiles | input  GEMM  output | gradient  GEMM "
+    print("scheme channels plane | pieces  tiles | input  GEMM  output | gradient  GEMM "
           "| forward (all cores)")
     for channels, size in STAGES:
         print(stage(channels, size, rng))

@@ -1,5 +1,6 @@
-"""Winograd F(2×2, 3×3): compiled transforms against their matrix references, adjointness, and
-3×3 stride-1 convolutions through it against the reference kernels and PyTorch."""
+"""Winograd F(2×2, 3×3) and F(4×4, 3×3): compiled transforms against their matrix references,
+adjointness, and 3×3 stride-1 convolutions through each against the reference kernels, PyTorch
+and central differences."""
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from striate.kernels import winograd as W
 
 pytestmark = pytest.mark.skipif(not W.available(), reason="Numba is not installed")
 SIZES = [(1, 1), (2, 3), (5, 4), (7, 9), (16, 17)]  # output planes, odd and even
+SCHEMES = [W.F2, W.F4]
 
 
 @pytest.fixture
@@ -23,52 +25,70 @@ def everywhere(monkeypatch):
     monkeypatch.setattr(K, "WINOGRAD_MAX_CHANNELS", 1 << 30)
 
 
+@pytest.fixture(params=SCHEMES, ids=lambda s: s.__name__.rsplit("_", 1)[-1])
+def scheme(request, monkeypatch):
+    """Each scheme on every layer: F(4×4, 3×3) from one channel on, or F(2×2, 3×3) only."""
+    if request.param is W.F4:
+        monkeypatch.setattr(K, "WINOGRAD_F4_MIN_CHANNELS", 1)
+    else:
+        monkeypatch.setenv("STRIATE_WINOGRAD", "2")
+    return request.param
+
+
 def _close(a, b, dtype):
     assert a.shape == b.shape
     assert np.abs(a - b).max() <= (1e-13 if dtype == np.float64 else 1e-5) * np.abs(b).max()
 
 
+@pytest.mark.parametrize("scheme", SCHEMES, ids=lambda s: s.__name__.rsplit("_", 1)[-1])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("h, w", SIZES)
-def test_compiled_transforms_match_their_matrix_references(h, w, dtype):
+def test_compiled_transforms_match_their_matrix_references(h, w, dtype, scheme):
     rng = np.random.default_rng(0)
-    ht, wt = W.tiles(h), W.tiles(w)
+    m, ht, wt = scheme.OUT, scheme.tiles(h), scheme.tiles(w)
     for top, left, extra in [(0, 0, 0), (1, 1, 0), (2, 0, 1), (-1, 1, -1), (1, -1, 2)]:
         # an input that the tiles cover with `extra` rows and columns to spare (negative: the
         # tiles stop short), padded by top rows and left columns (negative: cropped)
-        x = rng.standard_normal((2, 3, 2 * ht + 2 - top + extra, 2 * wt + 2 - left + extra))
+        x = rng.standard_normal((2, 3, m * ht + 2 - top + extra, m * wt + 2 - left + extra))
         x = x.astype(dtype)
         buf = K.spread(x, (1, 1), ((top, -extra), (left, -extra)))  # the padded plane itself
-        _close(W.input_tiles(x, top, left, (ht, wt)), W.input_tiles_reference(buf), dtype)
+        _close(W.input_tiles(x, top, left, (ht, wt), scheme),
+               W.input_tiles_reference(buf, scheme), dtype)
     g = rng.standard_normal((4, 2, h, w)).astype(dtype)
-    _close(W.gradient_tiles(g), W.gradient_tiles_reference(g), dtype)
-    m = rng.standard_normal((16, 4, ht * 2 * wt)).astype(dtype)
+    _close(W.gradient_tiles(g, scheme), W.gradient_tiles_reference(g, scheme), dtype)
+    tiles = rng.standard_normal((W.positions(scheme), 4, ht * 2 * wt)).astype(dtype)
     y = np.full((4, 2, h, w), np.nan, dtype)
-    W.output_tiles(m, y)
-    _close(y, W.output_tiles_reference(m, 2, (h, w)), dtype)
+    W.output_tiles(tiles, y, scheme)
+    _close(y, W.output_tiles_reference(tiles, 2, (h, w), scheme), dtype)
 
 
+@pytest.mark.parametrize("scheme", SCHEMES, ids=lambda s: s.__name__.rsplit("_", 1)[-1])
 @pytest.mark.parametrize("h, w", SIZES)
-def test_backward_transforms_are_the_adjoints(h, w):
+def test_backward_transforms_are_the_adjoints(h, w, scheme):
     """<output_tiles(M), G> = <M, gradient_tiles(G)> and <U(K), dU> = <K, weight_from_tiles(dU)>:
     the backward pass is exactly the transpose of the forward's linear maps."""
     rng = np.random.default_rng(1)
-    m = rng.standard_normal((16, 3, 2 * W.tiles(h) * W.tiles(w)))
+    p = W.positions(scheme)
+    m = rng.standard_normal((p, 3, 2 * scheme.tiles(h) * scheme.tiles(w)))
     g = rng.standard_normal((3, 2, h, w))
     y = np.empty_like(g)
-    W.output_tiles(m, y)
-    assert np.isclose(np.vdot(y, g), np.vdot(m, W.gradient_tiles(g)), rtol=1e-12)
-    k, du = rng.standard_normal((4, 5, 3, 3)), rng.standard_normal((16, 4, 5))
-    assert np.isclose(np.vdot(W.transform_weight(k), du), np.vdot(k, W.weight_from_tiles(du)),
-                      rtol=1e-12)
+    W.output_tiles(m, y, scheme)
+    assert np.isclose(np.vdot(y, g), np.vdot(m, W.gradient_tiles(g, scheme)), rtol=1e-12)
+    k, du = rng.standard_normal((4, 5, 3, 3)), rng.standard_normal((p, 4, 5))
+    assert np.isclose(np.vdot(W.transform_weight(k, scheme), du),
+                      np.vdot(k, W.weight_from_tiles(du, scheme)), rtol=1e-12)
 
 
-def test_one_tile_is_the_correlation():
-    """Aᵀ[(G K Gᵀ) ⊙ (Bᵀ D B)]A is the 2×2 valid correlation of a 4×4 tile with a 3×3 kernel."""
+@pytest.mark.parametrize("scheme", SCHEMES, ids=lambda s: s.__name__.rsplit("_", 1)[-1])
+def test_one_tile_is_the_correlation(scheme):
+    """Aᵀ[(G K Gᵀ) ⊙ (Bᵀ D B)]A is the m×m valid correlation of an (m + 2)² tile with a 3×3
+    kernel."""
     rng = np.random.default_rng(2)
-    d, k = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
-    y = W.A_T @ ((W.G @ k @ W.G.T) * (W.B_T @ d @ W.B_T.T)) @ W.A_T.T
-    direct = [[np.sum(d[i:i + 3, j:j + 3] * k) for j in range(2)] for i in range(2)]
+    m = scheme.OUT
+    d, k = rng.standard_normal((m + 2, m + 2)), rng.standard_normal((3, 3))
+    g, b_t, a_t = scheme.G, scheme.B_T, scheme.A_T
+    y = a_t @ ((g @ k @ g.T) * (b_t @ d @ b_t.T)) @ a_t.T
+    direct = [[np.sum(d[i:i + 3, j:j + 3] * k) for j in range(m)] for i in range(m)]
     np.testing.assert_allclose(y, direct, rtol=1e-12)
 
 
@@ -84,10 +104,10 @@ CASES = [  # x shape, out channels, pads ((top, bottom), (left, right))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("x_shape, out, pads", CASES)
 @pytest.mark.parametrize("chunk_bytes", [K.CHUNK_BYTES, 256])
-def test_winograd_convolution_matches_the_reference(everywhere, monkeypatch, x_shape, out, pads,
-                                                     dtype, chunk_bytes):
-    """Forward, input gradient and weight gradient, in whole-image pieces and in blocks of two
-    output rows (small ``chunk_bytes``) on two threads."""
+def test_winograd_convolution_matches_the_reference(everywhere, scheme, monkeypatch, x_shape, out,
+                                                     pads, dtype, chunk_bytes):
+    """Forward, input gradient and weight gradient, in whole-image pieces and in blocks of whole
+    tile rows (small ``chunk_bytes``) on two threads, with each scheme."""
     monkeypatch.setattr(K, "CHUNK_BYTES", chunk_bytes)
     monkeypatch.setenv("STRIATE_NUM_THREADS", "2")
     rng = np.random.default_rng(3)
@@ -109,13 +129,17 @@ def test_winograd_convolution_matches_the_reference(everywhere, monkeypatch, x_s
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv2d_through_winograd_matches_torch(dtype):
-    """A ResNet-sized layer (16 → 16 channels on 32×32, padding 1), which takes Winograd by
-    default, against PyTorch: output and all three gradients."""
+@pytest.mark.parametrize("channels, size, scheme", [(16, 32, W.F2), (32, 16, W.F4), (64, 8, W.F4)],
+                         ids=["16ch-f2", "32ch-f4", "64ch-f4"])
+def test_conv2d_through_winograd_matches_torch(dtype, channels, size, scheme):
+    """ResNet-20's three stages (padding 1), on the scheme each takes by default, against
+    PyTorch: output and all three gradients."""
     rng = np.random.default_rng(4)
-    x, w = rng.standard_normal((3, 16, 32, 32)), rng.standard_normal((16, 16, 3, 3)) * 0.1
-    b = rng.standard_normal(16)
-    assert K._method(x, w.shape, (1, 1), (1, 1), (1, 1), 1, 32) == "winograd"
+    x = rng.standard_normal((4, channels, size, size))
+    w = rng.standard_normal((channels, channels, 3, 3)) * np.sqrt(2 / (9 * channels))
+    b = rng.standard_normal(channels)
+    assert K._method(x, w.shape, (1, 1), (1, 1), (1, 1), 1, size) == "winograd"
+    assert K._winograd_scheme(channels, channels) is scheme
     assert_conv2d_matches_torch(x, w, b, dtype, padding=1)
 
 
@@ -131,13 +155,17 @@ def test_which_convolutions_take_winograd(monkeypatch):
     assert K._winograd_fits(small[[0] * 4], (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 8)
     assert not K._winograd_fits(small, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 8)
     assert not K._winograd_fits(x, (128, 64, 3, 3), (1, 1), (1, 1), (1, 1), 1, 32)  # wide
+    assert K._winograd_scheme(16, 16) is W.F2 and K._winograd_scheme(16, 32) is W.F2
+    assert K._winograd_scheme(32, 64) is W.F4
+    monkeypatch.setenv("STRIATE_WINOGRAD", "2")  # F(2×2, 3×3) only
+    assert K._winograd_scheme(32, 64) is W.F2
     monkeypatch.setenv("STRIATE_WINOGRAD", "0")
     assert not K._winograd_fits(x, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 32)
 
 
 @pytest.mark.parametrize("x_shape, out, padding", [((2, 3, 5, 7), 4, 1), ((1, 2, 6, 4), 3, 0),
                                                     ((2, 2, 3, 5), 2, 2)])
-def test_winograd_gradients_match_central_differences(everywhere, x_shape, out, padding):
+def test_winograd_gradients_match_central_differences(everywhere, scheme, x_shape, out, padding):
     """Float64 central differences through conv2d with every 3×3 layer on Winograd (the
     gradient-check table's shapes are narrower than where Winograd is taken by default)."""
     from striate.testing.gradcheck import Case, check_case

@@ -40,6 +40,7 @@ agree.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ..backend import array_module
@@ -186,58 +187,76 @@ def _winograd_fits(x: Any, weight_shape: tuple[int, ...], spacing: Pair, stride:
             and o + c <= WINOGRAD_MAX_CHANNELS and winograd.available() and jit.serves(x))
 
 
-def _winograd_chunks(x: Any, channels: int, out_hw: Pair) -> tuple[list[Chunk], bool]:
-    """Pieces (images, an even number of output rows) for the Winograd kernels, sized by their
-    V and M tiles (16 values per tile per channel), and whether the work is tiny (map_chunks)."""
-    values_per_row = 8 * channels * winograd.tiles(out_hw[1])
-    parts = _chunks(x, x.shape[0], out_hw[0], values_per_row, step=2)
+WINOGRAD_F4_MIN_CHANNELS = 32  # in and out; narrower layers keep F(2×2, 3×3)
+
+
+def _winograd_scheme(channels: int, out_channels: int) -> Any:
+    """F(4×4, 3×3) where its cheaper GEMMs outweigh its larger transforms, else F(2×2, 3×3);
+    ``STRIATE_WINOGRAD=2`` keeps every layer on F(2×2, 3×3).  Float32, batch 128, one core, one
+    piece of the forward pass (input transform + GEMMs + output transform, ms), F(2×2) →
+    F(4×4): 32→32 on 16×16, 0.33 → 0.28; 64→64 on 8×8, 0.51 → 0.36; but 16→16 on 32×32,
+    0.23 → 0.24."""
+    if (min(channels, out_channels) >= WINOGRAD_F4_MIN_CHANNELS
+            and os.environ.get("STRIATE_WINOGRAD", "1") != "2"):
+        return winograd.F4
+    return winograd.F2
+
+
+def _winograd_chunks(x: Any, channels: int, out_hw: Pair, scheme: Any) -> tuple[list[Chunk], bool]:
+    """Pieces (images, output rows in whole tiles) for the Winograd kernels, sized by their V and
+    M tiles ((m + 2)² values per m×m tile per channel), and whether the work is tiny
+    (map_chunks)."""
+    values_per_row = winograd.positions(scheme) * channels * scheme.tiles(out_hw[1]) // scheme.OUT
+    parts = _chunks(x, x.shape[0], out_hw[0], values_per_row, step=scheme.OUT)
     return parts, _tiny(x, x.shape[0] * out_hw[0] * values_per_row)
 
 
-def _chunk_tiles(x: Any, pads: Pads, out_hw: Pair):
+def _chunk_tiles(x: Any, pads: Pads, out_hw: Pair, scheme: Any):
     """A function giving V, the Winograd input tiles of one piece of the work (the analogue of
     :func:`_chunk_columns`), read straight from x: the compiled transform pads as it copies."""
     (top, _), (left, _) = pads
-    wt = winograd.tiles(out_hw[1])
+    wt = scheme.tiles(out_hw[1])
 
     def tiles(part: Chunk) -> Any:
         images, rows = part  # the piece's tile rows start at padded row rows.start
-        ht = winograd.tiles(rows.stop - rows.start)
-        return winograd.input_tiles(x[images], top - rows.start, left, (ht, wt))
+        ht = scheme.tiles(rows.stop - rows.start)
+        return winograd.input_tiles(x[images], top - rows.start, left, (ht, wt), scheme)
 
     return tiles
 
 
 def _correlate_winograd(x: Any, weight: Any, pads: Pads, out_hw: Pair) -> Any:
     """(O, N, Ho, Wo) correlation of NCHW ``x`` with a 3×3 kernel, stride 1: per piece of the
-    work, V = input tiles, M = U V (16 GEMMs over channels), Y = output tiles of M."""
+    work, V = input tiles, M = U V (one GEMM per tile position), Y = output tiles of M."""
     xp = array_module(x)
-    u = winograd.transform_weight(weight)
+    scheme = _winograd_scheme(x.shape[1], weight.shape[0])
+    u = winograd.transform_weight(weight, scheme)
     y = xp.empty((weight.shape[0], x.shape[0], *out_hw), dtype=x.dtype)
-    parts, tiny = _winograd_chunks(x, x.shape[1] + weight.shape[0], out_hw)
-    tiles = _chunk_tiles(x, pads, out_hw)
+    parts, tiny = _winograd_chunks(x, x.shape[1] + weight.shape[0], out_hw, scheme)
+    tiles = _chunk_tiles(x, pads, out_hw, scheme)
 
     def chunk(part: Chunk) -> None:
         images, rows = part
-        winograd.output_tiles(u @ tiles(part), y[:, images, rows])
+        winograd.output_tiles(u @ tiles(part), y[:, images, rows], scheme)
 
     map_chunks(chunk, parts, tiny)
     return y
 
 
 def _correlate_weight_winograd(x: Any, g: Any, pads: Pads) -> Any:
-    """∂L/∂K for a 3×3 stride-1 correlation: Σ over pieces of ∂L/∂M · Vᵀ (16 GEMMs summing over
-    tiles), taken back through the weight transform."""
+    """∂L/∂K for a 3×3 stride-1 correlation: Σ over pieces of ∂L/∂M · Vᵀ (one GEMM per tile
+    position, summing over tiles), taken back through the weight transform."""
     out_hw = g.shape[2:]
-    parts, tiny = _winograd_chunks(x, x.shape[1] + g.shape[1], out_hw)
-    tiles = _chunk_tiles(x, pads, out_hw)
+    scheme = _winograd_scheme(x.shape[1], g.shape[1])
+    parts, tiny = _winograd_chunks(x, x.shape[1] + g.shape[1], out_hw, scheme)
+    tiles = _chunk_tiles(x, pads, out_hw, scheme)
 
     def chunk(part: Chunk) -> Any:
         images, rows = part
-        grad_m = winograd.gradient_tiles(g[images, :, rows].transpose(1, 0, 2, 3))
+        grad_m = winograd.gradient_tiles(g[images, :, rows].transpose(1, 0, 2, 3), scheme)
         return grad_m @ tiles(part).transpose(0, 2, 1)
 
-    return winograd.weight_from_tiles(sum(map_chunks(chunk, parts, tiny)))
+    return winograd.weight_from_tiles(sum(map_chunks(chunk, parts, tiny)), scheme)
 
 
 DIRECT_MAX_CHANNELS = 16  # in and out; more make the im2col GEMM efficient enough

@@ -1,0 +1,218 @@
+"""The compiled transforms of Winograd's F(4×4, 3×3) (see ``winograd.py`` for the algorithm): 6×6
+input tiles four pixels apart, 4×4 output tiles, 36 products per tile where F(2×2, 3×3) needs 64
+for the same 16 outputs (Lavin & Gray 2016, interpolation points 0, ±1, ±2, ∞):
+
+    Bᵀ = [[4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0], [0, 4, −4, −1, 1, 0],
+          [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]]
+    G  = [[¼, 0, 0], [−⅙, −⅙, −⅙], [−⅙, ⅙, −⅙], [1/24, 1/12, ⅙], [1/24, −1/12, ⅙], [0, 0, 1]]
+    Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0], [0, 1, 1, 4, 4, 0], [0, 1, −1, 8, −8, 1]]
+
+The price is rounding: in float32 a 16–64-channel layer's output differs from the exact
+correlation by 3–7·10⁻⁶ of its largest value, against 2–3·10⁻⁷ for F(2×2, 3×3) (both measured on
+ResNet-20's layer shapes), so ``winograd.py`` uses it only where its GEMMs dominate.
+
+The kernels follow ``winograd_f2.py``: tiles numbered (tile row, image, tile column), one factory
+per kernel returning it for one plane geometry (compile-time constants, so the short copies
+unroll).  The matrices' entries are written out as sums (a product by an integer constant would
+promote float32 to float64 in Numba, which made these loops three times slower).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import jit
+
+B_T = np.array([[4, 0, -5, 0, 1, 0],
+                [0, -4, -4, 1, 1, 0],
+                [0, 4, -4, -1, 1, 0],
+                [0, -2, -1, 2, 1, 0],
+                [0, 2, -1, -2, 1, 0],
+                [0, 4, 0, -5, 0, 1]], dtype=np.float64)
+G = np.array([[1 / 4, 0, 0],
+              [-1 / 6, -1 / 6, -1 / 6],
+              [-1 / 6, 1 / 6, -1 / 6],
+              [1 / 24, 1 / 12, 1 / 6],
+              [1 / 24, -1 / 12, 1 / 6],
+              [0, 0, 1]], dtype=np.float64)
+A_T = np.array([[1, 1, 1, 1, 1, 0],
+                [0, 1, -1, 2, -2, 0],
+                [0, 1, 1, 4, 4, 0],
+                [0, 1, -1, 8, -8, 1]], dtype=np.float64)
+OUT = 4  # outputs per tile side
+
+
+def tiles(size: int) -> int:
+    """Number of 4-output tiles along an axis of ``size`` outputs."""
+    return -(-size // OUT)
+
+
+def make_input(key: tuple[int, int, int]):
+    """The input transform for ``key`` = (wt, left, W): wt tile columns read from planes W wide
+    padded by ``left`` columns (compile-time constants)."""
+    wt, left, w = key
+    # the six columns a tile reads, q = 0 … 5: column 4j + q − left of the input, for j from
+    # firsts[q] on (counts[q] of them) inside the input
+    offsets = tuple(q - left for q in range(6))
+    firsts = tuple(max(0, -(offset // 4)) for offset in offsets)
+    counts = tuple(max(0, min(wt - 1, (w - 1 - offset) // 4) - first + 1)
+                   for offset, first in zip(offsets, firsts, strict=True))
+
+    def transform(x, top, ht, v):  # pragma: no cover - compiled
+        """V (36, C, ht·N·wt) of the ht × wt tiles of the planes of x (N, C, H, W) padded by
+        ``top`` rows and ``left`` columns of zeros (negative: cropped), zeros past its end.
+
+        Per channel, s[r, q, n·wt + j] = padded row r of image n at column 4j + q; then per tile
+        row, Bᵀ over its six rows and Bᵀ again over the six columns q, unit-stride over k."""
+        n, c, h = x.shape[:3]
+        run = n * wt  # the tiles of one tile row, over all images
+        s = np.zeros((4 * ht + 2, 6, run), x.dtype)
+        rows = np.empty((6, 6, run), x.dtype)
+        for ci in range(c):
+            for r in range(max(0, top), min(4 * ht + 2, top + h)):  # rows past the edges stay 0
+                for ni in range(n):
+                    src = x[ni, ci, r - top]
+                    for q in range(6):
+                        dst = s[r, q, ni * wt + firsts[q]:]
+                        part = src[4 * firsts[q] + offsets[q]:]
+                        for j in range(counts[q]):
+                            dst[j] = part[4 * j]
+            for ti in range(ht):
+                r = 4 * ti
+                for q in range(6):  # Bᵀ D over the tile's six rows
+                    _apply_b_t(s[r, q], s[r + 1, q], s[r + 2, q], s[r + 3, q], s[r + 4, q],
+                               s[r + 5, q], rows[0, q], rows[1, q], rows[2, q], rows[3, q],
+                               rows[4, q], rows[5, q])
+                t = ti * run
+                for a in range(6):  # (Bᵀ D) B over its six columns
+                    e, b = rows[a], 6 * a
+                    _apply_b_t(e[0], e[1], e[2], e[3], e[4], e[5],
+                               v[b, ci, t:t + run], v[b + 1, ci, t:t + run],
+                               v[b + 2, ci, t:t + run], v[b + 3, ci, t:t + run],
+                               v[b + 4, ci, t:t + run], v[b + 5, ci, t:t + run])
+
+    return transform
+
+
+def make_output(width: int):
+    """The output transform for planes ``width`` wide (a compile-time constant)."""
+    wt, full = tiles(width), width // 4  # tiles, and those wholly inside the plane
+
+    def output(m, y):  # pragma: no cover - compiled
+        """y (O, N, Ho, Wo) = Aᵀ M_t A per tile: Aᵀ over ξ's rows, then over its columns, then
+        the four output columns of each tile interleaved into y."""
+        o, n, h = y.shape[:3]
+        run = n * wt
+        z = np.empty((4, 6, run), m.dtype)
+        out = np.empty((4, 4, run), m.dtype)
+        for oi in range(o):
+            for ti in range((h + 3) // 4):
+                t = ti * run
+                for b in range(6):
+                    _apply_a_t(m[b, oi, t:t + run], m[6 + b, oi, t:t + run],
+                               m[12 + b, oi, t:t + run], m[18 + b, oi, t:t + run],
+                               m[24 + b, oi, t:t + run], m[30 + b, oi, t:t + run],
+                               z[0, b], z[1, b], z[2, b], z[3, b])
+                for i in range(4):
+                    e = z[i]
+                    _apply_a_t(e[0], e[1], e[2], e[3], e[4], e[5],
+                               out[i, 0], out[i, 1], out[i, 2], out[i, 3])
+                for i in range(min(4, h - 4 * ti)):
+                    for ni in range(n):
+                        row = y[oi, ni, 4 * ti + i]
+                        for j in range(full):
+                            for jj in range(4):
+                                row[4 * j + jj] = out[i, jj, ni * wt + j]
+                        for jj in range(width - 4 * full):  # a narrower last tile
+                            row[4 * full + jj] = out[i, jj, ni * wt + full]
+
+    return output
+
+
+def make_gradient(width: int):
+    """The gradient transform for output planes ``width`` wide (a compile-time constant)."""
+    wt, full = tiles(width), width // 4  # tiles, and those wholly inside the plane
+
+    def gradient(g, m):  # pragma: no cover - compiled
+        """∂L/∂M (36, O, ht·N·wt) = A ∂L/∂Y_t Aᵀ per tile, from g (O, N, Ho, Wo): a tile row's
+        four output columns over all images gathered into d (zeros past the edges), then A over
+        columns and over rows."""
+        o, n, h = g.shape[:3]
+        run = n * wt
+        d = np.zeros((4, 4, run), g.dtype)
+        rows = np.empty((4, 6, run), g.dtype)
+        for oi in range(o):
+            for ti in range((h + 3) // 4):
+                for i in range(4):
+                    if 4 * ti + i >= h:  # past the last row: zeros
+                        d[i] = 0
+                        continue
+                    for ni in range(n):
+                        row = g[oi, ni, 4 * ti + i]
+                        for j in range(full):
+                            for jj in range(4):
+                                d[i, jj, ni * wt + j] = row[4 * j + jj]
+                        for jj in range(4 * (wt - full)):  # a narrower last tile, zero-filled
+                            col = 4 * full + jj
+                            d[i, jj, ni * wt + full] = row[col] if col < width else 0
+                for i in range(4):
+                    e, h_ = d[i], rows[i]
+                    _apply_a(e[0], e[1], e[2], e[3], h_[0], h_[1], h_[2], h_[3], h_[4], h_[5])
+                t = ti * run
+                for b in range(6):
+                    _apply_a(rows[0, b], rows[1, b], rows[2, b], rows[3, b],
+                             m[b, oi, t:t + run], m[6 + b, oi, t:t + run],
+                             m[12 + b, oi, t:t + run], m[18 + b, oi, t:t + run],
+                             m[24 + b, oi, t:t + run], m[30 + b, oi, t:t + run])
+
+    return gradient
+
+
+def _register(fn):
+    """Compiled and inlined into the kernels that call it, where Numba is installed."""
+    if jit.njit is None:  # pragma: no cover - numba is a dependency
+        return fn
+    return jit.njit(inline="always", fastmath=True, nogil=True, cache=True)(fn)
+
+
+@_register
+def _apply_b_t(d0, d1, d2, d3, d4, d5, r0, r1, r2, r3, r4, r5):  # pragma: no cover - compiled
+    """r_a = Σ_i Bᵀ[a, i] d_i over six rows, with the shared partial sums."""
+    for k in range(d0.size):
+        four_d0, four_d1 = (d0[k] + d0[k]) + (d0[k] + d0[k]), (d1[k] + d1[k]) + (d1[k] + d1[k])
+        four_d2, two_d13 = (d2[k] + d2[k]) + (d2[k] + d2[k]), (d1[k] - d3[k]) + (d1[k] - d3[k])
+        four_d3 = (d3[k] + d3[k]) + (d3[k] + d3[k])
+        r0[k] = four_d0 - four_d2 - d2[k] + d4[k]
+        r1[k] = d3[k] + d4[k] - four_d1 - four_d2
+        r2[k] = four_d1 - four_d2 + d4[k] - d3[k]
+        r3[k] = d4[k] - d2[k] - two_d13
+        r4[k] = d4[k] - d2[k] + two_d13
+        r5[k] = four_d1 - four_d3 - d3[k] + d5[k]
+
+
+@_register
+def _apply_a_t(m0, m1, m2, m3, m4, m5, z0, z1, z2, z3):  # pragma: no cover - compiled
+    """z_i = Σ_a Aᵀ[i, a] m_a over six rows."""
+    for k in range(m0.size):
+        p, q = m1[k] + m2[k], m1[k] - m2[k]
+        r, s = m3[k] + m4[k], m3[k] - m4[k]
+        two_s, four_r = s + s, (r + r) + (r + r)
+        z0[k] = m0[k] + p + r
+        z1[k] = q + two_s
+        z2[k] = p + four_r
+        z3[k] = q + (two_s + two_s) + (two_s + two_s) + m5[k]
+
+
+@_register
+def _apply_a(d0, d1, d2, d3, h0, h1, h2, h3, h4, h5):  # pragma: no cover - compiled
+    """h_b = Σ_i A[b, i] d_i (A = (Aᵀ)ᵀ, 6×4) over four rows."""
+    for k in range(d0.size):
+        p, q = d0[k] + d2[k], d1[k] + d3[k]
+        two_d1, four_d2 = d1[k] + d1[k], (d2[k] + d2[k]) + (d2[k] + d2[k])
+        eight_d3 = ((d3[k] + d3[k]) + (d3[k] + d3[k])) + ((d3[k] + d3[k]) + (d3[k] + d3[k]))
+        h0[k] = d0[k]
+        h1[k] = p + q
+        h2[k] = p - q
+        h3[k] = d0[k] + two_d1 + four_d2 + eight_d3
+        h4[k] = d0[k] - two_d1 + four_d2 - eight_d3
+        h5[k] = d3[k]
