@@ -341,7 +341,10 @@ def _chunks(a: Any, n: int, rows: int, values_per_row: int, split_rows: bool = T
     ``PARALLEL_MIN_BYTES`` (one piece on a GPU).  Whole images are grouped while they fit; a
     larger image, or a batch smaller than the number of workers, is cut into blocks of output
     rows, a multiple of ``step`` (unless ``split_rows`` is False, for kernels whose pieces would
-    write overlapping rows).
+    write overlapping rows).  Groups of images come in a multiple of the worker count, of equal
+    size but for the last, so no thread is left with one piece more (F(4×4, 3×3) on 64 channels
+    made five pieces of 26 images: three for one thread, two for the other; six of 22 took its
+    forward from 1.85–2.04 to 1.62–1.70 ms).
 
     Why: the im2col copy and the GEMM that reads it run faster while the matrix is still in the
     CPU's cache.  Measured on ResNet-20's 16→16 3×3 layer (0.6 MB of im2col per image), batch 128,
@@ -363,6 +366,9 @@ def _chunks(a: Any, n: int, rows: int, values_per_row: int, split_rows: bool = T
             block = min(rows, max(step, block - block % step))
     images = 1 if block < rows else max(1, min(CHUNK_BYTES // (row_bytes * rows),
                                                -(-n // pieces)))
+    if block == rows and images < n:  # as many pieces as a multiple of the workers, all alike
+        count = -(-n // images)
+        images = -(-n // (-(-count // pieces) * pieces))
     return [(slice(i, min(i + images, n)), slice(r, min(r + block, rows)))
             for i in range(0, n, images) for r in range(0, rows, block)]
 
