@@ -129,11 +129,12 @@ def test_winograd_convolution_matches_the_reference(everywhere, scheme, monkeypa
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("channels, size, scheme", [(16, 32, W.F2), (32, 16, W.F4), (64, 8, W.F4)],
-                         ids=["16ch-f2", "32ch-f4", "64ch-f4"])
+@pytest.mark.parametrize("channels, size, scheme", [(8, 32, W.F2), (16, 32, W.F4), (32, 16, W.F4),
+                                                    (64, 8, W.F4)],
+                         ids=["8ch-f2", "16ch-f4", "32ch-f4", "64ch-f4"])
 def test_conv2d_through_winograd_matches_torch(dtype, channels, size, scheme):
-    """ResNet-20's three stages (padding 1), on the scheme each takes by default, against
-    PyTorch: output and all three gradients."""
+    """ResNet-20's three stages and a narrower layer (padding 1), on the scheme each takes by
+    default, against PyTorch: output and all three gradients."""
     rng = np.random.default_rng(4)
     x = rng.standard_normal((4, channels, size, size))
     w = rng.standard_normal((channels, channels, 3, 3)) * np.sqrt(2 / (9 * channels))
@@ -155,8 +156,8 @@ def test_which_convolutions_take_winograd(monkeypatch):
     assert K._winograd_fits(small[[0] * 4], (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 8)
     assert not K._winograd_fits(small, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 8)
     assert not K._winograd_fits(x, (128, 64, 3, 3), (1, 1), (1, 1), (1, 1), 1, 32)  # wide
-    assert K._winograd_scheme(16, 16) is W.F2 and K._winograd_scheme(16, 32) is W.F2
-    assert K._winograd_scheme(32, 64) is W.F4
+    assert K._winograd_scheme(8, 16) is W.F2 and K._winograd_scheme(16, 8) is W.F2
+    assert K._winograd_scheme(16, 16) is W.F4 and K._winograd_scheme(32, 64) is W.F4
     monkeypatch.setenv("STRIATE_WINOGRAD", "2")  # F(2×2, 3×3) only
     assert K._winograd_scheme(32, 64) is W.F2
     monkeypatch.setenv("STRIATE_WINOGRAD", "0")

@@ -187,15 +187,17 @@ def _winograd_fits(x: Any, weight_shape: tuple[int, ...], spacing: Pair, stride:
             and o + c <= WINOGRAD_MAX_CHANNELS and winograd.available() and jit.serves(x))
 
 
-WINOGRAD_F4_MIN_CHANNELS = 32  # in and out; narrower layers keep F(2×2, 3×3)
+WINOGRAD_F4_MIN_CHANNELS = 16  # in and out; narrower layers keep F(2×2, 3×3)
 
 
 def _winograd_scheme(channels: int, out_channels: int) -> Any:
     """F(4×4, 3×3) where its cheaper GEMMs outweigh its larger transforms, else F(2×2, 3×3);
-    ``STRIATE_WINOGRAD=2`` keeps every layer on F(2×2, 3×3).  Float32, batch 128, one core, one
-    piece of the forward pass (input transform + GEMMs + output transform, ms), F(2×2) →
-    F(4×4): 32→32 on 16×16, 0.33 → 0.28; 64→64 on 8×8, 0.51 → 0.36; but 16→16 on 32×32,
-    0.23 → 0.24."""
+    ``STRIATE_WINOGRAD=2`` keeps every layer on F(2×2, 3×3).  Float32, batch 128, forward pass on
+    2 cores (``benchmarks/winograd_parts.py``), F(2×2) → F(4×4): 32→32 on 16×16, 2.75–2.86 →
+    2.11–2.74 ms; 64→64 on 8×8, 2.84 → 1.62–1.70 ms; 16→16 on 32×32 per image on one core,
+    0.059 → 0.047 ms (its weight gradient about even).  All of ResNet-20 on F(4×4) against its
+    16-channel stage on F(2×2), in one process, alternating: training 344 → 322 and 280 → 257 ms
+    a step, inference 120 → 106 and 83 → 76 ms a batch (batch 1: no difference)."""
     if (min(channels, out_channels) >= WINOGRAD_F4_MIN_CHANNELS
             and os.environ.get("STRIATE_WINOGRAD", "1") != "2"):
         return winograd.F4
@@ -341,10 +343,10 @@ def _chunks(a: Any, n: int, rows: int, values_per_row: int, split_rows: bool = T
     ``PARALLEL_MIN_BYTES`` (one piece on a GPU).  Whole images are grouped while they fit; a
     larger image, or a batch smaller than the number of workers, is cut into blocks of output
     rows, a multiple of ``step`` (unless ``split_rows`` is False, for kernels whose pieces would
-    write overlapping rows).  Groups of images come in a multiple of the worker count, of equal
-    size but for the last, so no thread is left with one piece more (F(4×4, 3×3) on 64 channels
-    made five pieces of 26 images: three for one thread, two for the other; six of 22 took its
-    forward from 1.85–2.04 to 1.62–1.70 ms).
+    write overlapping rows).  Groups of images come in a multiple of the worker count and differ
+    in size by one image at most, so no thread is left with a piece more (F(4×4, 3×3) on 64
+    channels made five pieces of 26 images: three for one thread, two for the other; six of 21–22
+    took its forward from 1.85–2.04 to 1.62–1.70 ms).
 
     Why: the im2col copy and the GEMM that reads it run faster while the matrix is still in the
     CPU's cache.  Measured on ResNet-20's 16→16 3×3 layer (0.6 MB of im2col per image), batch 128,
@@ -364,13 +366,16 @@ def _chunks(a: Any, n: int, rows: int, values_per_row: int, split_rows: bool = T
             block = min(block, -(-rows * n // pieces))
         if block < rows:
             block = min(rows, max(step, block - block % step))
-    images = 1 if block < rows else max(1, min(CHUNK_BYTES // (row_bytes * rows),
-                                               -(-n // pieces)))
-    if block == rows and images < n:  # as many pieces as a multiple of the workers, all alike
-        count = -(-n // images)
-        images = -(-n // (-(-count // pieces) * pieces))
-    return [(slice(i, min(i + images, n)), slice(r, min(r + block, rows)))
-            for i in range(0, n, images) for r in range(0, rows, block)]
+    if n == 0:  # an empty batch: no work
+        return []
+    if block < rows:
+        return [(slice(i, i + 1), slice(r, min(r + block, rows)))
+                for i in range(n) for r in range(0, rows, block)]
+    images = max(1, min(CHUNK_BYTES // (row_bytes * rows), -(-n // pieces)))
+    count = -(-n // images)
+    count = min(n, -(-count // pieces) * pieces)  # a multiple of the workers, where n allows
+    bounds = [i * n // count for i in range(count + 1)]  # groups of ⌊n/count⌋ or ⌈n/count⌉
+    return [(slice(bounds[i], bounds[i + 1]), slice(0, rows)) for i in range(count)]
 
 
 def _correlate_reference(buf: Any, weight: Any, stride: Pair, dilation: Pair, groups: int,
