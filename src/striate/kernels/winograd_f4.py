@@ -62,34 +62,32 @@ def make_input(key: tuple[int, int, int]):
         """V (36, C, ht·N·wt) of the ht × wt tiles of the planes of x (N, C, H, W) padded by
         ``top`` rows and ``left`` columns of zeros (negative: cropped), zeros past its end.
 
-        Per channel, s[r, q, n·wt + j] = padded row r of image n at column 4j + q; then per tile
+        Per channel, s[q, r, n·wt + j] = padded row r of image n at column 4j + q; then per tile
         row, Bᵀ over its six rows and Bᵀ again over the six columns q, unit-stride over k."""
         n, c, h = x.shape[:3]
         run = n * wt  # the tiles of one tile row, over all images
-        s = np.zeros((4 * ht + 2, 6, run), x.dtype)
-        rows = np.empty((6, 6, run), x.dtype)
+        s = np.zeros((6, 4 * ht + 2, run), x.dtype)
+        rows = np.empty((6, 6, run), x.dtype)  # Bᵀ D: [a, q, k]
+        out = np.empty((6, run), x.dtype)
         for ci in range(c):
             for r in range(max(0, top), min(4 * ht + 2, top + h)):  # rows past the edges stay 0
                 for ni in range(n):
                     src = x[ni, ci, r - top]
                     for q in range(6):
-                        dst = s[r, q, ni * wt + firsts[q]:]
+                        dst = s[q, r, ni * wt + firsts[q]:]
                         part = src[4 * firsts[q] + offsets[q]:]
                         for j in range(counts[q]):
                             dst[j] = part[4 * j]
             for ti in range(ht):
-                r = 4 * ti
                 for q in range(6):  # Bᵀ D over the tile's six rows
-                    _apply_b_t(s[r, q], s[r + 1, q], s[r + 2, q], s[r + 3, q], s[r + 4, q],
-                               s[r + 5, q], rows[0, q], rows[1, q], rows[2, q], rows[3, q],
-                               rows[4, q], rows[5, q])
+                    _apply_b_t(s[q, 4 * ti:4 * ti + 6], out)
+                    for a in range(6):
+                        _copy(out[a], rows[a, q])
                 t = ti * run
                 for a in range(6):  # (Bᵀ D) B over its six columns
-                    e, b = rows[a], 6 * a
-                    _apply_b_t(e[0], e[1], e[2], e[3], e[4], e[5],
-                               v[b, ci, t:t + run], v[b + 1, ci, t:t + run],
-                               v[b + 2, ci, t:t + run], v[b + 3, ci, t:t + run],
-                               v[b + 4, ci, t:t + run], v[b + 5, ci, t:t + run])
+                    _apply_b_t(rows[a], out)
+                    for b in range(6):
+                        _copy(out[b], v[6 * a + b, ci, t:t + run])
 
     return transform
 
@@ -176,18 +174,29 @@ def _register(fn):
 
 
 @_register
-def _apply_b_t(d0, d1, d2, d3, d4, d5, r0, r1, r2, r3, r4, r5):  # pragma: no cover - compiled
-    """r_a = Σ_i Bᵀ[a, i] d_i over six rows, with the shared partial sums."""
-    for k in range(d0.size):
-        four_d0, four_d1 = (d0[k] + d0[k]) + (d0[k] + d0[k]), (d1[k] + d1[k]) + (d1[k] + d1[k])
-        four_d2, two_d13 = (d2[k] + d2[k]) + (d2[k] + d2[k]), (d1[k] - d3[k]) + (d1[k] - d3[k])
-        four_d3 = (d3[k] + d3[k]) + (d3[k] + d3[k])
-        r0[k] = four_d0 - four_d2 - d2[k] + d4[k]
-        r1[k] = d3[k] + d4[k] - four_d1 - four_d2
-        r2[k] = four_d1 - four_d2 + d4[k] - d3[k]
-        r3[k] = d4[k] - d2[k] - two_d13
-        r4[k] = d4[k] - d2[k] + two_d13
-        r5[k] = four_d1 - four_d3 - d3[k] + d5[k]
+def _apply_b_t(d, r):  # pragma: no cover - compiled
+    """r[a] = Σ_i Bᵀ[a, i] d[i] for (6, K) arrays, with the shared partial sums.  Taking two 2-D
+    arrays rather than twelve rows made the loop vectorise (the input transform's column pass
+    over one piece: 0.095 ms on twelve rows, 0.020 ms on two arrays; the copies out cost 0.010).
+    The output and gradient transforms measured faster the other way, so they keep rows."""
+    for k in range(d.shape[1]):
+        d0, d1, d2, d3, d4, d5 = d[0, k], d[1, k], d[2, k], d[3, k], d[4, k], d[5, k]
+        four_d0, four_d1 = (d0 + d0) + (d0 + d0), (d1 + d1) + (d1 + d1)
+        four_d2, four_d3 = (d2 + d2) + (d2 + d2), (d3 + d3) + (d3 + d3)
+        two_d13 = (d1 - d3) + (d1 - d3)
+        r[0, k] = four_d0 - four_d2 - d2 + d4
+        r[1, k] = d3 + d4 - four_d1 - four_d2
+        r[2, k] = four_d1 - four_d2 + d4 - d3
+        r[3, k] = d4 - d2 - two_d13
+        r[4, k] = d4 - d2 + two_d13
+        r[5, k] = four_d1 - four_d3 - d3 + d5
+
+
+@_register
+def _copy(src, dst):  # pragma: no cover - compiled
+    """dst[:] = src as a plain loop (Numba's slice assignment took twice as long here)."""
+    for k in range(src.size):
+        dst[k] = src[k]
 
 
 @_register
