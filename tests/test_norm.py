@@ -426,11 +426,11 @@ def test_batch_norm_compiled_passes_equal_numpy(monkeypatch, dtype, layout, trai
     for path in ("compiled", "numpy"):
         if path == "numpy":
             monkeypatch.setattr(norm, "channel_view", lambda a: None)
-        x = st.tensor(data, requires_grad=True)
+        x = st.from_numpy(data.copy(order="K")).requires_grad_()  # st.tensor: NCHW order
         w, b = (st.tensor(v, requires_grad=True) if affine else None for v in (gamma, beta))
         mean, var = np.zeros(4, dtype), np.ones(4, dtype)
         y = F.batch_norm(x, mean, var, w, b, training=training)
-        y.backward(up)
+        y.backward(st.from_numpy(up))
         runs.append([y.data, mean, var, x.grad] + ([w.grad, b.grad] if affine else []))
     tol = 1e-12 if dtype == np.float64 else 2e-5
     for ours, theirs in zip(*runs, strict=True):
@@ -457,8 +457,8 @@ def test_batch_norm_inference_compiled_equals_numpy(monkeypatch, dtype, layout):
         if path == "numpy":
             monkeypatch.setattr(norm, "channel_view", lambda a: None)
         with st.no_grad():
-            runs.append(F.batch_norm(st.tensor(data), mean, var, st.tensor(gamma),
-                                     st.tensor(beta)).data)
+            x = st.from_numpy(data.copy(order="K"))  # in data's layout (st.tensor: NCHW)
+            runs.append(F.batch_norm(x, mean, var, st.tensor(gamma), st.tensor(beta)).data)
     expected = (data - mean[:, None, None]) / np.sqrt(var[:, None, None] + 1e-5)
     expected = expected * gamma[:, None, None] + beta[:, None, None]
     tol = 1e-12 if dtype == np.float64 else 2e-6

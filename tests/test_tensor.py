@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import striate as st
+import striate.nn.functional as F
 from helpers import assert_close, to_torch, torch
 
 
@@ -173,3 +174,25 @@ def test_matmul_broadcasting_matches_torch(shape_a, shape_b):
     assert_close(y.data, ty, what="forward")
     assert_close(a.grad, ta.grad, what="a.grad")
     assert_close(b.grad, tb.grad, what="b.grad")
+
+
+def test_pad_and_slicing_keep_the_memory_layout():
+    """A convolution's output is an NCHW view of (C, N, H, W) memory; ResNet's option-A shortcut
+    slices and pads it.  Both results, and both gradients, stay in that memory order (so the
+    residual sum after them adds arrays laid out alike), with NumPy's values."""
+    from striate.kernels.layout import memory_order
+
+    data = np.random.default_rng(0).standard_normal((3, 4, 6, 6)).astype(np.float32)
+    cnhw = np.ascontiguousarray(data.swapaxes(0, 1)).swapaxes(0, 1)
+    x = st.from_numpy(cnhw).requires_grad_()  # st.tensor would copy into NCHW order
+    sliced = x[:, :, ::2, ::2]
+    y = F.pad(sliced, (0, 0, 0, 0, 2, 1))
+    expected = np.pad(data[:, :, ::2, ::2], ((0, 0), (2, 1), (0, 0), (0, 0)))
+    np.testing.assert_array_equal(y.data, expected)
+    assert memory_order(y.data) == (1, 0, 2, 3)
+    up = np.ascontiguousarray(np.ones_like(expected).swapaxes(0, 1)).swapaxes(0, 1)
+    y.backward(up)
+    grad = np.zeros_like(data)
+    grad[:, :, ::2, ::2] = 1
+    np.testing.assert_array_equal(x.grad.data, grad)
+    assert memory_order(x.grad.data) == (1, 0, 2, 3)

@@ -244,7 +244,7 @@ class Tensor:
             if grad is None:
                 continue
             if node._ctx is None or node._retain_grad:
-                node.grad = grad.copy() if node.grad is None else node.grad + grad
+                node.grad = grad.copy(order="K") if node.grad is None else node.grad + grad
             if node._ctx is None:
                 continue
             ctx = node._ctx

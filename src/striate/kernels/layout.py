@@ -23,8 +23,20 @@ def leading_pair_order(a: Any, copy: bool = False) -> tuple[Any, bool]:
     return (np.ascontiguousarray(a) if copy else None), False
 
 
+def memory_order(a: Any) -> tuple[int, ...]:
+    """``a``'s axes from the largest stride to the smallest: the order its memory runs in."""
+    return tuple(int(i) for i in np.argsort(a.strides, kind="stable")[::-1])
+
+
+def full(shape: tuple[int, ...], order: tuple[int, ...], value: float, dtype: Any,
+         xp: Any = np) -> Any:
+    """An array of ``shape`` filled with ``value`` whose memory runs in ``order`` (as
+    :func:`memory_order` gives it), so an op can keep its input's layout."""
+    buf = xp.full(tuple(shape[i] for i in order), value, dtype=dtype)
+    return buf.transpose(tuple(int(i) for i in np.argsort(order)))
+
+
 def flat(a: Any) -> Any:
     """A 1-D view of ``a``'s memory in its own order, or None when ``a`` is not one dense block."""
-    order = np.argsort(a.strides, kind="stable")[::-1]
-    dense = a.transpose(order)
+    dense = a.transpose(memory_order(a))
     return dense.reshape(-1) if dense.flags.c_contiguous else None

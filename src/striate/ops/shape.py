@@ -8,6 +8,7 @@ from typing import Any
 
 from ..backend import array_module, device_of, to_device
 from ..function import Context, Function
+from ..kernels.layout import full, memory_order
 
 
 class Reshape(Function):
@@ -48,12 +49,13 @@ class Index(Function):
     @staticmethod
     def forward(ctx: Context, x, index):
         ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
+        ctx.order = memory_order(x)  # the gradient keeps x's layout
         return x[index]
 
     @staticmethod
     def backward(ctx: Context, g):
         xp = array_module(g)
-        gx = xp.zeros(ctx.shape, dtype=ctx.dtype)
+        gx = full(ctx.shape, ctx.order, 0, ctx.dtype, xp)
         if _is_basic(ctx.index):
             gx[ctx.index] = g
         else:
@@ -96,27 +98,27 @@ class Stack(Function):
 
 
 class ConstantPad(Function):
-    """y = x surrounded by a constant;  ∂L/∂x = the interior of g (negative pads crop)."""
+    """y = x surrounded by a constant;  ∂L/∂x = the interior of g (negative pads crop).  Both keep
+    their input's memory layout (a convolution's output is an NCHW view of (C, N, H, W) memory;
+    padded into NCHW memory, ResNet's shortcut made every residual sum after it mix layouts)."""
 
     @staticmethod
     def forward(ctx: Context, x, widths: tuple[tuple[int, int], ...], value: float):
-        xp = array_module(x)
         grow = tuple((max(a, 0), max(b, 0)) for a, b in widths)
-        y = xp.pad(x, grow, mode="constant", constant_values=value)
+        grown = tuple(n + a + b for n, (a, b) in zip(x.shape, grow, strict=True))
+        interior = tuple(slice(a, a + n) for (a, _), n in zip(grow, x.shape, strict=True))
+        y = full(grown, memory_order(x), value, x.dtype, array_module(x))
+        y[interior] = x
         crop = tuple(slice(max(-a, 0), n - max(-b, 0))
-                     for (a, b), n in zip(widths, y.shape, strict=True))
-        y = y[crop]
-        ctx.interior = tuple(slice(a, a + n) for (a, _), n in zip(grow, x.shape, strict=True))
-        ctx.crop, ctx.grown_shape, ctx.x_shape = crop, tuple(
-            n + a + b for n, (a, b) in zip(x.shape, grow, strict=True)), x.shape
-        return y
+                     for (a, b), n in zip(widths, grown, strict=True))
+        ctx.interior, ctx.crop, ctx.grown_shape = interior, crop, grown
+        return y[crop]
 
     @staticmethod
     def backward(ctx: Context, g):
-        xp = array_module(g)
-        full = xp.zeros(ctx.grown_shape, dtype=g.dtype)
-        full[ctx.crop] = g
-        return full[ctx.interior]
+        grown = full(ctx.grown_shape, memory_order(g), 0, g.dtype, array_module(g))
+        grown[ctx.crop] = g
+        return grown[ctx.interior]
 
 
 class Expand(Function):
