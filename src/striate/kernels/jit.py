@@ -36,3 +36,11 @@ def compiled(fn=None, *, fastmath: bool = True):
     if fn is None:
         return lambda f: compiled(f, fastmath=fastmath)
     return njit(nogil=True, fastmath=fastmath, cache=True)(fn) if njit is not None else fn
+
+
+def inlined(fn):
+    """``fn`` compiled to be inlined into the compiled kernels that call it (so the constants of
+    the caller reach its loops); ``fn`` itself without Numba."""
+    if njit is None:  # pragma: no cover - numba is a dependency
+        return fn
+    return njit(inline="always", fastmath=True, nogil=True, cache=True)(fn)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .winograd_scratch import column_runs, copy_columns
+
 B_T = np.array([[1, 0, -1, 0],
                 [0, 1, 1, 0],
                 [0, -1, 1, 0],
@@ -37,40 +39,27 @@ def make_input(key: tuple[int, int, int]):
     scratch below have fixed bounds and unroll (per piece, one core: 0.13 / 0.15 / 0.17 →
     0.08 ms on 32×32 / 16×16 / 8×8 planes)."""
     wt, left, w = key
-    # the four columns a tile reads in pairs, q = (parity, shift): column 2(j + shift) + parity
-    # − left of the input, for j from firsts[q] on (counts[q] of them) inside the input
-    offsets = tuple(2 * (q // 2) + q % 2 - left for q in range(4))
-    firsts = tuple(max(0, -(offset // 2)) for offset in offsets)
-    counts = tuple(max(0, min(wt - 1, (w - 1 - offset) // 2) - first + 1)
-                   for offset, first in zip(offsets, firsts, strict=True))
+    runs = column_runs(OUT, wt, left, w)
 
     def transform(x, top, ht, v):  # pragma: no cover - compiled
         """V (16, C, ht·N·wt) of the ht × wt tiles of the planes of x (N, C, H, W) padded by
         ``top`` rows and ``left`` columns of zeros (negative: cropped), as far as the tiles reach
         (zeros past the input's end).
 
-        Per channel, the padded rows are first copied into a scratch s[r, q, n·wt + j] holding
-        the value at column 2(j + shift) + parity of image n: so for one tile row every tile of
-        every image sits at the same position k = n·wt + j of sixteen rows of s, and both passes
-        (Bᵀ over the four input rows, then B over the columns) are unit-stride loops over k,
-        writing V in long runs."""
-        n, c, h = x.shape[:3]
+        Per channel, the padded rows are first copied into a scratch s[q, r, n·wt + j] holding
+        the value at column 2j + q of image n (``winograd_scratch.py``), and both passes (Bᵀ
+        over the four input rows, then B over the columns) are unit-stride loops over k = n·wt +
+        j, writing V in long runs."""
+        n, c = x.shape[:2]
         run = n * wt  # the tiles of one tile row, over all images
-        s = np.zeros((2 * ht + 2, 4, run), x.dtype)
+        s = np.zeros((4, 2 * ht + 2, run), x.dtype)
         rows = np.empty((4, 4, run), x.dtype)
         for ci in range(c):
-            for r in range(max(0, top), min(2 * ht + 2, top + h)):  # rows past the edges stay 0
-                for ni in range(n):
-                    src = x[ni, ci, r - top]
-                    for q in range(4):
-                        dst = s[r, q, ni * wt + firsts[q]:]
-                        part = src[2 * firsts[q] + offsets[q]:]
-                        for j in range(counts[q]):
-                            dst[j] = part[2 * j]
+            copy_columns(x, ci, top, OUT, runs, wt, s)
             for ti in range(ht):
-                d0, d1, d2, d3 = s[2 * ti], s[2 * ti + 1], s[2 * ti + 2], s[2 * ti + 3]
                 for q in range(4):  # Bᵀ D: rows d0 − d2, d1 + d2, d2 − d1, d1 − d3
-                    b0, b1, b2, b3 = d0[q], d1[q], d2[q], d3[q]
+                    r = 2 * ti
+                    b0, b1, b2, b3 = s[q, r], s[q, r + 1], s[q, r + 2], s[q, r + 3]
                     r0, r1, r2, r3 = rows[0, q], rows[1, q], rows[2, q], rows[3, q]
                     for k in range(run):
                         r0[k] = b0[k] - b2[k]

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import jit
+from .jit import inlined
+from .winograd_scratch import column_runs, copy_columns
 
 B_T = np.array([[4, 0, -5, 0, 1, 0],
                 [0, -4, -4, 1, 1, 0],
@@ -51,33 +52,22 @@ def make_input(key: tuple[int, int, int]):
     """The input transform for ``key`` = (wt, left, W): wt tile columns read from planes W wide
     padded by ``left`` columns (compile-time constants)."""
     wt, left, w = key
-    # the six columns a tile reads, q = 0 … 5: column 4j + q − left of the input, for j from
-    # firsts[q] on (counts[q] of them) inside the input
-    offsets = tuple(q - left for q in range(6))
-    firsts = tuple(max(0, -(offset // 4)) for offset in offsets)
-    counts = tuple(max(0, min(wt - 1, (w - 1 - offset) // 4) - first + 1)
-                   for offset, first in zip(offsets, firsts, strict=True))
+    runs = column_runs(OUT, wt, left, w)
 
     def transform(x, top, ht, v):  # pragma: no cover - compiled
         """V (36, C, ht·N·wt) of the ht × wt tiles of the planes of x (N, C, H, W) padded by
         ``top`` rows and ``left`` columns of zeros (negative: cropped), zeros past its end.
 
-        Per channel, s[q, r, n·wt + j] = padded row r of image n at column 4j + q; then per tile
-        row, Bᵀ over its six rows and Bᵀ again over the six columns q, unit-stride over k."""
-        n, c, h = x.shape[:3]
+        Per channel, s[q, r, n·wt + j] = padded row r of image n at column 4j + q
+        (``winograd_scratch.py``); then per tile row, Bᵀ over its six rows and Bᵀ again over the
+        six columns q, unit-stride over k."""
+        n, c = x.shape[:2]
         run = n * wt  # the tiles of one tile row, over all images
         s = np.zeros((6, 4 * ht + 2, run), x.dtype)
         rows = np.empty((6, 6, run), x.dtype)  # Bᵀ D: [a, q, k]
         out = np.empty((6, run), x.dtype)
         for ci in range(c):
-            for r in range(max(0, top), min(4 * ht + 2, top + h)):  # rows past the edges stay 0
-                for ni in range(n):
-                    src = x[ni, ci, r - top]
-                    for q in range(6):
-                        dst = s[q, r, ni * wt + firsts[q]:]
-                        part = src[4 * firsts[q] + offsets[q]:]
-                        for j in range(counts[q]):
-                            dst[j] = part[4 * j]
+            copy_columns(x, ci, top, OUT, runs, wt, s)
             for ti in range(ht):
                 for q in range(6):  # Bᵀ D over the tile's six rows
                     _apply_b_t(s[q, 4 * ti:4 * ti + 6], out)
@@ -166,14 +156,7 @@ def make_gradient(width: int):
     return gradient
 
 
-def _register(fn):
-    """Compiled and inlined into the kernels that call it, where Numba is installed."""
-    if jit.njit is None:  # pragma: no cover - numba is a dependency
-        return fn
-    return jit.njit(inline="always", fastmath=True, nogil=True, cache=True)(fn)
-
-
-@_register
+@inlined
 def _apply_b_t(d, r):  # pragma: no cover - compiled
     """r[a] = Σ_i Bᵀ[a, i] d[i] for (6, K) arrays, with the shared partial sums.  Taking two 2-D
     arrays rather than twelve rows made the loop vectorise (the input transform's column pass
@@ -192,14 +175,14 @@ def _apply_b_t(d, r):  # pragma: no cover - compiled
         r[5, k] = four_d1 - four_d3 - d3 + d5
 
 
-@_register
+@inlined
 def _copy(src, dst):  # pragma: no cover - compiled
     """dst[:] = src as a plain loop (Numba's slice assignment took twice as long here)."""
     for k in range(src.size):
         dst[k] = src[k]
 
 
-@_register
+@inlined
 def _apply_a_t(m0, m1, m2, m3, m4, m5, z0, z1, z2, z3):  # pragma: no cover - compiled
     """z_i = Σ_a Aᵀ[i, a] m_a over six rows."""
     for k in range(m0.size):
@@ -212,7 +195,7 @@ def _apply_a_t(m0, m1, m2, m3, m4, m5, z0, z1, z2, z3):  # pragma: no cover - co
         z3[k] = q + (two_s + two_s) + (two_s + two_s) + m5[k]
 
 
-@_register
+@inlined
 def _apply_a(d0, d1, d2, d3, h0, h1, h2, h3, h4, h5):  # pragma: no cover - compiled
     """h_b = Σ_i A[b, i] d_i (A = (Aᵀ)ᵀ, 6×4) over four rows."""
     for k in range(d0.size):
