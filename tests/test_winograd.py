@@ -63,6 +63,21 @@ def test_compiled_transforms_match_their_matrix_references(h, w, dtype, scheme):
 
 
 @pytest.mark.parametrize("scheme", SCHEMES, ids=lambda s: s.__name__.rsplit("_", 1)[-1])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("o, c", [(1, 1), (3, 5), (16, 16), (37, 11)])  # 407 pairs: two blocks
+def test_compiled_weight_transforms_match_their_references(o, c, dtype, scheme):
+    rng = np.random.default_rng(3)
+    k = rng.standard_normal((o, c, 3, 3)).astype(dtype)
+    du = rng.standard_normal((W.positions(scheme), o, c)).astype(dtype)
+    _close(W.transform_weight(k, scheme), W.transform_weight_reference(k, scheme), dtype)
+    _close(W.weight_from_tiles(du, scheme), W.weight_from_tiles_reference(du, scheme), dtype)
+    # a kernel that is a view (a transposed weight, as the input gradient passes it)
+    flipped = k.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
+    _close(W.transform_weight(flipped, scheme), W.transform_weight_reference(
+        np.ascontiguousarray(flipped), scheme), dtype)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES, ids=lambda s: s.__name__.rsplit("_", 1)[-1])
 @pytest.mark.parametrize("h, w", SIZES)
 def test_backward_transforms_are_the_adjoints(h, w, scheme):
     """<output_tiles(M), G> = <M, gradient_tiles(G)> and <U(K), dU> = <K, weight_from_tiles(dU)>:

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from . import jit, winograd_f2, winograd_f4
+from . import jit, winograd_f2, winograd_f4, winograd_weight
 from .jit import compiled
 
 F2: ModuleType = winograd_f2  # F(2×2, 3×3)
@@ -74,18 +74,47 @@ def _g_kron(scheme: ModuleType) -> Any:
 
 
 def transform_weight(weight: Any, scheme: ModuleType = F2) -> Any:
-    """U[ξ=(a, b), o, c] = (G K[o, c] Gᵀ)[a, b], shape ((m + 2)², O, C)."""
+    """U[ξ=(a, b), o, c] = (G K[o, c] Gᵀ)[a, b], shape ((m + 2)², O, C); compiled where it can be
+    (``winograd_weight.py``), else :func:`transform_weight_reference`."""
+    if not jit.serves(weight):
+        return transform_weight_reference(weight, scheme)
+    o, c = weight.shape[:2]
+    u = np.empty((positions(scheme), o, c), dtype=weight.dtype)
+    winograd_weight.transform(np.ascontiguousarray(weight).reshape(o * c, 9),
+                              _g(scheme, weight.dtype), u.reshape(-1, o * c))
+    return u
+
+
+def weight_from_tiles(grad_u: Any, scheme: ModuleType = F2) -> Any:
+    """∂L/∂K[o, c] = Gᵀ ∂L/∂U[:, o, c] G, shape (O, C, 3, 3), from ∂L/∂U ((m + 2)², O, C);
+    compiled where it can be, else :func:`weight_from_tiles_reference`."""
+    if not jit.serves(grad_u):
+        return weight_from_tiles_reference(grad_u, scheme)
+    p, o, c = grad_u.shape
+    grad_w = np.empty((o, c, 3, 3), dtype=grad_u.dtype)
+    winograd_weight.adjoint(np.ascontiguousarray(grad_u).reshape(p, o * c),
+                            _g(scheme, grad_u.dtype), grad_w.reshape(o * c, 9))
+    return grad_w
+
+
+@functools.cache
+def _g(scheme: ModuleType, dtype: Any) -> Any:
+    return scheme.G.astype(dtype)
+
+
+# --- readable references ----------------------------------------------------------------------
+
+
+def transform_weight_reference(weight: Any, scheme: ModuleType = F2) -> Any:
+    """U = G K Gᵀ for every (o, c) as one product with kron(G, G), shape ((m + 2)², O, C)."""
     o, c = weight.shape[:2]
     return (_g_kron(scheme).astype(weight.dtype) @ weight.reshape(o * c, 9).T).reshape(-1, o, c)
 
 
-def weight_from_tiles(grad_u: Any, scheme: ModuleType = F2) -> Any:
-    """∂L/∂K[o, c] = Gᵀ ∂L/∂U[:, :, o, c] G, from ∂L/∂U of shape ((m + 2)², O, C)."""
+def weight_from_tiles_reference(grad_u: Any, scheme: ModuleType = F2) -> Any:
+    """∂L/∂K = Gᵀ ∂L/∂U G for every (o, c) as one product with kron(G, G)."""
     p, o, c = grad_u.shape
     return (grad_u.reshape(p, o * c).T @ _g_kron(scheme).astype(grad_u.dtype)).reshape(o, c, 3, 3)
-
-
-# --- readable references ----------------------------------------------------------------------
 
 
 def _tile_view(buf: Any, size: int, step: int, count: tuple[int, int]) -> Any:
