@@ -1,5 +1,6 @@
-"""The direct correlation for few channels: forward, input and weight gradients against the
-reference kernels, through conv2d against PyTorch and central differences, and where it is used."""
+"""The direct correlation for few channels: forward, input and weight gradients (the input
+gradient of a widening layer by the loops' adjoint) against the reference kernels, through conv2d
+against PyTorch and central differences, and where each is used."""
 
 import numpy as np
 import pytest
@@ -98,3 +99,22 @@ def test_direct_gradients_match_central_differences(x_shape, w_shape, padding):
                                          rng.standard_normal(w_shape),
                                          rng.standard_normal(w_shape[0])))
     assert check_case(case) < case.tol
+
+
+def test_widening_layers_take_the_direct_adjoint_for_their_input_gradient(monkeypatch):
+    """A stride-1 layer with few channels that widens (O > C) gets its input gradient from
+    ``direct.transpose_kernel``; one that narrows correlates with the rotated kernel instead, and
+    so does every layer with ``STRIATE_DIRECT=0``."""
+    taken = []
+    adjoint = K._transpose_direct
+    monkeypatch.setattr(K, "_transpose_direct", lambda *a: taken.append(a[1].shape) or adjoint(*a))
+    g = np.ones((2, 16, 10, 10), np.float32)
+    K.correlate_transpose(g, np.ones((16, 6, 5, 5), np.float32), (1, 1), ((0, 0), (0, 0)), (1, 1),
+                          1, (14, 14))
+    K.correlate_transpose(g[:, :6], np.ones((6, 16, 5, 5), np.float32), (1, 1),
+                          ((0, 0), (0, 0)), (1, 1), 1, (14, 14))
+    assert taken == [(16, 6, 5, 5)]
+    monkeypatch.setenv("STRIATE_DIRECT", "0")
+    K.correlate_transpose(g, np.ones((16, 6, 5, 5), np.float32), (1, 1), ((0, 0), (0, 0)), (1, 1),
+                          1, (14, 14))
+    assert taken == [(16, 6, 5, 5)]

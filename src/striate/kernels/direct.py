@@ -1,5 +1,5 @@
 """Direct correlation for stride-1 layers with few channels (LeNet's): the sum over channels and
-kernel offsets computed in place, without an im2col matrix; and a compiled col2im.
+kernel offsets computed in place, without an im2col matrix, and its adjoint; and a compiled col2im.
 
 The trick that makes it vectorise is to index a padded plane of width Wp by one flat position
 f = i·Wp + j.  Output (i, j) reads input (i + p, j + q), at flat position f + (p·Wp + q), so for
@@ -20,11 +20,18 @@ OpenBLAS reached only 22–52 GFLOP/s here.  The loops below (two output channel
 the kernel row unrolled) do the forward in about half that time on one core.  The readable twin is
 ``conv._correlate_reference``, the same sum as one tensordot per kernel offset.
 
-col2im (the adjoint of im2col, used for the input gradient of strided and widening layers) adds
-each kernel offset's slice of the column matrix back into the padded planes.  NumPy does that as
-kh·kw strided passes over the whole buffer; the compiled loop below adds one channel's offsets
-while that channel's planes sit in the L2 cache.  The whole input gradient, float32, batch 128,
-2 cores: LeNet's conv2 4.0 → 2.2–2.8 ms, ResNet-20's 16→32 stride-2 layer 9.8 → 6.7–7.4 ms
+The input gradient of a layer that widens (O > C, LeNet's conv2) is the forward's adjoint,
+X[c, f + p·Wp + q] += K[o, c, p, q] · G_wide[o, f], computed as a gather per position of X (each
+kernel row reversed, so the loop reads G_wide forward) into a scratch row per pair of input
+channels: ``transpose_kernel``.  It replaced GEMM + col2im there (LeNet's conv2, float32, batch
+128, 2 cores, alternating in one process: 1.35 → 1.17 ms; a LeNet-5 training step 10.0 → 9.0 ms).
+
+col2im (the adjoint of im2col, used for the input gradient of strided layers and of widening
+layers with more channels) adds each kernel offset's slice of the column matrix back into the
+padded planes.  NumPy does that as kh·kw strided passes over the whole buffer; the compiled loop
+below adds one channel's offsets while that channel's planes sit in the L2 cache.  The whole
+input gradient, float32, batch 128, 2 cores: LeNet's conv2 4.0 → 2.2–2.8 ms (before the adjoint
+above took it), ResNet-20's 16→32 stride-2 layer 9.8 → 6.7–7.4 ms
 (a 1×1 stride-2 layer, one pass either way, about the same).
 """
 
@@ -84,6 +91,58 @@ def _make_forward(kw: int):
                     y[o1, n, i] = a1[i * wp:i * wp + wo]
 
     return forward
+
+
+_transpose_kernels: dict[int, Any] = {}
+
+
+def transpose_kernel(kernel_width: int):
+    """The compiled adjoint of the forward (the input gradient of a stride-1 layer) for kernels
+    ``kernel_width`` wide."""
+    if kernel_width not in _transpose_kernels:
+        _transpose_kernels[kernel_width] = compiled(_make_transpose(kernel_width))
+    return _transpose_kernels[kernel_width]
+
+
+def _make_transpose(kw: int):
+    def transpose(g, flipped, padded_width, flat):  # pragma: no cover - compiled
+        """Add into the padded planes flat (C, N, Hp·Wp) the adjoint of the forward for the
+        output gradient g (O, N, Ho, Wo): X[c, p·Wp + f + q] += K[o, c, p, q] · G_wide[o, f],
+        read the other way round so that each position f' of a kernel row gathers its sum,
+        X[c, p·Wp + f'] += Σ_{o, q'} K'[o, c, p, q'] · G_wide[o, f' + q' − (kw − 1)], with
+        K' = ``flipped`` (each kernel row reversed, q' = kw − 1 − q) and G_wide shifted right by
+        kw − 1 zeros, so the reads run forward as in the forward pass.  Two input channels per
+        pass share each gradient value loaded, and sum in a scratch row (summing straight into
+        flat ran at half the speed)."""
+        o_count, c_count, kh = flipped.shape[:3]
+        n_count, ho, wo = g.shape[1:]
+        wp = padded_width
+        span = (ho - 1) * wp + wo
+        reach = span + kw - 1  # positions f' of one kernel row's share
+        wide = np.zeros((o_count, reach + kw - 1), g.dtype)  # G_wide[o, f] at f + kw − 1
+        acc = np.empty((2, reach), g.dtype)
+        for n in range(n_count):
+            for o in range(o_count):
+                for i in range(ho):
+                    wide[o, kw - 1 + i * wp:kw - 1 + i * wp + wo] = g[o, n, i]
+            for c in range(0, c_count, 2):
+                c1 = min(c + 1, c_count - 1)  # an odd count repeats the last channel
+                for p in range(kh):
+                    acc[:] = 0
+                    a0, a1 = acc[0], acc[1]
+                    for o in range(o_count):
+                        k0, k1, src = flipped[o, c, p], flipped[o, c1, p], wide[o]
+                        for f in range(reach):
+                            t0, t1 = a0[f], a1[f]
+                            for q in range(kw):
+                                t0 += k0[q] * src[f + q]
+                                t1 += k1[q] * src[f + q]
+                            a0[f], a1[f] = t0, t1
+                    flat[c, n, p * wp:p * wp + reach] += a0
+                    if c1 != c:
+                        flat[c1, n, p * wp:p * wp + reach] += a1
+
+    return transpose
 
 
 def _weight(flat, g, padded_width, zero, grad_w):  # pragma: no cover - compiled
