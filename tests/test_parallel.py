@@ -76,3 +76,19 @@ def test_map_chunks_works_in_a_forked_child(monkeypatch):
 
 def _squares_in_child():
     return parallel.map_chunks(lambda p: p * p, [0, 1, 2, 3])
+
+
+@pytest.mark.parametrize("outside", [1, 2])
+def test_map_chunks_runs_its_parts_with_one_blas_thread(outside):
+    """Inside the parts BLAS has one thread, whatever the caller set (restored after); with one
+    thread already, nothing is switched."""
+    pytest.importorskip("threadpoolctl")
+    if not parallel.numpy_blas():
+        pytest.skip("NumPy's BLAS is not visible to threadpoolctl")
+    try:
+        st.set_num_threads(outside)
+        inside = parallel.map_chunks(lambda p: st.get_num_threads(), [0, 1])
+        assert inside == [1, 1]
+        assert st.get_num_threads() == outside
+    finally:
+        parallel.keep_numpy_blas_single_threaded()

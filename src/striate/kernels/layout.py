@@ -24,8 +24,10 @@ def leading_pair_order(a: Any, copy: bool = False) -> tuple[Any, bool]:
 
 
 def memory_order(a: Any) -> tuple[int, ...]:
-    """``a``'s axes from the largest stride to the smallest: the order its memory runs in."""
-    return tuple(int(i) for i in np.argsort(a.strides, kind="stable")[::-1])
+    """``a``'s axes from the largest stride to the smallest (of equal strides, the later axis
+    first): the order its memory runs in."""
+    strides = a.strides
+    return tuple(sorted(range(len(strides)), key=lambda i: (strides[i], i), reverse=True))
 
 
 def full(shape: tuple[int, ...], order: tuple[int, ...], value: float, dtype: Any,

@@ -15,6 +15,7 @@ connected layers) are split over the worker threads instead (:func:`matmul`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections.abc import Callable, Sequence
@@ -41,25 +42,40 @@ if hasattr(os, "register_at_fork"):
 
 
 def num_workers() -> int:
-    """Threads for chunk-parallel kernels: ``STRIATE_NUM_THREADS``, else the usable cores."""
+    """Threads for chunk-parallel kernels: ``STRIATE_NUM_THREADS``, else the usable cores (as
+    the process started: an affinity changed later is not seen)."""
     value = os.environ.get("STRIATE_NUM_THREADS")
     if value:
         return max(1, int(value))
+    return _usable_cores()
+
+
+@functools.cache
+def _usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _single_threaded_blas():
     """A context that keeps BLAS to one thread while the chunk threads run (if threadpoolctl is
-    installed; otherwise BLAS keeps its own setting)."""
+    installed; otherwise BLAS keeps its own setting).  Usually every BLAS already has one
+    (:func:`keep_numpy_blas_single_threaded`): then asking each for its count (well under a
+    microsecond) replaces threadpoolctl's limiter (about 10 µs to set and restore, paid by every
+    convolution at batch 1)."""
     global _blas
     if _blas is None:
         try:
             from threadpoolctl import ThreadpoolController
 
-            _blas = ThreadpoolController()
+            controller = ThreadpoolController()
+            _blas = (controller, controller.select(user_api="blas").lib_controllers)
         except ImportError:  # pragma: no cover - threadpoolctl is a dependency
             _blas = False
-    return _blas.limit(limits=1, user_api="blas") if _blas else nullcontext()
+    if not _blas:  # pragma: no cover - threadpoolctl is a dependency
+        return nullcontext()
+    controller, libraries = _blas
+    if all(lib.num_threads == 1 for lib in libraries):
+        return nullcontext()
+    return controller.limit(limits=1, user_api="blas")
 
 
 def numpy_blas():

@@ -32,6 +32,12 @@ def expect_channels(op: str, name: str, got: int, expected: int, shape: Any) -> 
 
 def pair(op: str, name: str, value: Any, minimum: int = 0) -> tuple[int, int]:
     """An int or a 2-sequence of ints as (h, w), each at least ``minimum``."""
+    if type(value) is int and value >= minimum:  # the usual cases first, without ABC checks
+        return value, value
+    if (type(value) is tuple and len(value) == 2 and type(value[0]) is int
+            and type(value[1]) is int and min(value) >= minimum):
+        return value
+
     def is_int(v: Any) -> bool:
         return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
