@@ -18,9 +18,9 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from typing import Any, TypeVar
 
 import numpy as np
@@ -28,7 +28,7 @@ import numpy as np
 T = TypeVar("T")
 
 _pool: ThreadPoolExecutor | None = None
-_blas: Any = None
+_blas: list | None = None  # threadpoolctl's controllers of the BLAS the kernels call
 
 
 def _forget_pool() -> None:
@@ -56,34 +56,45 @@ def _usable_cores() -> int:
 
 
 def _single_threaded_blas():
-    """A context that keeps BLAS to one thread while the chunk threads run (if threadpoolctl is
-    installed; otherwise BLAS keeps its own setting).  Usually every BLAS already has one
-    (:func:`keep_numpy_blas_single_threaded`): then asking each for its count (well under a
-    microsecond) replaces threadpoolctl's limiter (about 10 µs to set and restore, paid by every
-    convolution at batch 1)."""
+    """A context that keeps NumPy's BLAS to one thread while the chunk threads run (if
+    threadpoolctl is installed; otherwise BLAS keeps its own setting).  Usually it has one
+    already (:func:`keep_numpy_blas_single_threaded`): then asking for the count (well under a
+    microsecond) replaces switching it (threadpoolctl's limiter took about 10 µs to set and
+    restore every BLAS loaded, SciPy's included, on every convolution at batch 1)."""
     global _blas
     if _blas is None:
         try:
-            from threadpoolctl import ThreadpoolController
-
-            controller = ThreadpoolController()
-            _blas = (controller, controller.select(user_api="blas").lib_controllers)
+            # NumPy's BLAS (the kernels' products), or every BLAS where it is not recognisable
+            _blas = numpy_blas() or _all_blas()
         except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-            _blas = False
-    if not _blas:  # pragma: no cover - threadpoolctl is a dependency
-        return nullcontext()
-    controller, libraries = _blas
-    if all(lib.num_threads == 1 for lib in libraries):
-        return nullcontext()
-    return controller.limit(limits=1, user_api="blas")
+            _blas = []
+    busy = [lib for lib in _blas if lib.num_threads != 1]
+    return _one_thread(busy) if busy else nullcontext()
+
+
+@contextmanager
+def _one_thread(libraries: list) -> Iterator[None]:
+    """One thread in each of threadpoolctl's ``libraries`` within the block, then their counts
+    as before."""
+    before = [lib.num_threads for lib in libraries]
+    for lib in libraries:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, count in zip(libraries, before, strict=True):
+            lib.set_num_threads(count)
+
+
+def _all_blas() -> list:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas").lib_controllers
 
 
 def numpy_blas():
     """threadpoolctl's controllers of the BLAS libraries that NumPy loaded (not, say, PyTorch's)."""
-    from threadpoolctl import ThreadpoolController
-
-    return [lib for lib in ThreadpoolController().select(user_api="blas").lib_controllers
-            if "numpy" in lib.filepath]
+    return [lib for lib in _all_blas() if "numpy" in lib.filepath]
 
 
 def keep_numpy_blas_single_threaded() -> None:
