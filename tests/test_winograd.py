@@ -62,6 +62,19 @@ def test_compiled_transforms_match_their_matrix_references(h, w, dtype, scheme):
     _close(y, W.output_tiles_reference(tiles, 2, (h, w), scheme), dtype)
 
 
+@pytest.mark.parametrize("top, left", [(1, 1), (-1, 2), (2, 0)])
+def test_input_transform_over_several_passes_of_tiles(top, left):
+    """A plane tall enough that F(4×4, 3×3)'s input transform takes its tile rows in several
+    blocks of ``BLOCK_TILES`` (the last one short), with rows padded and cropped at both ends."""
+    rng = np.random.default_rng(4)
+    ht, wt = 100, 3  # 2 images: 6 tiles a tile row, 85 tile rows a block: blocks of 85 and 15
+    assert W.F4.BLOCK_TILES // (2 * wt) < ht
+    x = rng.standard_normal((2, 3, 4 * ht + 1 - top, 4 * wt + 2 - left)).astype(np.float32)
+    buf = K.spread(x, (1, 1), ((top, 1), (left, 0)))
+    _close(W.input_tiles(x, top, left, (ht, wt), W.F4), W.input_tiles_reference(buf, W.F4),
+           np.float32)
+
+
 @pytest.mark.parametrize("scheme", SCHEMES, ids=lambda s: s.__name__.rsplit("_", 1)[-1])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("o, c", [(1, 1), (3, 5), (16, 16), (37, 11)])  # 407 pairs: two blocks

@@ -80,7 +80,6 @@ def make_input(key: tuple[int, int, int]):
     return transform
 
 
-
 def make_output(width: int):
     """The output transform for planes of a given width: a compile-time constant, so the short
     loops that interleave a tile row's even and odd output columns unroll."""
@@ -88,32 +87,32 @@ def make_output(width: int):
 
     def output(m, y):  # pragma: no cover - compiled
         """y (O, N, Ho, Wo) = Aᵀ M_t A per tile: Aᵀ over ξ's rows into z, then A over its
-        columns into the even and odd output columns of the tile row (over all images at
-        once), then those interleaved into y."""
+        columns into the even and odd output columns of every tile (one pass over all the
+        piece's tiles each), then those interleaved into y."""
         o, n, h = y.shape[:3]
         run = n * wt
-        z = np.empty((8, run), m.dtype)
-        out = np.empty((2, 2, run), m.dtype)
+        ht = (h + 1) // 2
+        count = ht * run
+        z = np.empty((8, count), m.dtype)
+        out = np.empty((2, 2, count), m.dtype)
         for oi in range(o):
-            for ti in range((h + 1) // 2):
-                t = ti * run
-                for b in range(4):
-                    m0, m1 = m[b, oi, t:t + run], m[4 + b, oi, t:t + run]
-                    m2, m3 = m[8 + b, oi, t:t + run], m[12 + b, oi, t:t + run]
-                    z0, z1 = z[b], z[4 + b]
-                    for k in range(run):
-                        z0[k] = m0[k] + m1[k] + m2[k]
-                        z1[k] = m1[k] - m2[k] - m3[k]
-                for i in range(2):
-                    z0, z1, z2, z3 = z[4 * i], z[4 * i + 1], z[4 * i + 2], z[4 * i + 3]
-                    even, odd = out[i, 0], out[i, 1]
-                    for k in range(run):
-                        even[k] = z0[k] + z1[k] + z2[k]
-                        odd[k] = z1[k] - z2[k] - z3[k]
+            for b in range(4):
+                m0, m1, m2, m3 = m[b, oi], m[4 + b, oi], m[8 + b, oi], m[12 + b, oi]
+                z0, z1 = z[b], z[4 + b]
+                for k in range(count):
+                    z0[k] = m0[k] + m1[k] + m2[k]
+                    z1[k] = m1[k] - m2[k] - m3[k]
+            for i in range(2):
+                z0, z1, z2, z3 = z[4 * i], z[4 * i + 1], z[4 * i + 2], z[4 * i + 3]
+                even, odd = out[i, 0], out[i, 1]
+                for k in range(count):
+                    even[k] = z0[k] + z1[k] + z2[k]
+                    odd[k] = z1[k] - z2[k] - z3[k]
+            for ti in range(ht):
                 for i in range(min(2, h - 2 * ti)):
                     for ni in range(n):
-                        row = y[oi, ni, 2 * ti + i]
-                        even, odd = out[i, 0, ni * wt:], out[i, 1, ni * wt:]
+                        row, t = y[oi, ni, 2 * ti + i], ti * run + ni * wt
+                        even, odd = out[i, 0, t:], out[i, 1, t:]
                         for j in range(pairs):
                             row[2 * j] = even[j]
                             row[2 * j + 1] = odd[j]
@@ -129,45 +128,42 @@ def make_gradient(width: int):
     wt, pairs = tiles(width), width // 2
 
     def gradient(g, m):  # pragma: no cover - compiled
-        """∂L/∂M (16, O, ht·N·wt) from g (O, N, Ho, Wo): a tile row's even and odd columns over
-        all images gathered into d (zeros past the edges), then per tile row i of the 2×2 tile
-        h_i = (g_i0, g_i0 + g_i1, g_i0 − g_i1, −g_i1), then the same over the two rows."""
+        """∂L/∂M (16, O, ht·N·wt) from g (O, N, Ho, Wo): every tile's even and odd columns
+        gathered into d (zeros past the edges, which stay from the first channel on), then per
+        row i of the 2×2 tile h_i = (g_i0, g_i0 + g_i1, g_i0 − g_i1, −g_i1), then the same over
+        the two rows, each one pass over all the piece's tiles."""
         o, n, h = g.shape[:3]
         run = n * wt
-        d = np.zeros((2, 2, run), g.dtype)
-        hh = np.empty((2, 4, run), g.dtype)
+        ht = (h + 1) // 2
+        count = ht * run
+        d = np.zeros((2, 2, count), g.dtype)
+        hh = np.empty((2, 4, count), g.dtype)
         for oi in range(o):
-            for ti in range((h + 1) // 2):
-                for i in range(2):
-                    if 2 * ti + i == h:  # odd height: the last tile's lower row is 0
-                        d[i] = 0
-                        continue
+            for ti in range(ht):
+                for i in range(min(2, h - 2 * ti)):  # odd height: the last lower row stays 0
                     for ni in range(n):
-                        row = g[oi, ni, 2 * ti + i]
-                        even, odd = d[i, 0, ni * wt:], d[i, 1, ni * wt:]
+                        row, t = g[oi, ni, 2 * ti + i], ti * run + ni * wt
+                        even, odd = d[i, 0, t:], d[i, 1, t:]
                         for j in range(pairs):
                             even[j] = row[2 * j]
                             odd[j] = row[2 * j + 1]
-                        if pairs < wt:  # odd width: the last tile's right column is 0
+                        if pairs < wt:  # odd width: the last tile's right column stays 0
                             even[pairs] = row[2 * pairs]
-                            odd[pairs] = 0
-                for i in range(2):
-                    even, odd = d[i, 0], d[i, 1]
-                    h0, h1, h2, h3 = hh[i, 0], hh[i, 1], hh[i, 2], hh[i, 3]
-                    for k in range(run):
-                        h0[k] = even[k]
-                        h1[k] = even[k] + odd[k]
-                        h2[k] = even[k] - odd[k]
-                        h3[k] = -odd[k]
-                t = ti * run
-                for b in range(4):
-                    upper, lower = hh[0, b], hh[1, b]
-                    m0, m1 = m[b, oi, t:t + run], m[4 + b, oi, t:t + run]
-                    m2, m3 = m[8 + b, oi, t:t + run], m[12 + b, oi, t:t + run]
-                    for k in range(run):
-                        m0[k] = upper[k]
-                        m1[k] = upper[k] + lower[k]
-                        m2[k] = upper[k] - lower[k]
-                        m3[k] = -lower[k]
+            for i in range(2):
+                even, odd = d[i, 0], d[i, 1]
+                h0, h1, h2, h3 = hh[i, 0], hh[i, 1], hh[i, 2], hh[i, 3]
+                for k in range(count):
+                    h0[k] = even[k]
+                    h1[k] = even[k] + odd[k]
+                    h2[k] = even[k] - odd[k]
+                    h3[k] = -odd[k]
+            for b in range(4):
+                upper, lower = hh[0, b], hh[1, b]
+                m0, m1, m2, m3 = m[b, oi], m[4 + b, oi], m[8 + b, oi], m[12 + b, oi]
+                for k in range(count):
+                    m0[k] = upper[k]
+                    m1[k] = upper[k] + lower[k]
+                    m2[k] = upper[k] - lower[k]
+                    m3[k] = -lower[k]
 
     return gradient

@@ -1,7 +1,11 @@
 """How the compiled Winograd input transforms read a plane: the m + 2 columns of every tile are
-copied into a scratch, one row per column offset q, so that for one tile row the value each tile
-needs at offset q sits at the same position k = n·wt + j (image n, tile column j) of row q, and
-both passes of the transform run unit-stride over k.
+copied into a scratch, one row per column offset q, so that the value each tile needs at offset q
+sits at the same position k of row q, and both passes of the transform run unit-stride over k.
+
+Two layouts: :func:`copy_columns` holds padded rows whole, k = n·wt + j over one tile row's
+tiles (F(2×2, 3×3), whose passes are too cheap to pay for more copying), and
+:func:`copy_tile_rows` holds each tile's m + 2 rows apart, k running over the tiles of several
+tile rows (F(4×4, 3×3): at batch 1 one tile row is only wt = 8 tiles, too short a loop).
 """
 
 from __future__ import annotations
@@ -35,3 +39,32 @@ def copy_columns(x, ci, top, out, runs, wt, s):  # pragma: no cover - compiled
                 part = src[out * firsts[q] + offsets[q]:]
                 for j in range(counts[q]):
                     dst[j] = part[out * j]
+
+
+@inlined
+def copy_tile_rows(x, ci, top, out, runs, wt, first, count, d):  # pragma: no cover - compiled
+    """d[q, r', (i − first)·N·wt + n·wt + j] = channel ``ci`` of image n, padded row m·i + r',
+    column m·j + q − left, for the ``count`` tile rows i from ``first``: each tile's m + 2 rows
+    side by side (a row two tile rows share is copied to both), so that one pass runs over all
+    their tiles.  Rows outside the plane are zeroed; columns outside it keep the zeros d was
+    made with (they are the same for every row)."""
+    offsets, firsts, counts = runs
+    n, h = x.shape[0], x.shape[2]
+    run = n * wt
+    zero = d.dtype.type(0)
+    for r in range(out * first, out * (first + count) + 2):
+        inside = top <= r < top + h
+        for ti in range(max(first, (r - 2) // out), min(first + count, r // out + 1)):
+            rr, t = r - out * ti, (ti - first) * run  # the row's place r' in tile row ti
+            if not inside:
+                for q in range(len(offsets)):
+                    for k in range(run):
+                        d[q, rr, t + k] = zero
+                continue
+            for ni in range(n):
+                src = x[ni, ci, r - top]
+                for q in range(len(offsets)):
+                    dst = d[q, rr, t + ni * wt + firsts[q]:]
+                    part = src[out * firsts[q] + offsets[q]:]
+                    for j in range(counts[q]):
+                        dst[j] = part[out * j]
