@@ -27,6 +27,7 @@ from ..backend import array_module
 from ..function import Context, Function
 from ..kernels import norm
 from .checks import expect_float
+from .reduce import channel_sum
 
 _NAME = "batch_norm"
 
@@ -34,19 +35,6 @@ _NAME = "batch_norm"
 def _channel_view(v: Any, ndim: int) -> Any:
     """A (C,) vector as (1, C, 1, …) so it broadcasts over an (N, C, *) input."""
     return v.reshape((1, -1) + (1,) * (ndim - 2))
-
-
-def _channel_sum(xp: Any, a: Any, b: Any = None) -> Any:
-    """Σ over every axis but the channel axis 1 of a (or of a·b, without forming the product).
-
-    ``einsum`` on an (N, C, L) view is several times faster than ``sum(axis=(0, 2, …))`` here
-    and sums as accurately (float32 error ≈ 4e-7 relative on 10⁶ values, measured).
-    """
-    n, c = a.shape[0], a.shape[1]
-    a3 = a.reshape(n, c, -1)
-    if b is None:
-        return xp.einsum("ncl->c", a3)
-    return xp.einsum("ncl,ncl->c", a3, b.reshape(n, c, -1))
 
 
 def _affine(x: Any, view: Any, mean: Any, inv_std: Any, weight: Any, bias: Any) -> Any:
@@ -71,9 +59,9 @@ def _batch_statistics(xp: Any, x: Any, view: Any, count: int) -> tuple[Any, Any,
         mean, var = np.empty(x.shape[1]), np.empty(x.shape[1])
         norm.statistics(view, mean, var)
         return mean.astype(x.dtype), var.astype(x.dtype), None
-    mean = _channel_sum(xp, x) / count
+    mean = channel_sum(x) / count
     centred = x - _channel_view(mean, x.ndim)
-    return mean, _channel_sum(xp, centred, centred) / count, centred
+    return mean, channel_sum(centred, centred) / count, centred
 
 
 def _update_running(running_mean: Any, running_var: Any, mean: Any, var: Any, count: int,
@@ -149,7 +137,7 @@ class BatchNorm(Function):
     def backward(ctx: Context, g):
         x_hat, inv_std, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        xp, ndim = array_module(g), g.ndim
+        ndim = g.ndim
         full = needs[0] and ctx.training
         views = norm.channel_view(g), norm.channel_view(x_hat)
         compiled = all(v is not None for v in views)
@@ -164,8 +152,8 @@ class BatchNorm(Function):
             norm.gradient_sums(*views, *sums)
             sum_g, sum_gx = (v.astype(g.dtype) for v in sums)
         else:
-            sum_g = _channel_sum(xp, g) if (needs[2] or full) else None
-            sum_gx = _channel_sum(xp, g, x_hat) if (needs[1] or full) else None
+            sum_g = channel_sum(g) if (needs[2] or full) else None
+            sum_gx = channel_sum(g, x_hat) if (needs[1] or full) else None
         gx = None
         if needs[0]:
             scale = inv_std if weight is None else weight * inv_std

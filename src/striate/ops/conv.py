@@ -12,6 +12,7 @@ from typing import Any
 from ..function import Context, Function
 from ..kernels.conv import Pads, correlate, correlate_transpose, correlate_weight
 from .checks import expect_float, expect_rank, pair
+from .reduce import channel_sum
 
 
 class Conv2d(Function):
@@ -56,7 +57,7 @@ class Conv2d(Function):
         if ctx.needs_input_grad[1]:
             gw = correlate_weight(x, g, weight.shape[2:], stride, pads, dilation, groups)
         if ctx.needs_input_grad[2]:
-            gb = g.sum(axis=(0, 2, 3))
+            gb = channel_sum(g)
         return gx, gw, gb
 
 
@@ -103,7 +104,7 @@ class ConvTranspose2d(Function):
         if ctx.needs_input_grad[1]:
             gw = correlate_weight(g, x, weight.shape[2:], stride, pads, dilation, groups)
         if ctx.needs_input_grad[2]:
-            gb = g.sum(axis=(0, 2, 3))
+            gb = channel_sum(g)
         return gx, gw, gb
 
 
