@@ -72,12 +72,20 @@ class Function:
         ``forward`` may return a tuple: its first item is the differentiable output and the rest
         (indices, statistics) come back as tensors that carry no gradient.
         """
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        _check_same_float_dtype(cls, arrays)
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        arrays, needs, float_dtypes = [], [], set()
+        for a in args:  # one pass: the arrays, who wants a gradient, the float dtypes met
+            wants = False
+            if isinstance(a, Tensor):
+                wants, a = a.requires_grad, a.data
+            if is_array(a) and a.dtype.kind == "f":
+                float_dtypes.add(a.dtype)
+            arrays.append(a)
+            needs.append(wants)
+        if len(float_dtypes) > 1:
+            _raise_mixed_float_dtypes(cls, float_dtypes)
         track = any(needs) and is_grad_enabled()
         parents = tuple(a if isinstance(a, Tensor) else None for a in args) if track else ()
-        ctx = Context(cls, parents, needs if track else (False,) * len(args))
+        ctx = Context(cls, parents, tuple(needs) if track else (False,) * len(args))
         if profiling.profiler is not None and track:
             profiling.profiler.on_record(ctx)
         out = cls.forward(ctx, *arrays, **kwargs)
@@ -87,12 +95,10 @@ class Function:
         return Tensor(out, requires_grad=track, _ctx=ctx if track else None)
 
 
-def _check_same_float_dtype(fn: type[Function], arrays: list) -> None:
+def _raise_mixed_float_dtypes(fn: type[Function], dtypes: set) -> None:
     """Mixed float dtypes are a user error (as in PyTorch's layers), never a silent promotion."""
-    dtypes = {a.dtype for a in arrays if is_array(a) and a.dtype.kind == "f"}
-    if len(dtypes) > 1:
-        names = ", ".join(sorted(str(d) for d in dtypes))
-        raise TypeError(
-            f"{fn.op_name()}: inputs have different dtypes ({names}); "
-            "convert them to one with .float() or .double()"
-        )
+    names = ", ".join(sorted(str(d) for d in dtypes))
+    raise TypeError(
+        f"{fn.op_name()}: inputs have different dtypes ({names}); "
+        "convert them to one with .float() or .double()"
+    )
