@@ -40,5 +40,9 @@ def full(shape: tuple[int, ...], order: tuple[int, ...], value: float, dtype: An
 
 def flat(a: Any) -> Any:
     """A 1-D view of ``a``'s memory in its own order, or None when ``a`` is not one dense block."""
+    if a.flags.c_contiguous:  # the usual layouts first: NCHW, and a convolution's (C, N, H, W)
+        return a.reshape(-1)
+    if a.ndim > 1 and a.swapaxes(0, 1).flags.c_contiguous:
+        return a.swapaxes(0, 1).reshape(-1)
     dense = a.transpose(memory_order(a))
     return dense.reshape(-1) if dense.flags.c_contiguous else None
