@@ -6,12 +6,17 @@ same model with the same weights, the ratio, and each library's peak memory.
     python benchmarks/vs_torch.py --models resnet20 --batches 16 --input-sizes 28 56 112 224
 
 Each (library, model, batch) runs in its own process, so thread pools do not compete and the
-peak resident memory is that library's alone; the two libraries alternate, and each figure is a
-median over repetitions.  A ratio is striate's throughput divided by PyTorch's (above 1: striate
-is faster).  GFLOP/s is what each achieved in training (a training step costs about three
-forward passes), to compare with the machine's sgemm peak printed first: near it, a library is
-BLAS-bound; far below it at large batches, memory-bound; far below it only at small batches,
-bound by per-op Python or dispatch overhead.
+peak resident memory is that library's alone.  The two libraries run in rounds (striate then
+PyTorch, the order swapped each round), each figure is the median over the rounds of each run's
+median over repetitions, and a ratio, striate's throughput divided by PyTorch's (above 1: striate
+is faster), is the median of the rounds' own ratios: on these shared machines the load changes
+from one minute to the next (PyTorch's ResNet-20 at batch 1 read 55 and 113 images/s in two
+runs the same hour), and a ratio taken within a round cancels most of that.
+
+GFLOP/s is what each achieved in training (a training step costs about three forward passes), to
+compare with the machine's sgemm peak printed first: near it, a library is BLAS-bound; far below
+it at large batches, memory-bound; far below it only at small batches, bound by per-op Python or
+dispatch overhead.
 """
 
 from __future__ import annotations
@@ -37,14 +42,14 @@ GOALS = {128: 1.0, 1: 0.8, 512: 0.8}  # batch -> the throughput ratio the perfor
 MEMORY_GOAL = ("resnet20", 128, 1.5)  # training peak memory at most 1.5× PyTorch's
 
 
-def print_goals(rows: list[tuple[str, int, dict, dict]]) -> None:
+def print_goals(rows: list[tuple[str, int, dict, dict, dict]]) -> None:
     """Which of the performance goals this run met, for the rows at a model's own input size."""
     lines = []
-    for model, batch, ours, theirs in rows:
+    for model, batch, ours, theirs, ratios in rows:
         if batch not in GOALS:
             continue
         for what in ("train", "infer"):
-            ratio = ours[f"{what}_ips"] / theirs[f"{what}_ips"]
+            ratio = ratios[what]
             verdict = "met" if ratio >= GOALS[batch] else "not met"
             lines.append(f"{model} batch {batch} {what}: {ratio:.3f} (goal >= {GOALS[batch]}) "
                          f"{verdict}")
@@ -67,6 +72,12 @@ def sgemm_gflops(n: int = 2048, repeats: int = 5) -> float:
         a @ a
         times.append(time.perf_counter() - start)
     return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def _median_run(runs: list[dict]) -> dict:
+    """Per figure, the median over the rounds' runs of one library."""
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]
+            if isinstance(runs[0][key], (int, float))}
 
 
 def model_input(model: str, size: int | None) -> tuple[tuple[int, int, int], dict]:
@@ -112,7 +123,9 @@ def main() -> None:
     p.add_argument("--input-sizes", nargs="+", type=int, default=None,
                    help="input heights = widths to try (default: each model's own)")
     p.add_argument("--seconds", type=float, default=2.0, help="length of one repetition")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=3, help="repetitions in each run")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="runs of each library, alternating (ratios: the median of the rounds')")
     p.add_argument("--worker", nargs=3, metavar=("LIBRARY", "MODEL", "BATCH"),
                    help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -138,18 +151,24 @@ def main() -> None:
             flops = forward_flops(model, size)
             shape, _ = model_input(model, size)
             for batch in args.batches:
-                ours = run_worker("striate", model, batch, size, args.seconds, args.repeats)
-                theirs = run_worker("torch", model, batch, size, args.seconds, args.repeats)
-                train = ours["train_ips"] / theirs["train_ips"]
-                infer = ours["infer_ips"] / theirs["infer_ips"]
+                rounds = []
+                for r in range(args.rounds):
+                    order = ("striate", "torch")[::1 if r % 2 == 0 else -1]
+                    runs = {lib: run_worker(lib, model, batch, size, args.seconds, args.repeats)
+                            for lib in order}
+                    rounds.append((runs["striate"], runs["torch"]))
+                ours, theirs = (_median_run([rnd[i] for rnd in rounds]) for i in (0, 1))
+                ratios = {what: statistics.median(o[f"{what}_ips"] / t[f"{what}_ips"]
+                                                  for o, t in rounds)
+                          for what in ("train", "infer")}
                 gflops = [3 * flops * r["train_ips"] / 1e9 for r in (ours, theirs)]
                 print(f"{model:<9} {shape[1]:>5} {batch:>5} | {ours['train_ips']:>9.0f} "
-                      f"{theirs['train_ips']:>9.0f} {train:>6.2f} | {gflops[0]:>6.1f} "
+                      f"{theirs['train_ips']:>9.0f} {ratios['train']:>6.2f} | {gflops[0]:>6.1f} "
                       f"{gflops[1]:>6.1f} | {ours['infer_ips']:>9.0f} {theirs['infer_ips']:>9.0f} "
-                      f"{infer:>6.2f} | {ours['peak_rss_mb']:>6.0f} {theirs['peak_rss_mb']:>6.0f}",
-                      flush=True)
+                      f"{ratios['infer']:>6.2f} | {ours['peak_rss_mb']:>6.0f} "
+                      f"{theirs['peak_rss_mb']:>6.0f}", flush=True)
                 if shape == MODELS[model][0]:
-                    native.append((model, batch, ours, theirs))
+                    native.append((model, batch, ours, theirs, ratios))
     print_goals(native)
 
 
