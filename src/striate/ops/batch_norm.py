@@ -40,8 +40,8 @@ def _channel_view(v: Any, ndim: int) -> Any:
 def _infer(x: Any, view: Any, mean: Any, var: Any, eps: float, weight: Any, bias: Any) -> Any:
     """γ·(x − E)/√(Var + ε) + β as x·a + b with a = γ/√(Var + ε) and b = β − E·a: two passes over
     x, not four (one, compiled, where ``view`` is x's (P, C, L) view: a (128, 16, 32, 32) float32
-    input, 2.1 → 1.0 ms; the compiled pass also computes a and b, which took about 8 µs of a
-    batch-1 call's 20 as NumPy vector operations)."""
+    input, 2.1 → 1.0 ms; the compiled pass also computes a and b, instead of five NumPy vector
+    operations: a (1, 16, 32, 32) call, module to result, 20.2 → 17.6 µs)."""
     if view is not None:
         y, y_view = norm.like(x, view)
         c = x.shape[1]
