@@ -268,17 +268,22 @@ def _layouts(x):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("h, w, k", [(8, 8, 2), (7, 9, 2), (11, 10, 3), (5, 9, (1, 3)),
                                      (6, 6, (3, 2))])
-def test_compiled_tiles_equal_references(h, w, k, dtype):
+@pytest.mark.parametrize("with_nan", [False, True])
+def test_compiled_tiles_equal_references(h, w, k, dtype, with_nan):
     """Side-by-side windows without padding take the compiled kernels: the same maxima, first
-    arguments (with ties and NaN: the first NaN wins, as np.argmax) and gradients as the
-    references, whatever the input's memory layout; pixels past the last whole tile get 0."""
+    arguments (with ties, and with NaN, which sends the work to the kernel where the first NaN
+    wins, as np.argmax) and gradients as the references, whatever the input's memory layout;
+    pixels past the last whole tile get 0."""
     x = np.round(_normal((2, 3, h, w), seed=2) * 2).astype(dtype) / 2  # many ties
-    x[0, 0, 0, :3] = np.nan
-    x[1, 2, -1, -1] = np.nan
+    if with_nan:
+        x[0, 0, 0, :3] = np.nan
+        x[1, 2, -1, -1] = np.nan
     x[1, 1, 1, 1] = -np.inf
     win = pool_windows("t", x, k, None, 0, 1, False)
     assert K._compiled_tiles(x, win)
     kh, kw = win.kernel
+    y, arg = np.empty(x.shape[:2] + win.out, dtype), np.empty(x.shape[:2] + win.out, np.int8)
+    assert K.tile_kernels(kh, kw)[0](x, y, arg) == with_nan  # the fast pass reports NaN
     g = np.random.default_rng(3).standard_normal(x.shape[:2] + win.out).astype(dtype)
     y_ref, arg_ref = K.max_windows_reference(x, win)
     one_hot = (arg_ref[..., None] == np.arange(kh * kw)).reshape(arg_ref.shape + (kh, kw))
