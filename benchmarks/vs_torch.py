@@ -137,8 +137,11 @@ def main() -> None:
 
     import torch
 
-    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"{os.cpu_count()} cores; sgemm {sgemm_gflops():.0f} GFLOP/s (2048², float32)")
+    from striate.bench.machine import cpu_description
+
+    print(f"{cpu_description()}; numpy {np.__version__}, torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads); sgemm {sgemm_gflops():.0f} GFLOP/s "
+          "(2048², float32)")
     head = (f"{'model':<9} {'input':>5} {'batch':>5} | {'train img/s':>19} {'ratio':>6} | "
             f"{'train GFLOP/s':>13} | {'inference img/s':>19} {'ratio':>6} | {'peak MB':>13}")
     print(head)

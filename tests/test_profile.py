@@ -28,3 +28,30 @@ def test_bench_profile_command(capsys):
     assert main(["bench", "lenet5", "--profile", "--batch-size", "4"]) == 0
     out = capsys.readouterr().out
     assert "conv1 (Conv2d)" in out and "fc3 (Linear)" in out
+
+
+INTEL = """processor\t: 0
+model name\t: Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz
+flags\t\t: fpu sse4_2 avx avx2 avx512f avx512bw
+"""
+GRAVITON = "processor\t: 0\nBogoMIPS\t: 243.75\nFeatures\t: fp asimd evtstrm aes\n"
+
+
+def test_cpu_description_names_the_processor_and_its_widest_vectors():
+    from striate.bench.machine import cpu_description
+    from striate.kernels.parallel import usable_cores
+
+    cores = f"{usable_cores()} cores"
+    assert cpu_description(INTEL) == \
+        f"Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz, AVX-512, {cores}"
+    assert cpu_description(GRAVITON).endswith(f"NEON, {cores}")  # no model name: platform's
+    assert cpu_description("").endswith(cores)
+    assert cpu_description().endswith(cores)  # this machine's
+
+
+def test_bench_command_prints_the_machine(capsys):
+    from striate.bench.machine import cpu_description
+
+    assert main(["bench", "lenet5", "--batch-size", "2", "--seconds", "0.01", "--repeats", "1",
+                 "--no-torch"]) == 0
+    assert cpu_description() in capsys.readouterr().out

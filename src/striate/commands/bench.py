@@ -35,6 +35,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import models
     from ..backend import set_num_threads
+    from ..bench.machine import cpu_description
     from ..bench.throughput import striate_throughput, torch_throughput
 
     if args.model not in models.list_models():
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_torch and importlib.util.find_spec("torch") is not None:
         rows.append(torch_throughput(args.model, args.batch_size, shape, args.seconds,
                                      args.repeats, **kwargs))
-    print(f"{args.model}, batch {args.batch_size}, input {list(shape)}, float32")
+    print(f"{args.model}, batch {args.batch_size}, input {list(shape)}, float32 "
+          f"({cpu_description()})")
     print(f"{'library':<8} {'train img/s':>12} {'inference img/s':>16}")
     for r in rows:
         print(f"{r.library:<8} {r.train_ips:>12.0f} {r.infer_ips:>16.0f}")

@@ -47,11 +47,12 @@ def num_workers() -> int:
     value = os.environ.get("STRIATE_NUM_THREADS")
     if value:
         return max(1, int(value))
-    return _usable_cores()
+    return usable_cores()
 
 
 @functools.cache
-def _usable_cores() -> int:
+def usable_cores() -> int:
+    """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
