@@ -154,6 +154,8 @@ ADAPTIVE_CONFIGS = [
     ((1, 1, 5, 5), (5, 5)),
     ((1, 2, 4, 3), (6, 5)),
     ((3, 10, 7), (4, None)),
+    ((2, 3, 8, 6), (4, 3)),  # windows tiling the plane, 2×2
+    ((2, 4, 8, 8), 1),  # global, a tile
 ]
 
 

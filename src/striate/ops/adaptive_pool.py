@@ -23,6 +23,11 @@ class AdaptiveAvgPool(Function):
     Averaging along one axis is linear, x ↦ A·x with A[i, start_i:end_i] = 1/(end_i − start_i),
     so y = A_h · X · A_wᵀ per (n, c) plane, done as two matrix products.  Backward is the
     transpose, ∂L/∂X = A_hᵀ · G · A_w: each pixel receives g/|window| from every window holding it.
+
+    When the output size divides the input's (global pooling above all), the windows tile the
+    plane, each k_h × k_w, and the same maps are a mean over each tile and g/(k_h·k_w) spread
+    back over it: a reshape each, without the matrices (ResNet-20's global pool at batch 1 cost
+    as much as a convolution's arithmetic through them).
     """
 
     name = "adaptive_avg_pool2d"
@@ -32,15 +37,25 @@ class AdaptiveAvgPool(Function):
         xp = array_module(x)
         x4, unbatched = _batched(x)
         n, c, h, w = x4.shape
-        a_h = adaptive_average_matrix(h, out[0], xp, x.dtype)
-        a_w = adaptive_average_matrix(w, out[1], xp, x.dtype)
-        ctx.a_h, ctx.a_w, ctx.unbatched = a_h, a_w, unbatched
-        return _unbatched(_sandwich(x4, a_h, a_w), unbatched)
+        ctx.unbatched, ctx.shape = unbatched, x4.shape
+        if h % out[0] == 0 and w % out[1] == 0:  # tiles of (h/oh) × (w/ow)
+            ctx.tile = (h // out[0], w // out[1])
+            y = x4.reshape(n, c, out[0], ctx.tile[0], out[1], ctx.tile[1]).mean((3, 5))
+            return _unbatched(y, unbatched)
+        ctx.tile = None
+        ctx.a_h = adaptive_average_matrix(h, out[0], xp, x.dtype)
+        ctx.a_w = adaptive_average_matrix(w, out[1], xp, x.dtype)
+        return _unbatched(_sandwich(x4, ctx.a_h, ctx.a_w), unbatched)
 
     @staticmethod
     def backward(ctx: Context, g):
+        xp = array_module(g)
         g4 = g[None] if ctx.unbatched else g
-        return _unbatched(_sandwich(g4, ctx.a_h.T, ctx.a_w.T), ctx.unbatched)
+        if ctx.tile is None:
+            return _unbatched(_sandwich(g4, ctx.a_h.T, ctx.a_w.T), ctx.unbatched)
+        (kh, kw), (n, c, oh, ow) = ctx.tile, g4.shape
+        spread = xp.broadcast_to((g4 / (kh * kw))[:, :, :, None, :, None], (n, c, oh, kh, ow, kw))
+        return _unbatched(spread.reshape(ctx.shape), ctx.unbatched)
 
 
 def _sandwich(x, left, right):

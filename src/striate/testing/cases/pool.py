@@ -85,6 +85,8 @@ CASES = [
          lambda a: F.adaptive_avg_pool2d(a, 4), _normal((2, 1, 6, 6))),
     Case("adaptive_avg_pool2d", "(1,3,4,5)->1 global",
          lambda a: F.adaptive_avg_pool2d(a, 1), _normal((1, 3, 4, 5))),
+    Case("adaptive_avg_pool2d", "(2,2,6,4)->(3,2) tiles",
+         lambda a: F.adaptive_avg_pool2d(a, (3, 2)), _normal((2, 2, 6, 4))),
     Case("adaptive_avg_pool2d", "(2,6,5)->(None,3)",
          lambda a: F.adaptive_avg_pool2d(a, (None, 3)), _normal((2, 6, 5))),
     Case("adaptive_max_pool2d", "(1,2,7,5)->(3,2)",
