@@ -73,10 +73,16 @@ class Module:
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
-        for table in ("_parameters", "_buffers", "_modules"):
-            entries = self.__dict__.get(table)
-            if entries is not None and name in entries:
-                return entries[name]
+        # Called only when normal lookup fails: parameters, buffers and submodules live in
+        # their tables (read on every layer call, so no loop over the table names).
+        d = self.__dict__
+        if "_modules" in d:  # else __init__ has not run yet
+            if name in d["_parameters"]:
+                return d["_parameters"][name]
+            if name in d["_buffers"]:
+                return d["_buffers"][name]
+            if name in d["_modules"]:
+                return d["_modules"][name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __delattr__(self, name: str) -> None:
@@ -295,6 +301,8 @@ class Module:
         return _HookHandle(self._forward_pre_hooks, hook)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not (self._forward_pre_hooks or self._forward_hooks):  # the usual case, at once
+            return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
             hook(self, args)
         out = self.forward(*args, **kwargs)
