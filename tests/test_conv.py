@@ -108,6 +108,41 @@ def test_conv2d_matches_torch_float32(conv_path, x_shape, w_shape, kw):
     _compare(F.conv2d, TF.conv2d, x_shape, w_shape, w_shape[0], kw, np.float32)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("x_shape, w_shape, kw", CONV, ids=_ids(CONV))
+def test_conv2d_inference_epilogue_matches_torch(conv_path, x_shape, w_shape, kw, dtype):
+    """conv2d_inference = max(conv2d(x, w)·s + t, 0) per output channel, as PyTorch computes
+    it in three steps, on every kernel path (each applies the epilogue to its own pieces), with
+    and without the scale and the rectifier."""
+    from striate.ops.conv import conv2d_inference
+
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype)
+    s, t = rng.uniform(0.5, 2, w_shape[0]).astype(dtype), rng.standard_normal(w_shape[0])
+    t = t.astype(dtype)
+    plain = TF.conv2d(to_torch(x), to_torch(w), **kw)
+    channel = (-1, 1, 1) if plain.dim() == 3 else (1, -1, 1, 1)
+    with st.no_grad():
+        for scale, relu in ((None, False), (s, False), (s, True), (None, True)):
+            expected = plain * (1 if scale is None else to_torch(scale).reshape(channel))
+            expected = expected + to_torch(t).reshape(channel)
+            expected = TF.relu(expected) if relu else expected
+            y = conv2d_inference(st.tensor(x), st.tensor(w), st.tensor(t), scale=scale,
+                                 relu=relu, **kw)
+            assert y.dtype == dtype
+            assert_close(y, expected, what=f"scale {scale is not None}, relu {relu}")
+
+
+def test_conv2d_inference_refuses_gradients_and_bad_scales():
+    from striate.ops.conv import conv2d_inference
+
+    x, w = st.randn(1, 2, 5, 5), st.randn(3, 2, 3, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="no backward"):
+        conv2d_inference(x, w, relu=True)
+    with st.no_grad(), pytest.raises(ValueError, match=r"scale of shape \(3,\)"):
+        conv2d_inference(x, w, scale=np.ones(2, np.float32))
+
+
 @pytest.mark.parametrize("x_shape, w_shape, kw", CONVT, ids=_ids(CONVT))
 def test_conv_transpose2d_matches_torch_float64(conv_path, x_shape, w_shape, kw):
     groups = kw.get("groups", 1)

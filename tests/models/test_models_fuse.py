@@ -75,3 +75,80 @@ def test_training_mode_bn_is_left_alone():
     model = get_model("resnet20")
     fused = fuse_conv_bn(model)  # still in training mode
     assert _bns(fused) == _bns(model)
+
+
+# --- conv_bn: the same fold, on every call at inference ------------------------------------------
+
+
+def _conv_bn_layers(bias, affine):
+    """A strided conv, an evaluation-mode BN with non-trivial statistics (and γ, β), a ReLU."""
+    conv = nn.Conv2d(3, 4, 3, stride=2, padding=1, bias=bias, dtype=np.float64)
+    bn = nn.BatchNorm2d(4, affine=affine, dtype=np.float64)
+    rng = np.random.default_rng(5)
+    bn.running_mean[...], bn.running_var[...] = rng.normal(0, 0.3, 4), rng.uniform(0.5, 2, 4)
+    if affine:
+        bn.weight.data[...], bn.bias.data[...] = rng.uniform(0.5, 1.5, 4), rng.normal(0, 0.2, 4)
+    return conv, bn.eval(), nn.ReLU()
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("with_bn", [True, False])
+@pytest.mark.parametrize("with_relu", [True, False])
+def test_conv_bn_is_one_op_at_inference_and_equals_the_layers(monkeypatch, bias, affine,
+                                                              with_bn, with_relu):
+    from striate.nn import utils
+
+    conv, bn, relu = _conv_bn_layers(bias, affine)
+    bn, relu = (bn if with_bn else None), (relu if with_relu else None)
+    x = st.tensor(np.random.default_rng(6).standard_normal((2, 3, 9, 9)))
+    layers = [m for m in (conv, bn, relu) if m is not None]
+    calls = []
+    fused = utils.conv2d_inference
+    monkeypatch.setattr(utils, "conv2d_inference",
+                        lambda *a, **k: calls.append(1) or fused(*a, **k))
+    with st.no_grad():
+        expected = nn.Sequential(*layers)(x)
+        y = utils.conv_bn(conv, bn, x, relu)
+    assert calls == [1]
+    assert_close(y, expected, rtol=1e-12, what="conv_bn fused")
+
+
+def test_conv_bn_runs_the_layers_in_training_with_gradients_or_hooks(monkeypatch):
+    from striate.nn import utils
+
+    conv, bn, relu = _conv_bn_layers(False, True)
+    x = st.tensor(np.random.default_rng(7).standard_normal((2, 3, 9, 9)))
+    monkeypatch.setattr(utils, "conv2d_inference", lambda *a, **k: pytest.fail("fused"))
+    y = utils.conv_bn(conv, bn, x, relu)  # gradients wanted (the parameters')
+    y.sum().backward()
+    assert conv.weight.grad is not None
+    seen = []
+    handle = bn.register_forward_hook(lambda m, i, o: seen.append(o))
+    with st.no_grad():
+        utils.conv_bn(conv, bn, x, relu)  # a hook on bn sees its output
+    handle.remove()
+    assert len(seen) == 1
+    bn.train()
+    before = int(bn.num_batches_tracked)
+    with st.no_grad():
+        utils.conv_bn(conv, bn, x, relu)  # training: batch statistics, running ones updated
+    assert int(bn.num_batches_tracked) == before + 1
+
+
+def test_resnet20_inference_is_fused_and_equals_the_unfused_layers(monkeypatch):
+    """The CIFAR ResNet calls conv_bn: at inference its BNs do not run as layers, and the
+    output is the layers' (float64, to roundoff); with gradients wanted they run as before."""
+    model = get_model("resnet20").double()
+    _randomise_bn(model)
+    model.eval()
+    x = st.tensor(np.random.default_rng(8).standard_normal((2, 3, 16, 16)))
+    ran = []
+    forward = nn.BatchNorm2d.forward
+    monkeypatch.setattr(nn.BatchNorm2d, "forward", lambda m, i: ran.append(m) or forward(m, i))
+    layers = model(x)  # gradients wanted (the parameters'): the layers run
+    assert len(ran) == _bns(model)
+    with st.no_grad():
+        fused = model(x)
+    assert len(ran) == _bns(model)  # none ran again
+    assert_close(fused, layers, rtol=1e-10, what="resnet20 fused inference")

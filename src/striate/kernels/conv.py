@@ -44,7 +44,7 @@ import os
 from typing import Any
 
 from ..backend import array_module
-from . import direct, jit, winograd
+from . import direct, jit, pointwise, winograd
 from .parallel import map_chunks, num_workers
 
 Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right)); may be negative
@@ -102,16 +102,27 @@ def im2col(buf: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -
     return windows.reshape(c * kh * kw, n * ho * wo)
 
 
+def _finisher(scale: Any, shift: Any, relu: bool):
+    """What each piece of a correlation's output gets while it is still in cache: y·scale +
+    shift per channel (None for 1 and 0: a bias is a shift) and, when ``relu``, the rectifier
+    (None: nothing to do).  Done over the whole output afterwards, each was one more pass
+    through memory."""
+    if scale is None and shift is None and not relu:
+        return None
+    return lambda piece: pointwise.affine_relu_(piece, scale, shift, relu)
+
+
 def _correlate_fast(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair,
-                    dilation: Pair, groups: int, out_hw: Pair) -> Any:
+                    dilation: Pair, groups: int, out_hw: Pair, finish: Any = None) -> Any:
     """(O, N, Ho, Wo) correlation of NCHW ``x`` spread by ``spacing`` and ``pads``: per
     cache-sized piece of the work (:func:`_chunks`), im2col, then one GEMM (batched over
-    groups); or Winograd or the direct loops, where :func:`_method` picks them."""
+    groups); or Winograd or the direct loops, where :func:`_method` picks them.  ``finish``
+    (see :func:`_finisher`) is applied to each piece of the output as soon as it is written."""
     method = _method(x, weight.shape, spacing, stride, dilation, groups, out_hw[1])
     if method == "winograd":
-        return _correlate_winograd(x, weight, pads, out_hw)
+        return _correlate_winograd(x, weight, pads, out_hw, finish)
     if method == "direct":
-        return _correlate_direct(x, weight, pads, out_hw)
+        return _correlate_direct(x, weight, pads, out_hw, finish)
     xp = array_module(x)
     o, cg, kh, kw = weight.shape
     n, k = x.shape[0], cg * kh * kw
@@ -124,6 +135,8 @@ def _correlate_fast(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair
         images, rows = part
         y[:, images, rows] = (w @ columns(part).reshape(groups, k, -1)).reshape(
             o, -1, rows.stop - rows.start, out_hw[1])
+        if finish is not None:
+            finish(y[:, images, rows])
 
     map_chunks(chunk, parts, _tiny(x, n * out_hw[0] * groups * k * out_hw[1]))
     return y
@@ -227,7 +240,7 @@ def _chunk_tiles(x: Any, pads: Pads, out_hw: Pair, scheme: Any):
     return tiles
 
 
-def _correlate_winograd(x: Any, weight: Any, pads: Pads, out_hw: Pair) -> Any:
+def _correlate_winograd(x: Any, weight: Any, pads: Pads, out_hw: Pair, finish: Any = None) -> Any:
     """(O, N, Ho, Wo) correlation of NCHW ``x`` with a 3×3 kernel, stride 1: per piece of the
     work, V = input tiles, M = U V (one GEMM per tile position), Y = output tiles of M."""
     xp = array_module(x)
@@ -240,6 +253,8 @@ def _correlate_winograd(x: Any, weight: Any, pads: Pads, out_hw: Pair) -> Any:
     def chunk(part: Chunk) -> None:
         images, rows = part
         winograd.output_tiles(u @ tiles(part), y[:, images, rows], scheme)
+        if finish is not None:
+            finish(y[:, images, rows])
 
     map_chunks(chunk, parts, tiny)
     return y
@@ -290,7 +305,7 @@ def _direct_chunks(x: Any, weight_shape: tuple[int, ...], pads: Pads,
     return _chunks(x, x.shape[0], out_height, c * kh * kw * padded_width, split_rows=False)
 
 
-def _correlate_direct(x: Any, weight: Any, pads: Pads, out_hw: Pair) -> Any:
+def _correlate_direct(x: Any, weight: Any, pads: Pads, out_hw: Pair, finish: Any = None) -> Any:
     """(O, N, Ho, Wo) correlation of NCHW ``x`` padded by ``pads``, by the direct loops, each
     piece of images padding its own images."""
     xp = array_module(x)
@@ -302,6 +317,8 @@ def _correlate_direct(x: Any, weight: Any, pads: Pads, out_hw: Pair) -> Any:
         images, _ = part
         buf = spread(x[images], (1, 1), pads)
         forward(buf.reshape(*buf.shape[:2], -1), weight, buf.shape[3], y[:, images])
+        if finish is not None:
+            finish(y[:, images])
 
     # tiny=True: no BLAS inside, so no thread setting to switch
     map_chunks(chunk, _direct_chunks(x, weight.shape, pads, out_hw[0]), tiny=True)
@@ -399,8 +416,11 @@ def _correlate_reference(buf: Any, weight: Any, stride: Pair, dilation: Pair, gr
 
 
 def correlate(x: Any, weight: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int,
-              out_hw: Pair | None = None, reference: bool = False) -> Any:
-    """Y = X ⋆ K (the conv2d forward) as an NCHW view of (O, N, Ho, Wo) memory.
+              out_hw: Pair | None = None, reference: bool = False, bias: Any = None,
+              scale: Any = None, relu: bool = False) -> Any:
+    """Y = X ⋆ K (the conv2d forward) as an NCHW view of (O, N, Ho, Wo) memory, times ``scale``
+    and plus ``bias`` per output channel, then max(Y, 0) when ``relu`` (each applied to a piece
+    of Y as soon as it is computed).
 
     ``out_hw`` may ask for fewer window positions than fit (the adjoint of a transposed
     convolution whose output padding exceeded the stride)."""
@@ -410,17 +430,20 @@ def correlate(x: Any, weight: Any, stride: Pair, pads: Pads, dilation: Pair, gro
         out_hw = (output_size(hb, kh, stride[0], 0, dilation[0]),
                   output_size(wb, kw, stride[1], 0, dilation[1]))
     return _correlate(x, weight, (1, 1), pads, stride, dilation, groups, tuple(out_hw),
-                      reference)
+                      reference, _finisher(scale, bias, relu))
 
 
 def _correlate(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair, dilation: Pair,
-               groups: int, out_hw: Pair, reference: bool) -> Any:
-    """The correlation of x spread by ``spacing`` and ``pads``, as an NCHW view."""
+               groups: int, out_hw: Pair, reference: bool, finish: Any = None) -> Any:
+    """The correlation of x spread by ``spacing`` and ``pads``, as an NCHW view, each piece
+    given ``finish`` (:func:`_finisher`)."""
     if reference:
         y = _correlate_reference(spread(x, spacing, pads), weight, stride, dilation, groups,
                                  out_hw)
+        if finish is not None:
+            finish(y)
     else:
-        y = _correlate_fast(x, weight, spacing, pads, stride, dilation, groups, out_hw)
+        y = _correlate_fast(x, weight, spacing, pads, stride, dilation, groups, out_hw, finish)
     return y.transpose(1, 0, 2, 3)
 
 

@@ -1,4 +1,6 @@
-"""The rectifier y = max(x, 0) and its gradient g · [y > 0] as single compiled passes.
+"""The rectifier y = max(x, 0) and its gradient g · [y > 0] as single compiled passes, and a
+convolution's epilogue: its bias added (at inference, a batch norm's per-channel affine map) and
+the rectifier applied, in place.
 
 NumPy needs two passes for the forward (``maximum``, then the mask backward keeps) and two for the
 backward, and its ``maximum`` is slow for its NaN handling: on a (128, 6, 28, 28) float32 array
@@ -63,3 +65,47 @@ def relu_backward(g: Any, y: Any) -> Any:
     out = np.empty_like(y)
     _relu_backward(*flats, flat(out))
     return out
+
+
+def _make_affine_relu(relu: bool):
+    @compiled(fastmath=False)  # max(NaN, 0) must stay NaN, as np.maximum
+    def affine_relu(y, scale, shift):  # pragma: no cover - compiled
+        """y[o] = y[o]·scale[o] + shift[o], then max(·, 0) when ``relu``, in place on an
+        (O, P, L) view whose rows of L are contiguous (long rows: the loop over them
+        vectorises, where a plane's short rows would leave a scalar select, a branch on AVX2)."""
+        o_count, p_count, length = y.shape
+        zero = y.dtype.type(0)
+        for o in range(o_count):
+            a, b = scale[o], shift[o]
+            for p in range(p_count):
+                row = y[o, p]
+                for i in range(length):
+                    v = row[i] * a + b
+                    if relu:
+                        v = v if (v > 0) | (v != v) else zero
+                    row[i] = v
+
+    return affine_relu
+
+
+_affine_relu_kernels = {relu: _make_affine_relu(relu) for relu in (False, True)}
+
+
+def affine_relu_(y: Any, scale: Any, shift: Any, relu: bool) -> None:
+    """y = y·scale + shift per channel (y's first axis: a piece (O, N, H, W) of a convolution's
+    output, whole rows of its planes; None for scale 1 or shift 0), then y = max(y, 0) (NaN
+    stays NaN) when ``relu``: in place, one pass, so a convolution can finish each piece of its
+    output while the piece is in cache instead of walking the whole output again for each."""
+    xp = array_module(y)
+    scale = xp.ones(y.shape[0], dtype=y.dtype) if scale is None else scale
+    shift = xp.zeros(y.shape[0], dtype=y.dtype) if shift is None else shift
+    if jit.serves(y, scale, shift) and y.ndim == 4 \
+            and y.strides[2] == y.shape[3] * y.strides[3] == y.shape[3] * y.itemsize:
+        # each image's rows back to back: an (O, N, H·W) view
+        _affine_relu_kernels[relu](y.reshape(y.shape[0], y.shape[1], -1), scale, shift)
+        return
+    channel = (-1,) + (1,) * (y.ndim - 1)
+    y *= scale.reshape(channel)
+    y += shift.reshape(channel)
+    if relu:
+        xp.maximum(y, 0, out=y)

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import nn
 from ..nn import functional as F
+from ..nn.utils import conv_bn
 from ._init import check_size, init_weights
 from .resnet import conv3x3
 
@@ -59,8 +60,9 @@ class CifarBasicBlock(nn.Module):
         return [("conv1", "bn1"), ("conv2", "bn2")]
 
     def forward(self, x: Any) -> Any:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        # conv_bn(conv, bn, x, relu) is relu(bn(conv(x))), one op at inference
+        out = conv_bn(self.conv1, self.bn1, x, self.relu)
+        out = conv_bn(self.conv2, self.bn2, out)
         identity = x if self.shortcut is None else self.shortcut(x)
         return self.relu(out + identity)
 
@@ -96,7 +98,7 @@ class CifarResNet(nn.Module):
         return [("conv1", "bn1")]
 
     def forward(self, x: Any) -> Any:
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = conv_bn(self.conv1, self.bn1, x, self.relu)
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(self.avgpool(x).flatten(1))
 

@@ -7,15 +7,21 @@ x = W ∗ u + b comes straight from a convolution, the two compose into one conv
     W'_o = W_o · s_o,   b'_o = (b_o − E_o) · s_o + β_o,   s_o = γ_o / √(Var_o + ε)
 
 for each output channel o (b = 0 for a conv without bias, γ = 1 and β = 0 without affine).
+``fuse_conv_bn`` folds once and for good; ``conv_bn``, which the model classes call, folds on
+every call at inference, so the model stays as it is for training.
 """
 
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import numpy as np
 
 from ..backend import array_module
+from ..ops.conv import conv2d_inference
+from ..tensor import is_grad_enabled
+from .activation import ReLU
 from .containers import Sequential
 from .conv import Conv2d
 from .linear import Identity
@@ -62,18 +68,60 @@ def _foldable(bn: Module | None) -> bool:
             and bn.running_mean is not None and bn.running_var is not None)
 
 
+def _bn_affine(bn: BatchNorm2d, conv_bias: Any, acc: Any) -> tuple[Any, Any]:
+    """(s, t) with bn(y + b) = y·s + t per channel in evaluation mode (b the conv's bias or
+    None): s = γ/√(Var + ε), t = β − (E − b)·s, in the dtype ``acc``.  At batch 1 this runs
+    beside every convolution, so it takes as few NumPy calls as it can."""
+    def cast(a: Any) -> Any:
+        return a if a.dtype == acc else a.astype(acc)
+
+    scale = cast(bn.running_var) + bn.eps
+    array_module(scale).sqrt(scale, out=scale)
+    scale = (cast(bn.weight.data) if bn.weight is not None else 1) / scale
+    centre = cast(bn.running_mean) if conv_bias is None \
+        else cast(bn.running_mean) - cast(conv_bias.data)
+    shift = centre * -scale if bn.bias is None else cast(bn.bias.data) - centre * scale
+    return scale, shift
+
+
 def _fold(conv: Conv2d, bn: BatchNorm2d) -> None:
-    """Rewrite conv's weight and bias so that conv(x) equals bn(conv(x)) in evaluation mode."""
+    """Rewrite conv's weight and bias so that conv(x) equals bn(conv(x)) in evaluation mode
+    (folded in double precision, stored in the conv's dtype)."""
     w = conv.weight.data
-    xp = array_module(w)
-    acc = np.float64  # fold in double precision, store in the conv's dtype
-    mean = bn.running_mean.astype(acc)
-    scale = 1.0 / xp.sqrt(bn.running_var.astype(acc) + bn.eps)
-    if bn.weight is not None:
-        scale = scale * bn.weight.data.astype(acc)
-    shift = bn.bias.data.astype(acc) if bn.bias is not None else 0.0
-    bias = conv.bias.data.astype(acc) if conv.bias is not None else xp.zeros_like(mean)
-    new_w = (w.astype(acc) * scale.reshape(-1, 1, 1, 1)).astype(w.dtype)
-    new_b = ((bias - mean) * scale + shift).astype(w.dtype)
+    scale, shift = _bn_affine(bn, conv.bias, np.float64)
+    new_w = (w.astype(np.float64) * scale.reshape(-1, 1, 1, 1)).astype(w.dtype)
     conv.weight = Parameter(new_w, requires_grad=conv.weight.requires_grad)
-    conv.bias = Parameter(new_b, requires_grad=conv.weight.requires_grad)
+    conv.bias = Parameter(shift.astype(w.dtype), requires_grad=conv.weight.requires_grad)
+
+
+def conv_bn(conv: Module, bn: Module | None, x: Any, relu: Module | None = None) -> Any:
+    """``relu(bn(conv(x)))`` (without ``relu`` when it is None, without ``bn`` when it is None).
+
+    At inference, that is with ``bn`` in evaluation mode and no gradient recorded, it is one op
+    (``conv2d_inference``): the convolution's kernels take each piece of their output, while
+    it is in cache, through bn's affine map y·s + t (see :func:`_bn_affine`; the conv's own
+    bias folds into t) and the rectifier, where the three layers made three passes over the
+    whole output.  Otherwise (training, a gradient wanted, a hook on any of the layers, layers
+    of other kinds) the layers run one after another, as written.
+    """
+    if not _fusable(conv, bn, relu, x):
+        out = conv(x)
+        out = out if bn is None else bn(out)
+        return out if relu is None else relu(out)
+    scale, shift = (None, conv.bias) if bn is None or type(bn) is Identity \
+        else _bn_affine(bn, conv.bias, conv.weight.data.dtype)
+    return conv2d_inference(x, conv.weight, shift, conv.stride, conv.padding, conv.dilation,
+                            conv.groups, scale=scale, relu=relu is not None)
+
+
+def _fusable(conv: Module, bn: Module | None, relu: Module | None, x: Any) -> bool:
+    """True where :func:`conv_bn` may run as one op (see there); checked on every call, so
+    the cheap tests come first."""
+    if is_grad_enabled() and (getattr(x, "requires_grad", False) or any(
+            p.requires_grad for layer in (conv, bn) if layer is not None
+            for p in layer._parameters.values() if p is not None)):
+        return False
+    return (type(conv) is Conv2d and (bn is None or type(bn) is Identity or _foldable(bn))
+            and (relu is None or type(relu) is ReLU)
+            and not any(layer._forward_hooks or layer._forward_pre_hooks
+                        for layer in (conv, bn, relu) if layer is not None))

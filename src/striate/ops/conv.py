@@ -28,21 +28,27 @@ class Conv2d(Function):
     * ∂L/∂K[o, c, p, q] = Σ_{n, i, j} G[n, o, i, j] · Xpad[n, g·C/G + c, i·s + p·d, j·s + q·d],
       the correlation of the padded input with G;
     * ∂L/∂b[o] = Σ_{n, i, j} G[n, o, i, j].
+
+    The bias is added to each piece of Y as the kernels compute it, while the piece is in cache.
+    At inference (:func:`conv2d_inference`) the same epilogue can scale Y per channel and
+    rectify it: max(Y·scale + b, 0), a batch norm and ReLU folded in.
     """
 
     name = "conv2d"
 
     @staticmethod
     def forward(ctx: Context, x, weight, bias, stride: tuple[int, int], pads: Pads,
-                dilation: tuple[int, int], groups: int):
+                dilation: tuple[int, int], groups: int, scale: Any = None, relu: bool = False):
+        if (relu or scale is not None) and ctx.requires_grad:
+            raise RuntimeError("conv2d_inference has no backward: where a gradient is wanted, "
+                               "call the layers one after another")
         ctx.unbatched = x.ndim == 3
         if ctx.unbatched:
             x = x[None]
         ctx.conf = (stride, pads, dilation, groups)
         ctx.save_for_backward(x, weight)
-        y = correlate(x, weight, stride, pads, dilation, groups)
-        if bias is not None:
-            y += bias[:, None, None]
+        y = correlate(x, weight, stride, pads, dilation, groups, bias=bias, scale=scale,
+                      relu=relu)
         return y[0] if ctx.unbatched else y
 
     @staticmethod
@@ -159,6 +165,28 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
 
     ``padding`` is an int, a pair, 'valid' (no padding) or 'same' (output as large as the input,
     stride 1 only)."""
+    return Conv2d.apply(input, weight, bias,
+                        **_conv2d_arguments(input, weight, bias, stride, padding, dilation, groups))
+
+
+def conv2d_inference(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
+                     padding: Any = 0, dilation: Any = 1, groups: int = 1, *, scale: Any = None,
+                     relu: bool = False):
+    """conv2d(...)·scale + bias per output channel (``scale`` None: 1), then max(·, 0) when
+    ``relu``: a convolution with an evaluation-mode batch norm and a ReLU after it
+    (``nn.utils.conv_bn`` calls it so), as one op whose kernels apply the epilogue to each
+    piece of the output while it is in cache, where the separate layers made a pass over the
+    whole output each.  It records no gradient (RuntimeError where one would be)."""
+    if scale is not None and tuple(scale.shape) != (weight.shape[0],):
+        raise ValueError(f"conv2d_inference: expected scale of shape ({weight.shape[0]},), "
+                         f"got shape {tuple(scale.shape)}")
+    arguments = _conv2d_arguments(input, weight, bias, stride, padding, dilation, groups)
+    return Conv2d.apply(input, weight, bias, scale=scale, relu=relu, **arguments)
+
+
+def _conv2d_arguments(input: Any, weight: Any, bias: Any, stride: Any, padding: Any,
+                      dilation: Any, groups: int) -> dict:
+    """conv2d's arguments checked as PyTorch checks them, in the form :class:`Conv2d` takes."""
     op = "conv2d"
     groups = _positive_int(op, "groups", groups)
     _check_common(op, input, weight, bias, groups, 1, weight.shape[0] if weight.ndim else 0)
@@ -180,8 +208,7 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
         raise ValueError(
             f"{op}: kernel size {reach} (dilated; weight shape {tuple(weight.shape)}) is larger "
             f"than the padded input size {padded} (input shape {tuple(input.shape)})")
-    return Conv2d.apply(input, weight, bias, stride=stride, pads=pads, dilation=dilation,
-                        groups=groups)
+    return {"stride": stride, "pads": pads, "dilation": dilation, "groups": groups}
 
 
 def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
