@@ -111,9 +111,9 @@ def test_conv2d_matches_torch_float32(conv_path, x_shape, w_shape, kw):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("x_shape, w_shape, kw", CONV, ids=_ids(CONV))
 def test_conv2d_inference_epilogue_matches_torch(conv_path, x_shape, w_shape, kw, dtype):
-    """conv2d_inference = max(conv2d(x, w)·s + t, 0) per output channel, as PyTorch computes
-    it in three steps, on every kernel path (each applies the epilogue to its own pieces), with
-    and without the scale and the rectifier."""
+    """conv2d_inference = max(conv2d(x, w)·s + t + r, 0) per output channel, as PyTorch
+    computes it step by step, on every kernel path (each applies the epilogue to its own
+    pieces), with and without the scale, the residual r and the rectifier."""
     from striate.ops.conv import conv2d_inference
 
     rng = np.random.default_rng(4)
@@ -122,15 +122,20 @@ def test_conv2d_inference_epilogue_matches_torch(conv_path, x_shape, w_shape, kw
     t = t.astype(dtype)
     plain = TF.conv2d(to_torch(x), to_torch(w), **kw)
     channel = (-1, 1, 1) if plain.dim() == 3 else (1, -1, 1, 1)
+    r = rng.standard_normal(tuple(plain.shape)).astype(dtype)
     with st.no_grad():
-        for scale, relu in ((None, False), (s, False), (s, True), (None, True)):
+        for scale, relu, residual in ((None, False, None), (s, False, None), (s, True, None),
+                                      (None, True, None), (s, True, r), (None, False, r)):
             expected = plain * (1 if scale is None else to_torch(scale).reshape(channel))
             expected = expected + to_torch(t).reshape(channel)
+            expected = expected if residual is None else expected + to_torch(residual)
             expected = TF.relu(expected) if relu else expected
             y = conv2d_inference(st.tensor(x), st.tensor(w), st.tensor(t), scale=scale,
+                                 residual=None if residual is None else st.tensor(residual),
                                  relu=relu, **kw)
             assert y.dtype == dtype
-            assert_close(y, expected, what=f"scale {scale is not None}, relu {relu}")
+            assert_close(y, expected, what=f"scale {scale is not None}, relu {relu}, "
+                                           f"residual {residual is not None}")
 
 
 def test_conv2d_inference_refuses_gradients_and_bad_scales():
@@ -139,8 +144,13 @@ def test_conv2d_inference_refuses_gradients_and_bad_scales():
     x, w = st.randn(1, 2, 5, 5), st.randn(3, 2, 3, 3, requires_grad=True)
     with pytest.raises(RuntimeError, match="no backward"):
         conv2d_inference(x, w, relu=True)
-    with st.no_grad(), pytest.raises(ValueError, match=r"scale of shape \(3,\)"):
-        conv2d_inference(x, w, scale=np.ones(2, np.float32))
+    with st.no_grad():
+        with pytest.raises(ValueError, match=r"scale of shape \(3,\)"):
+            conv2d_inference(x, w, scale=np.ones(2, np.float32))
+        with pytest.raises(ValueError, match=r"residual of the output's shape \(1, 3, 3, 3\)"):
+            conv2d_inference(x, w, residual=st.randn(1, 3, 5, 5))
+        with pytest.raises(TypeError, match="residual has dtype float64"):
+            conv2d_inference(x, w, residual=np.zeros((1, 3, 3, 3)))
 
 
 @pytest.mark.parametrize("x_shape, w_shape, kw", CONVT, ids=_ids(CONVT))

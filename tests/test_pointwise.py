@@ -44,19 +44,24 @@ def test_compiled_passes_serve_dense_arrays_of_one_layout():
 @pytest.mark.parametrize("relu", [False, True])
 def test_affine_relu_in_place_equals_numpy_on_pieces_of_an_output(dtype, relu):
     """The epilogue of a convolution's pieces: whole-row pieces of an (O, N, H, W) array take
-    the compiled pass, other views NumPy's; both scale and shift per channel and rectify (NaN
-    stays NaN) in place, leaving the rest of the array alone."""
+    the compiled pass, other views NumPy's; both scale and shift per channel, add a residual
+    (in either layout) and rectify (NaN stays NaN) in place, leaving the rest alone."""
     rng = np.random.default_rng(2)
     full = rng.standard_normal((4, 3, 5, 6)).astype(dtype)
     full[1, 2, 3, 4] = np.nan
     scale, shift = rng.standard_normal((2, 4)).astype(dtype)
+    residual = rng.standard_normal(full.shape).astype(dtype)
+    layouts = {"c": residual, "cn": np.ascontiguousarray(residual.swapaxes(0, 1)).swapaxes(0, 1)}
     for piece in (np.s_[:, 1:3], np.s_[:, :, 2:4], np.s_[:, :, :, 1:4], np.s_[:]):
-        for a, b in ((scale, shift), (None, shift), (None, None)):
+        for a, b, r in ((scale, shift, None), (None, shift, None), (None, None, None),
+                        (scale, shift, "c"), (scale, None, "cn")):
             y, expected = full.copy(), full.copy()
             expected[piece] *= 1 if a is None else a[:, None, None, None]
             expected[piece] += 0 if b is None else b[:, None, None, None]
+            expected[piece] += 0 if r is None else layouts[r][piece]
             if relu:
                 expected[piece] = np.maximum(expected[piece], 0)
-            pointwise.affine_relu_(y[piece], a, b, relu)
+            pointwise.affine_relu_(y[piece], a, b, relu,
+                                   None if r is None else layouts[r][piece])
             np.testing.assert_allclose(y, expected, rtol=1e-6, err_msg=str(piece))
             assert np.isnan(y[1, 2, 3, 4])

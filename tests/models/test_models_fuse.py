@@ -95,21 +95,25 @@ def _conv_bn_layers(bias, affine):
 @pytest.mark.parametrize("affine", [False, True])
 @pytest.mark.parametrize("with_bn", [True, False])
 @pytest.mark.parametrize("with_relu", [True, False])
+@pytest.mark.parametrize("with_residual", [True, False])
 def test_conv_bn_is_one_op_at_inference_and_equals_the_layers(monkeypatch, bias, affine,
-                                                              with_bn, with_relu):
+                                                              with_bn, with_relu, with_residual):
     from striate.nn import utils
 
     conv, bn, relu = _conv_bn_layers(bias, affine)
     bn, relu = (bn if with_bn else None), (relu if with_relu else None)
-    x = st.tensor(np.random.default_rng(6).standard_normal((2, 3, 9, 9)))
-    layers = [m for m in (conv, bn, relu) if m is not None]
+    rng = np.random.default_rng(6)
+    x = st.tensor(rng.standard_normal((2, 3, 9, 9)))
+    residual = st.tensor(rng.standard_normal((2, 4, 5, 5))) if with_residual else None
     calls = []
     fused = utils.conv2d_inference
     monkeypatch.setattr(utils, "conv2d_inference",
                         lambda *a, **k: calls.append(1) or fused(*a, **k))
     with st.no_grad():
-        expected = nn.Sequential(*layers)(x)
-        y = utils.conv_bn(conv, bn, x, relu)
+        expected = conv(x) if bn is None else bn(conv(x))
+        expected = expected if residual is None else expected + residual
+        expected = expected if relu is None else relu(expected)
+        y = utils.conv_bn(conv, bn, x, relu, residual)
     assert calls == [1]
     assert_close(y, expected, rtol=1e-12, what="conv_bn fused")
 

@@ -102,14 +102,20 @@ def im2col(buf: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -
     return windows.reshape(c * kh * kw, n * ho * wo)
 
 
-def _finisher(scale: Any, shift: Any, relu: bool):
-    """What each piece of a correlation's output gets while it is still in cache: y·scale +
-    shift per channel (None for 1 and 0: a bias is a shift) and, when ``relu``, the rectifier
-    (None: nothing to do).  Done over the whole output afterwards, each was one more pass
+def _finisher(scale: Any, shift: Any, relu: bool, residual: Any = None):
+    """What each piece Y[:, images, rows] of a correlation's output gets while it is still in
+    cache: Y·scale + shift per channel (None for 1 and 0: a bias is a shift), plus the same
+    piece of ``residual`` (an (O, N, Ho, Wo) array), then the rectifier when ``relu``; None when
+    there is nothing to do.  Done over the whole output afterwards, each was one more pass
     through memory."""
-    if scale is None and shift is None and not relu:
+    if scale is None and shift is None and not relu and residual is None:
         return None
-    return lambda piece: pointwise.affine_relu_(piece, scale, shift, relu)
+
+    def finish(piece: Any, images: slice = slice(None), rows: slice = slice(None)) -> None:
+        add = None if residual is None else residual[:, images, rows]
+        pointwise.affine_relu_(piece, scale, shift, relu, add)
+
+    return finish
 
 
 def _correlate_fast(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair,
@@ -136,7 +142,7 @@ def _correlate_fast(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair
         y[:, images, rows] = (w @ columns(part).reshape(groups, k, -1)).reshape(
             o, -1, rows.stop - rows.start, out_hw[1])
         if finish is not None:
-            finish(y[:, images, rows])
+            finish(y[:, images, rows], images, rows)
 
     map_chunks(chunk, parts, _tiny(x, n * out_hw[0] * groups * k * out_hw[1]))
     return y
@@ -254,7 +260,7 @@ def _correlate_winograd(x: Any, weight: Any, pads: Pads, out_hw: Pair, finish: A
         images, rows = part
         winograd.output_tiles(u @ tiles(part), y[:, images, rows], scheme)
         if finish is not None:
-            finish(y[:, images, rows])
+            finish(y[:, images, rows], images, rows)
 
     map_chunks(chunk, parts, tiny)
     return y
@@ -318,7 +324,7 @@ def _correlate_direct(x: Any, weight: Any, pads: Pads, out_hw: Pair, finish: Any
         buf = spread(x[images], (1, 1), pads)
         forward(buf.reshape(*buf.shape[:2], -1), weight, buf.shape[3], y[:, images])
         if finish is not None:
-            finish(y[:, images])
+            finish(y[:, images], images)
 
     # tiny=True: no BLAS inside, so no thread setting to switch
     map_chunks(chunk, _direct_chunks(x, weight.shape, pads, out_hw[0]), tiny=True)
@@ -417,10 +423,10 @@ def _correlate_reference(buf: Any, weight: Any, stride: Pair, dilation: Pair, gr
 
 def correlate(x: Any, weight: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int,
               out_hw: Pair | None = None, reference: bool = False, bias: Any = None,
-              scale: Any = None, relu: bool = False) -> Any:
+              scale: Any = None, relu: bool = False, residual: Any = None) -> Any:
     """Y = X ⋆ K (the conv2d forward) as an NCHW view of (O, N, Ho, Wo) memory, times ``scale``
-    and plus ``bias`` per output channel, then max(Y, 0) when ``relu`` (each applied to a piece
-    of Y as soon as it is computed).
+    and plus ``bias`` per output channel, plus ``residual`` (NCHW, Y's shape), then max(Y, 0)
+    when ``relu`` (each applied to a piece of Y as soon as it is computed).
 
     ``out_hw`` may ask for fewer window positions than fit (the adjoint of a transposed
     convolution whose output padding exceeded the stride)."""
@@ -430,7 +436,8 @@ def correlate(x: Any, weight: Any, stride: Pair, pads: Pads, dilation: Pair, gro
         out_hw = (output_size(hb, kh, stride[0], 0, dilation[0]),
                   output_size(wb, kw, stride[1], 0, dilation[1]))
     return _correlate(x, weight, (1, 1), pads, stride, dilation, groups, tuple(out_hw),
-                      reference, _finisher(scale, bias, relu))
+                      reference, _finisher(scale, bias, relu, None if residual is None
+                                           else residual.transpose(1, 0, 2, 3)))
 
 
 def _correlate(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair, dilation: Pair,

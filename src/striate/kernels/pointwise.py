@@ -1,6 +1,6 @@
 """The rectifier y = max(x, 0) and its gradient g · [y > 0] as single compiled passes, and a
-convolution's epilogue: its bias added (at inference, a batch norm's per-channel affine map) and
-the rectifier applied, in place.
+convolution's epilogue: its bias added (at inference, a batch norm's per-channel affine map, a
+residual sum) and the rectifier applied, in place.
 
 NumPy needs two passes for the forward (``maximum``, then the mask backward keeps) and two for the
 backward, and its ``maximum`` is slow for its NaN handling: on a (128, 6, 28, 28) float32 array
@@ -67,20 +67,23 @@ def relu_backward(g: Any, y: Any) -> Any:
     return out
 
 
-def _make_affine_relu(relu: bool):
+def _make_affine_relu(relu: bool, residual: bool):
     @compiled(fastmath=False)  # max(NaN, 0) must stay NaN, as np.maximum
-    def affine_relu(y, scale, shift):  # pragma: no cover - compiled
-        """y[o] = y[o]·scale[o] + shift[o], then max(·, 0) when ``relu``, in place on an
-        (O, P, L) view whose rows of L are contiguous (long rows: the loop over them
-        vectorises, where a plane's short rows would leave a scalar select, a branch on AVX2)."""
+    def affine_relu(y, scale, shift, r):  # pragma: no cover - compiled
+        """y[o] = y[o]·scale[o] + shift[o] (+ r[o] when ``residual``), then max(·, 0) when
+        ``relu``, in place on (O, P, L) views whose rows of L are contiguous (long rows: the
+        loop over them vectorises, where a plane's short rows would leave a scalar select, a
+        branch on AVX2)."""
         o_count, p_count, length = y.shape
         zero = y.dtype.type(0)
         for o in range(o_count):
             a, b = scale[o], shift[o]
             for p in range(p_count):
-                row = y[o, p]
+                row, add = y[o, p], r[o, p]
                 for i in range(length):
                     v = row[i] * a + b
+                    if residual:
+                        v += add[i]
                     if relu:
                         v = v if (v > 0) | (v != v) else zero
                     row[i] = v
@@ -88,24 +91,38 @@ def _make_affine_relu(relu: bool):
     return affine_relu
 
 
-_affine_relu_kernels = {relu: _make_affine_relu(relu) for relu in (False, True)}
+_affine_relu_kernels = {(relu, residual): _make_affine_relu(relu, residual)
+                        for relu in (False, True) for residual in (False, True)}
 
 
-def affine_relu_(y: Any, scale: Any, shift: Any, relu: bool) -> None:
+def _rows(a: Any) -> Any:
+    """An (O, N, H, W) piece as an (O, N, H·W) view when each image's rows lie back to back in
+    unit steps, else None."""
+    o, n, h, w = a.shape
+    if a.strides[3] != a.itemsize or (h > 1 and a.strides[2] != w * a.itemsize):
+        return None
+    return a.reshape(o, n, h * w)
+
+
+def affine_relu_(y: Any, scale: Any, shift: Any, relu: bool, residual: Any = None) -> None:
     """y = y·scale + shift per channel (y's first axis: a piece (O, N, H, W) of a convolution's
-    output, whole rows of its planes; None for scale 1 or shift 0), then y = max(y, 0) (NaN
-    stays NaN) when ``relu``: in place, one pass, so a convolution can finish each piece of its
-    output while the piece is in cache instead of walking the whole output again for each."""
+    output; None for scale 1 or shift 0), plus ``residual`` (an array of y's shape) when given,
+    then y = max(y, 0) (NaN stays NaN) when ``relu``: in place, one pass, so a convolution can
+    finish each piece of its output while the piece is in cache instead of walking the whole
+    output again for each."""
     xp = array_module(y)
     scale = xp.ones(y.shape[0], dtype=y.dtype) if scale is None else scale
     shift = xp.zeros(y.shape[0], dtype=y.dtype) if shift is None else shift
-    if jit.serves(y, scale, shift) and y.ndim == 4 \
-            and y.strides[2] == y.shape[3] * y.strides[3] == y.shape[3] * y.itemsize:
-        # each image's rows back to back: an (O, N, H·W) view
-        _affine_relu_kernels[relu](y.reshape(y.shape[0], y.shape[1], -1), scale, shift)
-        return
+    if jit.serves(y, scale, shift) and y.ndim == 4 and (residual is None or jit.serves(residual)):
+        rows = _rows(y)
+        add = rows if residual is None else _rows(residual)  # unread without a residual
+        if rows is not None and add is not None:
+            _affine_relu_kernels[relu, residual is not None](rows, scale, shift, add)
+            return
     channel = (-1,) + (1,) * (y.ndim - 1)
     y *= scale.reshape(channel)
     y += shift.reshape(channel)
+    if residual is not None:
+        y += residual
     if relu:
         xp.maximum(y, 0, out=y)

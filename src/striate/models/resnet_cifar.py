@@ -60,11 +60,11 @@ class CifarBasicBlock(nn.Module):
         return [("conv1", "bn1"), ("conv2", "bn2")]
 
     def forward(self, x: Any) -> Any:
-        # conv_bn(conv, bn, x, relu) is relu(bn(conv(x))), one op at inference
+        # conv_bn(conv, bn, x, relu, residual) is relu(bn(conv(x)) + residual), one op at
+        # inference
         out = conv_bn(self.conv1, self.bn1, x, self.relu)
-        out = conv_bn(self.conv2, self.bn2, out)
         identity = x if self.shortcut is None else self.shortcut(x)
-        return self.relu(out + identity)
+        return conv_bn(self.conv2, self.bn2, out, self.relu, residual=identity)
 
 
 class CifarResNet(nn.Module):

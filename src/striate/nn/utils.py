@@ -94,30 +94,35 @@ def _fold(conv: Conv2d, bn: BatchNorm2d) -> None:
     conv.bias = Parameter(shift.astype(w.dtype), requires_grad=conv.weight.requires_grad)
 
 
-def conv_bn(conv: Module, bn: Module | None, x: Any, relu: Module | None = None) -> Any:
-    """``relu(bn(conv(x)))`` (without ``relu`` when it is None, without ``bn`` when it is None).
+def conv_bn(conv: Module, bn: Module | None, x: Any, relu: Module | None = None,
+            residual: Any = None) -> Any:
+    """``relu(bn(conv(x)) + residual)``, leaving out what is None (``bn``, ``residual``,
+    ``relu``): a residual block's "conv → BN → (+ shortcut) → ReLU".
 
     At inference, that is with ``bn`` in evaluation mode and no gradient recorded, it is one op
     (``conv2d_inference``): the convolution's kernels take each piece of their output, while
     it is in cache, through bn's affine map y·s + t (see :func:`_bn_affine`; the conv's own
-    bias folds into t) and the rectifier, where the three layers made three passes over the
-    whole output.  Otherwise (training, a gradient wanted, a hook on any of the layers, layers
-    of other kinds) the layers run one after another, as written.
+    bias folds into t), the residual sum and the rectifier, where the layers made a pass over
+    the whole output each.  Otherwise (training, a gradient wanted, a hook on any of the
+    layers, layers of other kinds) the layers run one after another, as written.
     """
-    if not _fusable(conv, bn, relu, x):
+    if not _fusable(conv, bn, relu, x, residual):
         out = conv(x)
         out = out if bn is None else bn(out)
+        out = out if residual is None else out + residual
         return out if relu is None else relu(out)
     scale, shift = (None, conv.bias) if bn is None or type(bn) is Identity \
         else _bn_affine(bn, conv.bias, conv.weight.data.dtype)
     return conv2d_inference(x, conv.weight, shift, conv.stride, conv.padding, conv.dilation,
-                            conv.groups, scale=scale, relu=relu is not None)
+                            conv.groups, scale=scale, residual=residual, relu=relu is not None)
 
 
-def _fusable(conv: Module, bn: Module | None, relu: Module | None, x: Any) -> bool:
+def _fusable(conv: Module, bn: Module | None, relu: Module | None, x: Any,
+             residual: Any) -> bool:
     """True where :func:`conv_bn` may run as one op (see there); checked on every call, so
     the cheap tests come first."""
-    if is_grad_enabled() and (getattr(x, "requires_grad", False) or any(
+    wants = (getattr(x, "requires_grad", False) or getattr(residual, "requires_grad", False))
+    if is_grad_enabled() and (wants or any(
             p.requires_grad for layer in (conv, bn) if layer is not None
             for p in layer._parameters.values() if p is not None)):
         return False

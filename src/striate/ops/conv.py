@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..function import Context, Function
-from ..kernels.conv import Pads, correlate, correlate_transpose, correlate_weight
+from ..kernels.conv import Pads, correlate, correlate_transpose, correlate_weight, output_size
+from ..tensor import Tensor
 from .checks import expect_float, expect_rank, pair
 from .reduce import channel_sum
 
@@ -30,25 +31,28 @@ class Conv2d(Function):
     * ∂L/∂b[o] = Σ_{n, i, j} G[n, o, i, j].
 
     The bias is added to each piece of Y as the kernels compute it, while the piece is in cache.
-    At inference (:func:`conv2d_inference`) the same epilogue can scale Y per channel and
-    rectify it: max(Y·scale + b, 0), a batch norm and ReLU folded in.
+    At inference (:func:`conv2d_inference`) the same epilogue can scale Y per channel, add a
+    residual and rectify: max(Y·scale + b + R, 0), a batch norm, a residual sum and a ReLU
+    folded in.
     """
 
     name = "conv2d"
 
     @staticmethod
     def forward(ctx: Context, x, weight, bias, stride: tuple[int, int], pads: Pads,
-                dilation: tuple[int, int], groups: int, scale: Any = None, relu: bool = False):
-        if (relu or scale is not None) and ctx.requires_grad:
+                dilation: tuple[int, int], groups: int, scale: Any = None, relu: bool = False,
+                residual: Any = None):
+        if (relu or scale is not None or residual is not None) and ctx.requires_grad:
             raise RuntimeError("conv2d_inference has no backward: where a gradient is wanted, "
                                "call the layers one after another")
         ctx.unbatched = x.ndim == 3
         if ctx.unbatched:
             x = x[None]
+            residual = None if residual is None else residual[None]
         ctx.conf = (stride, pads, dilation, groups)
         ctx.save_for_backward(x, weight)
         y = correlate(x, weight, stride, pads, dilation, groups, bias=bias, scale=scale,
-                      relu=relu)
+                      relu=relu, residual=residual)
         return y[0] if ctx.unbatched else y
 
     @staticmethod
@@ -171,17 +175,32 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
 
 def conv2d_inference(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
                      padding: Any = 0, dilation: Any = 1, groups: int = 1, *, scale: Any = None,
-                     relu: bool = False):
-    """conv2d(...)·scale + bias per output channel (``scale`` None: 1), then max(·, 0) when
-    ``relu``: a convolution with an evaluation-mode batch norm and a ReLU after it
-    (``nn.utils.conv_bn`` calls it so), as one op whose kernels apply the epilogue to each
-    piece of the output while it is in cache, where the separate layers made a pass over the
-    whole output each.  It records no gradient (RuntimeError where one would be)."""
+                     residual: Any = None, relu: bool = False):
+    """conv2d(...)·scale + bias per output channel (``scale`` None: 1), plus ``residual`` (a
+    tensor of the output's shape), then max(·, 0) when ``relu``: a convolution with an
+    evaluation-mode batch norm, a residual sum and a ReLU after it (``nn.utils.conv_bn`` calls
+    it so), as one op whose kernels apply the epilogue to each piece of the output while it is
+    in cache, where the separate layers made a pass over the whole output each.  It records no
+    gradient (RuntimeError where one would be)."""
+    op = "conv2d_inference"
     if scale is not None and tuple(scale.shape) != (weight.shape[0],):
-        raise ValueError(f"conv2d_inference: expected scale of shape ({weight.shape[0]},), "
+        raise ValueError(f"{op}: expected scale of shape ({weight.shape[0]},), "
                          f"got shape {tuple(scale.shape)}")
     arguments = _conv2d_arguments(input, weight, bias, stride, padding, dilation, groups)
-    return Conv2d.apply(input, weight, bias, scale=scale, relu=relu, **arguments)
+    if residual is not None:
+        residual = residual.data if isinstance(residual, Tensor) else residual
+        expect_float(op, "residual", residual)
+        if residual.dtype != input.dtype:
+            raise TypeError(f"{op}: residual has dtype {residual.dtype}, the input {input.dtype}")
+        out_hw = tuple(output_size(n, k, s, sum(p), d) for n, k, s, p, d in zip(
+            input.shape[-2:], weight.shape[2:], arguments["stride"], arguments["pads"],
+            arguments["dilation"], strict=True))
+        if tuple(residual.shape) != (*input.shape[:-3], weight.shape[0], *out_hw):
+            raise ValueError(f"{op}: expected residual of the output's shape "
+                             f"{(*input.shape[:-3], weight.shape[0], *out_hw)}, got "
+                             f"{tuple(residual.shape)}")
+    return Conv2d.apply(input, weight, bias, scale=scale, relu=relu, residual=residual,
+                        **arguments)
 
 
 def _conv2d_arguments(input: Any, weight: Any, bias: Any, stride: Any, padding: Any,
