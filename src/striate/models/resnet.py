@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .. import nn
+from ..nn.utils import conv_bn
 from ._init import check_input_size, init_weights
 
 Generator = np.random.Generator | None
@@ -51,15 +52,12 @@ class _Residual(nn.Module):
         out = x
         last = len(self.names) - 1
         for i, (conv, bn) in enumerate(self.names):
-            out = getattr(self, conv)(out)
-            if self.variant == "seed000":  # conv → ReLU → BN, every stage
-                out = getattr(self, bn)(self.relu(out))
-            else:  # conv → BN → ReLU, the last ReLU after the addition
-                out = getattr(self, bn)(out)
-                if i < last:
-                    out = self.relu(out)
-        out = out + identity
-        return out if self.variant == "seed000" else self.relu(out)
+            if self.variant == "seed000":  # conv → ReLU → BN, every stage; the sum last
+                out = getattr(self, bn)(self.relu(getattr(self, conv)(out)))
+            else:  # conv → BN → ReLU, the last ReLU after the addition: relu(bn(conv) + x)
+                out = conv_bn(getattr(self, conv), getattr(self, bn), out, self.relu,
+                              residual=identity if i == last else None)
+        return out + identity if self.variant == "seed000" else out
 
 
 class BasicBlock(_Residual):
@@ -146,7 +144,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x: Any) -> Any:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(conv_bn(self.conv1, self.bn1, x, self.relu))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(self.avgpool(x).flatten(1))
 
