@@ -61,8 +61,7 @@ def build_model(name: str, num_classes: int, image_shape: tuple[int, int, int],
                 model_args: dict[str, Any]):
     from .. import models
 
-    if name not in models.list_models():
-        raise UserError(f"unknown model {name!r}; choose from {', '.join(models.list_models())}")
+    _check_model_name(name)
     channels, height, _ = image_shape
     return models.get_model(name, num_classes=num_classes, in_channels=channels,
                             input_size=height, **model_args)
@@ -235,7 +234,17 @@ def finish(trainer: Trainer, test_loader, test_set, config: TrainConfig,
     return summary
 
 
+def _check_model_name(name: str) -> None:
+    from .. import models
+
+    if name not in models.list_models():
+        raise UserError(f"unknown model {name!r}; choose from {', '.join(models.list_models())}")
+
+
 def _check(config: TrainConfig) -> None:
+    """The options that need no data, checked before any is looked for (an unknown model is
+    reported as such on a machine without the dataset too)."""
+    _check_model_name(config.model)
     if config.epochs < 1:
         raise UserError(f"--epochs must be at least 1, got {config.epochs}")
     if config.batch_size < 1:
