@@ -183,6 +183,7 @@ def conv2d_inference(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
     in cache, where the separate layers made a pass over the whole output each.  It records no
     gradient (RuntimeError where one would be)."""
     op = "conv2d_inference"
+    scale = scale.data if isinstance(scale, Tensor) else scale
     if scale is not None and tuple(scale.shape) != (weight.shape[0],):
         raise ValueError(f"{op}: expected scale of shape ({weight.shape[0]},), "
                          f"got shape {tuple(scale.shape)}")
