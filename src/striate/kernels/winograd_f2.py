@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .winograd_scratch import column_runs, copy_columns
+from .jit import inlined
+from .winograd_scratch import column_runs
 
 B_T = np.array([[1, 0, -1, 0],
                 [0, 1, 1, 0],
@@ -167,3 +168,20 @@ def make_gradient(width: int):
                     m3[k] = -lower[k]
 
     return gradient
+
+
+@inlined
+def copy_columns(x, ci, top, out, runs, wt, s):  # pragma: no cover - compiled
+    """s[q, r, n·wt + j] = channel ``ci`` of image n, padded row r, column m·j + q − left, for
+    the rows and tiles inside the plane (the rest of s keeps its zeros); ``runs`` as
+    :func:`column_runs` gives them."""
+    offsets, firsts, counts = runs
+    n, h = x.shape[0], x.shape[2]
+    for r in range(max(0, top), min(s.shape[1], top + h)):
+        for ni in range(n):
+            src = x[ni, ci, r - top]
+            for q in range(len(offsets)):
+                dst = s[q, r, ni * wt + firsts[q]:]
+                part = src[out * firsts[q] + offsets[q]:]
+                for j in range(counts[q]):
+                    dst[j] = part[out * j]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .jit import inlined
-from .winograd_scratch import column_runs, copy_tile_rows
+from .winograd_scratch import column_runs
 
 B_T = np.array([[4, 0, -5, 0, 1, 0],
                 [0, -4, -4, 1, 1, 0],
@@ -214,3 +214,32 @@ def _apply_a(d0, d1, d2, d3, h0, h1, h2, h3, h4, h5):  # pragma: no cover - comp
         h3[k] = d0[k] + two_d1 + four_d2 + eight_d3
         h4[k] = d0[k] - two_d1 + four_d2 - eight_d3
         h5[k] = d3[k]
+
+
+@inlined
+def copy_tile_rows(x, ci, top, out, runs, wt, first, count, d):  # pragma: no cover - compiled
+    """d[q, r', (i − first)·N·wt + n·wt + j] = channel ``ci`` of image n, padded row m·i + r',
+    column m·j + q − left, for the ``count`` tile rows i from ``first``: each tile's m + 2 rows
+    side by side (a row two tile rows share is copied to both), so that one pass runs over all
+    their tiles.  Rows outside the plane are zeroed; columns outside it keep the zeros d was
+    made with (they are the same for every row)."""
+    offsets, firsts, counts = runs
+    n, h = x.shape[0], x.shape[2]
+    run = n * wt
+    zero = d.dtype.type(0)
+    for r in range(out * first, out * (first + count) + 2):
+        inside = top <= r < top + h
+        for ti in range(max(first, (r - 2) // out), min(first + count, r // out + 1)):
+            rr, t = r - out * ti, (ti - first) * run  # the row's place r' in tile row ti
+            if not inside:
+                for q in range(len(offsets)):
+                    for k in range(run):
+                        d[q, rr, t + k] = zero
+                continue
+            for ni in range(n):
+                src = x[ni, ci, r - top]
+                for q in range(len(offsets)):
+                    dst = d[q, rr, t + ni * wt + firsts[q]:]
+                    part = src[out * firsts[q] + offsets[q]:]
+                    for j in range(counts[q]):
+                        dst[j] = part[out * j]
