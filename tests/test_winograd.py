@@ -13,6 +13,14 @@ from striate.kernels import winograd as W
 pytestmark = pytest.mark.skipif(not W.available(), reason="Numba is not installed")
 SIZES = [(1, 1), (2, 3), (5, 4), (7, 9), (16, 17)]  # output planes, odd and even
 SCHEMES = [W.F2, W.F4]
+# (top, left, extra): an input that the tiles cover with `extra` rows and columns to spare
+# (negative: the tiles stop short), padded by top rows and left columns (negative: cropped)
+PLACEMENTS = [(0, 0, 0), (1, 1, 0), (2, 0, 1), (-1, 1, -1), (1, -1, 2)]
+# Every plane geometry (size, left, extra) compiles each transform anew, about 2 s apiece (most
+# of this file's time on a fresh checkout), and the geometry logic does not depend on the dtype:
+# each size takes two placements (each placement two sizes), in float64, and float32 one size.
+TRANSFORM_CASES = [(h, w, (PLACEMENTS[i], PLACEMENTS[(i + 2) % 5]), np.float64)
+                   for i, (h, w) in enumerate(SIZES)] + [(7, 9, PLACEMENTS[1:3], np.float32)]
 
 
 @pytest.fixture
@@ -41,14 +49,11 @@ def _close(a, b, dtype):
 
 
 @pytest.mark.parametrize("scheme", SCHEMES, ids=lambda s: s.__name__.rsplit("_", 1)[-1])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("h, w", SIZES)
-def test_compiled_transforms_match_their_matrix_references(h, w, dtype, scheme):
+@pytest.mark.parametrize("h, w, placements, dtype", TRANSFORM_CASES)
+def test_compiled_transforms_match_their_matrix_references(h, w, placements, dtype, scheme):
     rng = np.random.default_rng(0)
     m, ht, wt = scheme.OUT, scheme.tiles(h), scheme.tiles(w)
-    for top, left, extra in [(0, 0, 0), (1, 1, 0), (2, 0, 1), (-1, 1, -1), (1, -1, 2)]:
-        # an input that the tiles cover with `extra` rows and columns to spare (negative: the
-        # tiles stop short), padded by top rows and left columns (negative: cropped)
+    for top, left, extra in placements:
         x = rng.standard_normal((2, 3, m * ht + 2 - top + extra, m * wt + 2 - left + extra))
         x = x.astype(dtype)
         buf = K.spread(x, (1, 1), ((top, -extra), (left, -extra)))  # the padded plane itself
@@ -129,8 +134,9 @@ CASES = [  # x shape, out channels, pads ((top, bottom), (left, right))
 ]
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("x_shape, out, pads", CASES)
+@pytest.mark.parametrize("x_shape, out, pads, dtype",
+                         [(*case, np.float64) for case in CASES]
+                         + [(*CASES[i], np.float32) for i in (0, 2)])
 @pytest.mark.parametrize("chunk_bytes", [K.CHUNK_BYTES, 256])
 def test_winograd_convolution_matches_the_reference(everywhere, scheme, monkeypatch, x_shape, out,
                                                      pads, dtype, chunk_bytes):
