@@ -371,6 +371,10 @@ def test_batch_norm_bad_inputs():
             "float32", "float64")
     _raises(TypeError, lambda: F.batch_norm(st.tensor(np.ones((2, 3), int)), None, None,
                                             training=True), "floating point")
+    _raises(ValueError, lambda: F.batch_norm(x, c3, c3, residual=st.randn(4, 1)),
+            "residual", "(4, 3)", "(4, 1)")
+    _raises(TypeError, lambda: F.batch_norm(x, c3, c3, residual=st.randn(4, 3).double()),
+            "float32", "float64")
     F.batch_norm(st.randn(1, 3), c3, c3 + 1)  # one value per channel is fine in eval
 
 
@@ -436,6 +440,56 @@ def test_batch_norm_compiled_passes_equal_numpy(monkeypatch, dtype, layout, trai
     for ours, theirs in zip(*runs, strict=True):
         assert ours.dtype == dtype
         assert_close(ours, theirs, rtol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+@pytest.mark.parametrize("residual", [None, "alike", "nchw"])
+@pytest.mark.parametrize("relu", [True, False])
+@pytest.mark.parametrize("mode", ["training", "eval with gradients", "inference"])
+def test_batch_norm_fused_residual_relu_matches_torch(monkeypatch, dtype, path, residual, relu,
+                                                      mode):
+    """max(batch_norm(x) + r, 0) as one op equals PyTorch's three (output, running statistics,
+    gradients of x, γ, β and r), for x laid out as a convolution's output and r laid out alike
+    or in NCHW order, on the compiled passes and on NumPy's."""
+    from striate.kernels import norm
+
+    if path == "numpy":
+        monkeypatch.setattr(norm, "channel_view", lambda a: None)
+    rng = np.random.default_rng(9)
+    shape = (3, 4, 5, 7)
+    data = np.ascontiguousarray((rng.standard_normal(shape) * 2 + 1).swapaxes(0, 1))
+    data = data.astype(dtype).swapaxes(0, 1)  # (C, N, H, W) memory, as a conv's output
+    r = rng.standard_normal(shape).astype(dtype)
+    if residual == "alike":
+        r = np.ascontiguousarray(r.swapaxes(0, 1)).swapaxes(0, 1)
+    gamma, beta = (rng.standard_normal(4).astype(dtype) for _ in range(2))
+    mean, var = rng.standard_normal(4).astype(dtype), rng.uniform(0.5, 2, 4).astype(dtype)
+    up = rng.standard_normal(shape).astype(dtype)
+    training, grads = mode == "training", mode != "inference"
+
+    x = st.from_numpy(data.copy(order="K")).requires_grad_(grads)
+    res = None if residual is None else st.from_numpy(r.copy(order="K")).requires_grad_(grads)
+    w, b = (st.tensor(v, requires_grad=grads) for v in (gamma, beta))
+    m1, v1 = mean.copy(), var.copy()
+    y = F.batch_norm(x, m1, v1, w, b, training=training, residual=res, relu=relu)
+    xt, wt, bt = (to_torch(v, requires_grad=True) for v in (data, gamma, beta))
+    rt = None if residual is None else to_torch(r, requires_grad=True)
+    m2, v2 = to_torch(mean), to_torch(var)
+    yt = TF.batch_norm(xt, m2, v2, wt, bt, training=training)
+    yt = yt if rt is None else yt + rt
+    yt = TF.relu(yt) if relu else yt
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    assert y.dtype == dtype
+    assert_close(y, yt, rtol=tol, what="output")
+    assert_close(m1, m2, rtol=tol, what="running_mean")
+    assert_close(v1, v2, rtol=tol, what="running_var")
+    if grads:
+        y.backward(st.from_numpy(up))
+        yt.backward(to_torch(up))
+        for name, ours, theirs in [("x", x, xt), ("weight", w, wt), ("bias", b, bt)] + (
+                [] if res is None else [("residual", res, rt)]):
+            assert_close(ours.grad, theirs.grad, rtol=tol, what=f"grad {name}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

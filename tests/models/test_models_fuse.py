@@ -140,6 +140,51 @@ def test_conv_bn_runs_the_layers_in_training_with_gradients_or_hooks(monkeypatch
     assert int(bn.num_batches_tracked) == before + 1
 
 
+@pytest.mark.parametrize("with_relu, with_residual", [(True, True), (True, False),
+                                                     (False, True)])
+def test_conv_bn_in_training_fuses_bn_residual_relu_and_equals_the_layers(
+        monkeypatch, with_relu, with_residual):
+    """In training, conv_bn runs the conv, then BN, the residual sum and the ReLU as one op
+    (BatchNorm2d.forward_fused, no ReLU layer): the layers' output, running statistics and
+    gradients; a hook on the ReLU sends it back to the layers as written."""
+    import copy
+
+    from striate.nn import utils
+
+    conv, bn, relu = _conv_bn_layers(True, True)
+    bn.train()
+    relu = relu if with_relu else None
+    rng = np.random.default_rng(10)
+    data = rng.standard_normal((2, 3, 9, 9))
+    r = rng.standard_normal((2, 4, 5, 5)) if with_residual else None
+    ran = []
+    relu_forward = nn.ReLU.forward
+    monkeypatch.setattr(nn.ReLU, "forward", lambda m, i: ran.append(m) or relu_forward(m, i))
+    runs = []
+    for path in ("fused", "layers"):
+        layers = [copy.deepcopy(m) for m in (conv, bn, relu)]
+        x = st.tensor(data, requires_grad=True)
+        res = None if r is None else st.tensor(r, requires_grad=True)
+        if path == "fused":
+            y = utils.conv_bn(*layers[:2], x, layers[2], res)
+            assert ran == []  # no ReLU layer ran
+        else:
+            y = layers[1](layers[0](x))
+            y = y if res is None else y + res
+            y = y if layers[2] is None else layers[2](y)
+        y.backward(st.tensor(np.cos(np.arange(y.data.size)).reshape(y.shape)))
+        runs.append([y, layers[1].running_mean, layers[1].running_var, x.grad,
+                     layers[0].weight.grad, layers[1].weight.grad, layers[1].bias.grad]
+                    + ([] if res is None else [res.grad]))
+    for ours, theirs in zip(*runs, strict=True):
+        assert_close(ours, theirs, rtol=1e-12, what="conv_bn in training")
+    if relu is not None:
+        seen = []
+        relu.register_forward_hook(lambda m, i, o: seen.append(o))
+        utils.conv_bn(conv, bn, st.tensor(data), relu, None if r is None else st.tensor(r))
+        assert len(seen) == 1 and ran  # the ReLU ran as a layer, its hook saw the output
+
+
 def test_resnet20_inference_is_fused_and_equals_the_unfused_layers(monkeypatch):
     """The CIFAR ResNet calls conv_bn: at inference its BNs do not run as layers, and the
     output is the layers' (float64, to roundoff); with gradients wanted they run as before."""

@@ -54,17 +54,32 @@ def statistics(v, mean, var):  # pragma: no cover - compiled
         mean[c], var[c] = m, squares / count
 
 
-@compiled
-def normalise(v, mean, inv_std, gamma, beta, x_hat, y):  # pragma: no cover - compiled
-    """x̂ = (v − mean)·inv_std and y = γ·x̂ + β, per channel, into x_hat and y (v's shape)."""
-    p_count, c_count, length = v.shape
-    for p in range(p_count):
-        for c in range(c_count):
-            m, s, g, b = mean[c], inv_std[c], gamma[c], beta[c]
-            for i in range(length):
-                h = (v[p, c, i] - m) * s
-                x_hat[p, c, i] = h
-                y[p, c, i] = h * g + b
+def _make_normalise(residual: bool, relu: bool):
+    @compiled(fastmath=False)  # max(NaN, 0) must stay NaN, as np.maximum
+    def normalise(v, mean, inv_std, gamma, beta, r, x_hat, y):  # pragma: no cover - compiled
+        """x̂ = (v − mean)·inv_std and y = γ·x̂ + β per channel, plus r (when ``residual``;
+        unread otherwise), then max(y, 0) (when ``relu``), into x_hat and y (v's shape): a
+        residual block's "BN → (+ shortcut) → ReLU" in the one pass that BN alone made."""
+        p_count, c_count, length = v.shape
+        zero = y.dtype.type(0)
+        for p in range(p_count):
+            for c in range(c_count):
+                m, s, g, b = mean[c], inv_std[c], gamma[c], beta[c]
+                for i in range(length):
+                    h = (v[p, c, i] - m) * s
+                    x_hat[p, c, i] = h
+                    out = h * g + b
+                    if residual:
+                        out += r[p, c, i]
+                    if relu:
+                        out = out if (out > 0) | (out != out) else zero
+                    y[p, c, i] = out
+
+    return normalise
+
+
+normalise_kernels = {(residual, relu): _make_normalise(residual, relu)
+                     for residual in (False, True) for relu in (False, True)}
 
 
 @compiled

@@ -81,6 +81,13 @@ class _BatchNorm(Module):
         expect_channels(name, "input", x.shape[1], self.num_features, x.shape)
 
     def forward(self, input: Any) -> Any:
+        return self.forward_fused(input)
+
+    def forward_fused(self, input: Any, residual: Any = None, relu: bool = False) -> Any:
+        """max(self(input) + residual, 0) as one op (see ``F.batch_norm``), leaving out the
+        sum when ``residual`` is None and the rectifier unless ``relu``: what
+        ``nn.utils.conv_bn`` calls in training.  No hooks run (the caller checks there are
+        none)."""
         self._check_input(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
@@ -93,7 +100,7 @@ class _BatchNorm(Module):
         keep = not self.training or self.track_running_stats
         return batch_norm(input, self.running_mean if keep else None,
                           self.running_var if keep else None, self.weight, self.bias,
-                          use_batch_stats, factor, self.eps)
+                          use_batch_stats, factor, self.eps, residual=residual, relu=relu)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -103,11 +103,15 @@ def conv_bn(conv: Module, bn: Module | None, x: Any, relu: Module | None = None,
     (``conv2d_inference``): the convolution's kernels take each piece of their output, while
     it is in cache, through bn's affine map y·s + t (see :func:`_bn_affine`; the conv's own
     bias folds into t), the residual sum and the rectifier, where the layers made a pass over
-    the whole output each.  Otherwise (training, a gradient wanted, a hook on any of the
-    layers, layers of other kinds) the layers run one after another, as written.
+    the whole output each.  In training the convolution runs alone and "BN → (+ residual) →
+    ReLU" as one op (``BatchNorm2d.forward_fused``): one pass and one array for three.
+    Otherwise (a hook on any of the layers, layers of other kinds) the layers run one after
+    another, as written.
     """
     if not _fusable(conv, bn, relu, x, residual):
         out = conv(x)
+        if _fusable_after_conv(bn, relu, residual):
+            return bn.forward_fused(out, residual, relu is not None)
         out = out if bn is None else bn(out)
         out = out if residual is None else out + residual
         return out if relu is None else relu(out)
@@ -115,6 +119,15 @@ def conv_bn(conv: Module, bn: Module | None, x: Any, relu: Module | None = None,
         else _bn_affine(bn, conv.bias, conv.weight.data.dtype)
     return conv2d_inference(x, conv.weight, shift, conv.stride, conv.padding, conv.dilation,
                             conv.groups, scale=scale, residual=residual, relu=relu is not None)
+
+
+def _fusable_after_conv(bn: Module | None, relu: Module | None, residual: Any) -> bool:
+    """True where :func:`conv_bn` may run bn, the residual sum and relu as one op: a
+    ``BatchNorm2d`` in training with something to fuse, and no hooks to see the layers."""
+    return (type(bn) is BatchNorm2d and bn.training and (relu is not None or residual is not None)
+            and (relu is None or type(relu) is ReLU)
+            and not any(layer._forward_hooks or layer._forward_pre_hooks
+                        for layer in (bn, relu) if layer is not None))
 
 
 def _fusable(conv: Module, bn: Module | None, relu: Module | None, x: Any,

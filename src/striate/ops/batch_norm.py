@@ -25,7 +25,7 @@ import numpy as np
 
 from ..backend import array_module
 from ..function import Context, Function
-from ..kernels import norm
+from ..kernels import norm, pointwise
 from .checks import expect_float
 from .reduce import channel_sum
 
@@ -79,17 +79,37 @@ def _update_running(running_mean: Any, running_var: Any, mean: Any, var: Any, co
         running_var[...] = (1 - momentum) * running_var + momentum * unbiased
 
 
-def _normalise_compiled(x: Any, view: Any, mean: Any, inv_std: Any, weight: Any,
-                        bias: Any) -> tuple[Any, Any]:
-    """x̂ and y = γ·x̂ + β, laid out as x, in one compiled pass."""
+def _normalise_compiled(x: Any, view: Any, mean: Any, inv_std: Any, weight: Any, bias: Any,
+                        residual: Any, relu: bool) -> tuple[Any, Any]:
+    """x̂ and y = γ·x̂ + β (+ residual, then max(·, 0) when ``relu``), laid out as x, in one
+    compiled pass."""
     channels, dtype = x.shape[1], x.dtype
     x_hat, x_hat_view = norm.like(x, view)
     y, y_view = norm.like(x, view)
-    norm.normalise(view, norm.vector(mean, dtype, channels, 0),
-                   norm.vector(inv_std, dtype, channels, 1),
-                   norm.vector(weight, dtype, channels, 1), norm.vector(bias, dtype, channels, 0),
-                   x_hat_view, y_view)
+    r_view = view if residual is None else _alike(residual, x, view)
+    norm.normalise_kernels[residual is not None, relu](
+        view, norm.vector(mean, dtype, channels, 0), norm.vector(inv_std, dtype, channels, 1),
+        norm.vector(weight, dtype, channels, 1), norm.vector(bias, dtype, channels, 0), r_view,
+        x_hat_view, y_view)
     return x_hat, y
+
+
+def _alike(a: Any, x: Any, view: Any) -> Any:
+    """``a`` (x's shape) as a (P, C, L) view matching x's ``view``: itself where its memory is
+    laid out as x's, else a copy in x's layout (one pass, as the sum it replaces)."""
+    a_view = norm.channel_view(a)
+    if a_view is not None and a_view.shape == view.shape:
+        return a_view
+    copy, copy_view = norm.like(x, view)
+    copy[...] = a
+    return copy_view
+
+
+def _epilogue(y: Any, residual: Any, relu: bool) -> Any:
+    """y + residual, then max(·, 0) when ``relu``: the NumPy path's end of the fused op."""
+    if residual is not None:
+        y = y + residual
+    return pointwise.relu(y) if relu else y
 
 
 class BatchNorm(Function):
@@ -107,13 +127,19 @@ class BatchNorm(Function):
     The training formula is the compact form of the Jacobian derived in seed 000 (appendix
     "Backprop through BatchNorm"): ∂y_{t'l'm'}/∂h_{tlm} = (γ/s)·[δ − (1 + x̂_{t'l'm'} x̂_{tlm})/M],
     contracted with g; seed 001's step-by-step chain through ∂L/∂σ²_B and ∂L/∂μ_B gives the same.
+
+    Fused (``residual`` and/or ``relu``; ``nn.utils.conv_bn`` in training): z = max(y + r, 0),
+    in the same pass over the activations as y.  Backward then first takes g through the
+    rectifier, g·[z > 0], which is also ∂L/∂r, and goes on as above: a residual block's
+    "BN → (+ shortcut) → ReLU" as one op, where the three ops made a pass and a full-size array
+    each.
     """
 
     name = _NAME
 
     @staticmethod
-    def forward(ctx: Context, x, weight, bias, running_mean, running_var, *,
-                training: bool, momentum: float, eps: float):
+    def forward(ctx: Context, x, weight, bias, running_mean, running_var, residual=None, *,
+                training: bool, momentum: float, eps: float, relu: bool = False):
         xp = array_module(x)
         ndim, count = x.ndim, x.size // x.shape[1]
         view = norm.channel_view(x)  # the compiled passes' view of x, or None
@@ -123,24 +149,27 @@ class BatchNorm(Function):
         else:
             mean, var = running_mean, running_var
             if not ctx.requires_grad:  # inference: one affine map, y = x·a + (β − E·a)
-                return _infer(x, view, mean, var, eps, weight, bias)
+                return _epilogue(_infer(x, view, mean, var, eps, weight, bias), residual, relu)
             centred = None if view is not None else x - _channel_view(running_mean, ndim)
         inv_std = 1 / xp.sqrt(var + eps)
         if view is not None:
-            x_hat, y = _normalise_compiled(x, view, mean, inv_std, weight, bias)
+            x_hat, y = _normalise_compiled(x, view, mean, inv_std, weight, bias, residual, relu)
         else:
             x_hat = centred
             x_hat *= _channel_view(inv_std, ndim)  # in place: one full-size array fewer
             y = x_hat * _channel_view(weight, ndim) if weight is not None else x_hat.copy()
             if bias is not None:
                 y += _channel_view(bias, ndim)
-        ctx.save_for_backward(x_hat, inv_std, weight)
+            y = _epilogue(y, residual, relu)
+        ctx.save_for_backward(x_hat, inv_std, weight, y if relu else None)
         ctx.training, ctx.count = training, count
         return y
 
     @staticmethod
     def backward(ctx: Context, g):
-        x_hat, inv_std, weight = ctx.saved_tensors
+        x_hat, inv_std, weight, z = ctx.saved_tensors
+        if z is not None:  # through the rectifier first: g·[z > 0]
+            g = pointwise.relu_backward(g, z)
         needs = ctx.needs_input_grad
         ndim = g.ndim
         full = needs[0] and ctx.training
@@ -171,13 +200,18 @@ class BatchNorm(Function):
                 if ctx.training:  # (γ/s)·(g − mean g − x̂·mean(g x̂)), without a mean-sized temp
                     gx -= x_hat * _channel_view(scale * (sum_gx / m), ndim)
                     gx -= _channel_view(scale * (sum_g / m), ndim)
-        return (gx, sum_gx if needs[1] else None, sum_g if needs[2] else None, None, None)
+        return (gx, sum_gx if needs[1] else None, sum_g if needs[2] else None, None, None,
+                g if needs[5] else None)
 
 
 def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None,
                bias: Any = None, training: bool = False, momentum: float = 0.1,
-               eps: float = 1e-5):
+               eps: float = 1e-5, *, residual: Any = None, relu: bool = False):
     """PyTorch's ``F.batch_norm`` on (N, C) or (N, C, *) inputs; see :class:`BatchNorm`.
+
+    Beyond PyTorch's arguments, ``residual`` (a tensor of the input's shape) is added to the
+    result and ``relu`` rectifies it, in the same op: max(batch_norm(x) + residual, 0), which
+    ``nn.utils.conv_bn`` uses for a residual block in training.
 
     ``running_mean``/``running_var`` are (C,) arrays (or tensors) updated in place when
     ``training``; they may be None in training (batch statistics only).  ``momentum`` must be a
@@ -206,5 +240,11 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
     if training and x.size // max(channels, 1) <= 1:
         raise ValueError(f"{_NAME}: Expected more than 1 value per channel when training, "
                          f"got input size {tuple(x.shape)}")
-    return BatchNorm.apply(input, weight, bias, stats[0], stats[1],
-                           training=bool(training), momentum=float(momentum), eps=float(eps))
+    if residual is not None:
+        expect_float(_NAME, "residual", residual)
+        if tuple(residual.shape) != tuple(x.shape):
+            raise ValueError(f"{_NAME}: expected residual of the input's shape {tuple(x.shape)}, "
+                             f"got {tuple(residual.shape)}")
+    return BatchNorm.apply(input, weight, bias, stats[0], stats[1], residual,
+                           training=bool(training), momentum=float(momentum), eps=float(eps),
+                           relu=bool(relu))

@@ -23,6 +23,22 @@ def _bn_train(affine: bool, tracked: bool = True):
     return fn
 
 
+def _bn_fused(training: bool, relu: bool):
+    """max(batch_norm(x) + r, 0) as one op (``relu`` False: without the rectifier)."""
+
+    def fn(x, w, b, r):
+        c = x.shape[1]
+        return batch_norm(x, np.linspace(-0.5, 0.5, c), np.linspace(0.5, 2.0, c), w, b,
+                          training=training, residual=r, relu=relu)
+
+    return fn
+
+
+def _bn_relu(x, w, b):
+    c = x.shape[1]
+    return batch_norm(x, np.zeros(c), np.ones(c), w, b, training=True, relu=True)
+
+
 def _bn_eval(x, w, b):
     c = x.shape[1]
     mean, var = np.linspace(-0.5, 0.5, c), np.linspace(0.5, 2.0, c)
@@ -53,6 +69,13 @@ CASES = [
     Case("batch_norm", "train (2,3,2,3) no affine", _bn_train(False), _normal((2, 3, 2, 3))),
     Case("batch_norm", "eval (2,3,2,2)", _bn_eval, _normal((2, 3, 2, 2), (3,), (3,))),
     Case("batch_norm", "eval (4,3)", _bn_eval, _normal((4, 3), (3,), (3,))),
+    Case("batch_norm", "train + residual, relu (2,3,3,2)", _bn_fused(True, True),
+         _normal((2, 3, 3, 2), (3,), (3,), (2, 3, 3, 2))),
+    Case("batch_norm", "train + residual (1,2,3,3)", _bn_fused(True, False),
+         _normal((1, 2, 3, 3), (2,), (2,), (1, 2, 3, 3))),
+    Case("batch_norm", "train, relu (3,2,2,3)", _bn_relu, _normal((3, 2, 2, 3), (2,), (2,))),
+    Case("batch_norm", "eval + residual, relu (2,3,2,2)", _bn_fused(False, True),
+         _normal((2, 3, 2, 2), (3,), (3,), (2, 3, 2, 2))),
     Case("local_response_norm", "size 3 (2,5,3,2)", _lrn(3), _normal((2, 5, 3, 2))),
     Case("local_response_norm", "size 2 (even)", _lrn(2), _normal((2, 5, 3, 2))),
     Case("local_response_norm", "size 4 (even), 3-D", _lrn(4, beta=0.5, k=2.0),
