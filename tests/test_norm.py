@@ -444,14 +444,15 @@ def test_batch_norm_compiled_passes_equal_numpy(monkeypatch, dtype, layout, trai
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("path", ["compiled", "numpy"])
-@pytest.mark.parametrize("residual", [None, "alike", "nchw"])
+@pytest.mark.parametrize("residual", [None, "alike", "nchw", "alike, constant"])
 @pytest.mark.parametrize("relu", [True, False])
 @pytest.mark.parametrize("mode", ["training", "eval with gradients", "inference"])
 def test_batch_norm_fused_residual_relu_matches_torch(monkeypatch, dtype, path, residual, relu,
                                                       mode):
     """max(batch_norm(x) + r, 0) as one op equals PyTorch's three (output, running statistics,
     gradients of x, γ, β and r), for x laid out as a convolution's output and r laid out alike
-    or in NCHW order, on the compiled passes and on NumPy's."""
+    or in NCHW order, or wanting no gradient (the compiled backward then masks g as it reads
+    it), on the compiled passes and on NumPy's."""
     from striate.kernels import norm
 
     if path == "numpy":
@@ -461,7 +462,7 @@ def test_batch_norm_fused_residual_relu_matches_torch(monkeypatch, dtype, path, 
     data = np.ascontiguousarray((rng.standard_normal(shape) * 2 + 1).swapaxes(0, 1))
     data = data.astype(dtype).swapaxes(0, 1)  # (C, N, H, W) memory, as a conv's output
     r = rng.standard_normal(shape).astype(dtype)
-    if residual == "alike":
+    if residual in ("alike", "alike, constant"):
         r = np.ascontiguousarray(r.swapaxes(0, 1)).swapaxes(0, 1)
     gamma, beta = (rng.standard_normal(4).astype(dtype) for _ in range(2))
     mean, var = rng.standard_normal(4).astype(dtype), rng.uniform(0.5, 2, 4).astype(dtype)
@@ -469,7 +470,8 @@ def test_batch_norm_fused_residual_relu_matches_torch(monkeypatch, dtype, path, 
     training, grads = mode == "training", mode != "inference"
 
     x = st.from_numpy(data.copy(order="K")).requires_grad_(grads)
-    res = None if residual is None else st.from_numpy(r.copy(order="K")).requires_grad_(grads)
+    res = None if residual is None else st.from_numpy(r.copy(order="K")).requires_grad_(
+        grads and residual != "alike, constant")
     w, b = (st.tensor(v, requires_grad=grads) for v in (gamma, beta))
     m1, v1 = mean.copy(), var.copy()
     y = F.batch_norm(x, m1, v1, w, b, training=training, residual=res, relu=relu)
@@ -488,7 +490,7 @@ def test_batch_norm_fused_residual_relu_matches_torch(monkeypatch, dtype, path, 
         y.backward(st.from_numpy(up))
         yt.backward(to_torch(up))
         for name, ours, theirs in [("x", x, xt), ("weight", w, wt), ("bias", b, bt)] + (
-                [] if res is None else [("residual", res, rt)]):
+                [("residual", res, rt)] if res is not None and res.requires_grad else []):
             assert_close(ours.grad, theirs.grad, rtol=tol, what=f"grad {name}")
 
 

@@ -98,28 +98,45 @@ def infer(v, mean, var, gamma, beta, eps, y):  # pragma: no cover - compiled
                 y[p, c, i] = v[p, c, i] * a + b
 
 
-@compiled
-def gradient_sums(g, x_hat, sum_g, sum_gx):  # pragma: no cover - compiled
-    """Per channel: Σ g and Σ g·x̂ (float64 accumulators)."""
-    p_count, c_count, length = g.shape
-    for c in range(c_count):
-        total, dot = 0.0, 0.0
-        for p in range(p_count):
-            for i in range(length):
-                total += g[p, c, i]
-                dot += g[p, c, i] * x_hat[p, c, i]
-        sum_g[c], sum_gx[c] = total, dot
+def _make_backward(masked: bool):
+    """The training backward's two passes; ``masked``: g taken as g·[z > 0], the gradient
+    through a rectifier whose output was z (a fused "BN → ReLU"), without writing that product
+    out (z unread otherwise)."""
 
-
-@compiled
-def input_gradient(g, x_hat, scale, mean_g, mean_gx, gx):  # pragma: no cover - compiled
-    """gx = scale·(g − mean_g − x̂·mean_gx) per channel (the training backward)."""
-    p_count, c_count, length = g.shape
-    for p in range(p_count):
+    @compiled
+    def gradient_sums(g, z, x_hat, sum_g, sum_gx):  # pragma: no cover - compiled
+        """Per channel: Σ g and Σ g·x̂ (float64 accumulators)."""
+        p_count, c_count, length = g.shape
+        zero = g.dtype.type(0)
         for c in range(c_count):
-            s, mg, mgx = scale[c], mean_g[c], mean_gx[c]
-            for i in range(length):
-                gx[p, c, i] = s * (g[p, c, i] - mg - x_hat[p, c, i] * mgx)
+            total, dot = 0.0, 0.0
+            for p in range(p_count):
+                for i in range(length):
+                    v = g[p, c, i]
+                    if masked:
+                        v = v if z[p, c, i] > 0 else zero
+                    total += v
+                    dot += v * x_hat[p, c, i]
+            sum_g[c], sum_gx[c] = total, dot
+
+    @compiled
+    def input_gradient(g, z, x_hat, scale, mean_g, mean_gx, gx):  # pragma: no cover - compiled
+        """gx = scale·(g − mean_g − x̂·mean_gx) per channel (the training backward)."""
+        p_count, c_count, length = g.shape
+        zero = g.dtype.type(0)
+        for p in range(p_count):
+            for c in range(c_count):
+                s, mg, mgx = scale[c], mean_g[c], mean_gx[c]
+                for i in range(length):
+                    v = g[p, c, i]
+                    if masked:
+                        v = v if z[p, c, i] > 0 else zero
+                    gx[p, c, i] = s * (v - mg - x_hat[p, c, i] * mgx)
+
+    return gradient_sums, input_gradient
+
+
+backward_kernels = {masked: _make_backward(masked) for masked in (False, True)}
 
 
 def like(a: Any, view: Any) -> tuple[Any, Any]:
