@@ -390,3 +390,31 @@ def test_conv2d_of_an_empty_batch_like_torch(conv_path, x_shape, w_shape, kw):
     """An empty batch gives an empty output and zero weight and bias gradients, as in PyTorch,
     on every path (direct loops, Winograd, im2col)."""
     _compare(F.conv2d, TF.conv2d, x_shape, w_shape, w_shape[0], kw, np.float64)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kw, kept", [
+    ((1, 4, 7, 9), (6, 2, 3, 2), {"groups": 2, "stride": (2, 1), "padding": 1}, True),
+    ((2, 3, 9, 8), (5, 3, 3, 3), {"dilation": 2, "padding": (2, 1)}, True),
+    ((64, 8, 16, 16), (8, 8, 3, 3), {"stride": 2, "padding": 1}, False),  # many pieces
+])
+def test_weight_gradient_reuses_the_forward_windows_where_one_piece(monkeypatch, x_shape,
+                                                                    w_shape, kw, kept):
+    """Where a convolution's im2col matrix is one piece, the forward keeps it and the weight
+    gradient reads it rather than copying the windows again: the same gradients as PyTorch's,
+    and one im2col per forward and backward instead of two."""
+    monkeypatch.setenv("STRIATE_DIRECT", "0")
+    monkeypatch.setenv("STRIATE_WINOGRAD", "0")
+    copies = []
+    im2col = K.im2col
+    monkeypatch.setattr(K, "im2col", lambda *a: copies.append(1) or im2col(*a))
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    xs, ws = st.tensor(x), st.tensor(w, requires_grad=True)
+    xt, wt = to_torch(x), to_torch(w, requires_grad=True)
+    y, yt = F.conv2d(xs, ws, **kw), TF.conv2d(xt, wt, **kw)
+    forward = len(copies)
+    up = rng.standard_normal(y.shape)
+    y.backward(st.tensor(up))
+    yt.backward(to_torch(up))
+    assert_close(ws.grad, wt.grad, rtol=1e-10, what="weight gradient")
+    assert (len(copies) == forward) == kept  # backward copied no windows where they were kept

@@ -51,8 +51,10 @@ class Conv2d(Function):
             residual = None if residual is None else residual[None]
         ctx.conf = (stride, pads, dilation, groups)
         ctx.save_for_backward(x, weight)
+        kept: list | None = [] if ctx.needs_input_grad[1] else None  # x's windows, if small
         y = correlate(x, weight, stride, pads, dilation, groups, bias=bias, scale=scale,
-                      relu=relu, residual=residual)
+                      relu=relu, residual=residual, keep=kept)
+        ctx.columns = kept[0] if kept else None
         return y[0] if ctx.unbatched else y
 
     @staticmethod
@@ -65,7 +67,8 @@ class Conv2d(Function):
             gx = correlate_transpose(g, weight, stride, pads, dilation, groups, x.shape[2:])
             gx = gx[0] if ctx.unbatched else gx
         if ctx.needs_input_grad[1]:
-            gw = correlate_weight(x, g, weight.shape[2:], stride, pads, dilation, groups)
+            gw = correlate_weight(x, g, weight.shape[2:], stride, pads, dilation, groups,
+                                  columns=ctx.columns)
         if ctx.needs_input_grad[2]:
             gb = channel_sum(g)
         return gx, gw, gb
