@@ -418,3 +418,32 @@ def test_weight_gradient_reuses_the_forward_windows_where_one_piece(monkeypatch,
     yt.backward(to_torch(up))
     assert_close(ws.grad, wt.grad, rtol=1e-10, what="weight gradient")
     assert (len(copies) == forward) == kept  # backward copied no windows where they were kept
+
+
+@pytest.mark.parametrize("x_shape, kept", [((1, 16, 16, 16), True), ((2, 8, 11, 13), True),
+                                           ((32, 16, 32, 32), False)])  # the last: many pieces
+def test_winograd_weight_gradient_reuses_the_forward_tiles_where_one_piece(monkeypatch, x_shape,
+                                                                           kept):
+    """The same reuse on Winograd's path: the forward's input tiles V serve the weight gradient
+    where they are one piece (one input transform per forward and backward instead of two)."""
+    from striate.kernels import winograd
+
+    if not winograd.available():
+        pytest.skip("needs Numba")
+    monkeypatch.setenv("STRIATE_DIRECT", "0")
+    transforms = []
+    input_tiles = winograd.input_tiles
+    monkeypatch.setattr(winograd, "input_tiles", lambda *a: transforms.append(1) or
+                        input_tiles(*a))
+    rng = np.random.default_rng(4)
+    c = x_shape[1]
+    x, w = rng.standard_normal(x_shape), rng.standard_normal((c, c, 3, 3))
+    ws, wt = st.tensor(w, requires_grad=True), to_torch(w, requires_grad=True)
+    y, yt = F.conv2d(st.tensor(x), ws, padding=1), TF.conv2d(to_torch(x), wt, padding=1)
+    forward = len(transforms)
+    assert forward >= 1  # Winograd's path
+    up = rng.standard_normal(y.shape)
+    y.backward(st.tensor(up))
+    yt.backward(to_torch(up))
+    assert_close(ws.grad, wt.grad, rtol=1e-9, what="weight gradient")
+    assert (len(transforms) == forward) == kept

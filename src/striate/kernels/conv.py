@@ -125,11 +125,11 @@ def _correlate_fast(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair
     cache-sized piece of the work (:func:`_chunks`), im2col, then one GEMM (batched over
     groups); or Winograd or the direct loops, where :func:`_method` picks them.  ``finish``
     (see :func:`_finisher`) is applied to each piece of the output as soon as it is written.
-    Where the im2col matrix is one piece, it is appended to ``keep`` (if given), for the
-    weight gradient to reuse (:func:`correlate_weight`)."""
+    Where the im2col matrix (Winograd: the input tiles V) is one piece, it is appended to
+    ``keep`` (if given), for the weight gradient to reuse (:func:`correlate_weight`)."""
     method = _method(x, weight.shape, spacing, stride, dilation, groups, out_hw[1])
     if method == "winograd":
-        return _correlate_winograd(x, weight, pads, out_hw, finish)
+        return _correlate_winograd(x, weight, pads, out_hw, finish, keep)
     if method == "direct":
         return _correlate_direct(x, weight, pads, out_hw, finish)
     xp = array_module(x)
@@ -252,9 +252,11 @@ def _chunk_tiles(x: Any, pads: Pads, out_hw: Pair, scheme: Any):
     return tiles
 
 
-def _correlate_winograd(x: Any, weight: Any, pads: Pads, out_hw: Pair, finish: Any = None) -> Any:
+def _correlate_winograd(x: Any, weight: Any, pads: Pads, out_hw: Pair, finish: Any = None,
+                        keep: list | None = None) -> Any:
     """(O, N, Ho, Wo) correlation of NCHW ``x`` with a 3×3 kernel, stride 1: per piece of the
-    work, V = input tiles, M = U V (one GEMM per tile position), Y = output tiles of M."""
+    work, V = input tiles, M = U V (one GEMM per tile position), Y = output tiles of M; V
+    appended to ``keep`` where it is the one piece (see :func:`_correlate_fast`)."""
     xp = array_module(x)
     scheme = _winograd_scheme(x.shape[1], weight.shape[0])
     u = winograd.transform_weight(weight, scheme)
@@ -264,7 +266,10 @@ def _correlate_winograd(x: Any, weight: Any, pads: Pads, out_hw: Pair, finish: A
 
     def chunk(part: Chunk) -> None:
         images, rows = part
-        winograd.output_tiles(u @ tiles(part), y[:, images, rows], scheme)
+        v = tiles(part)
+        if keep is not None and len(parts) == 1:
+            keep.append(v)
+        winograd.output_tiles(u @ v, y[:, images, rows], scheme)
         if finish is not None:
             finish(y[:, images, rows], images, rows)
 
@@ -272,9 +277,10 @@ def _correlate_winograd(x: Any, weight: Any, pads: Pads, out_hw: Pair, finish: A
     return y
 
 
-def _correlate_weight_winograd(x: Any, g: Any, pads: Pads) -> Any:
+def _correlate_weight_winograd(x: Any, g: Any, pads: Pads, kept: Any = None) -> Any:
     """∂L/∂K for a 3×3 stride-1 correlation: Σ over pieces of ∂L/∂M · Vᵀ (one GEMM per tile
-    position, summing over tiles), taken back through the weight transform."""
+    position, summing over tiles), taken back through the weight transform; ``kept``: the
+    forward's V, where it was the one piece."""
     out_hw = g.shape[2:]
     scheme = _winograd_scheme(x.shape[1], g.shape[1])
     parts, tiny = _winograd_chunks(x, x.shape[1] + g.shape[1], out_hw, scheme)
@@ -283,7 +289,8 @@ def _correlate_weight_winograd(x: Any, g: Any, pads: Pads) -> Any:
     def chunk(part: Chunk) -> Any:
         images, rows = part
         grad_m = winograd.gradient_tiles(g[images, :, rows].transpose(1, 0, 2, 3), scheme)
-        return grad_m @ tiles(part).transpose(0, 2, 1)
+        v = kept if kept is not None and len(parts) == 1 else tiles(part)
+        return grad_m @ v.transpose(0, 2, 1)
 
     return winograd.weight_from_tiles(sum(map_chunks(chunk, parts, tiny)), scheme)
 
@@ -565,9 +572,9 @@ def correlate_weight(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dil
                      groups: int, reference: bool = False, columns: Any = None) -> Any:
     """∂L/∂K for Y = X ⋆ K and G = ∂L/∂Y:  ∂L/∂K[o, c, p, q] = Σ_{n,i,j} G[n, o, i, j] ·
     Xpad[n, g·C/G + c, i·s + p·d, j·s + q·d], shape (O, C/G, kh, kw).  ``columns``: x's im2col
-    matrix as the forward kept it (``correlate(..., keep=)``), used where the work is that one
-    piece instead of copying the windows again (batch 1: ResNet-20's 64→64 layer on 8×8
-    planes copied 0.15 MB, 40–60 µs, for a product of 60)."""
+    matrix (or Winograd input tiles) as the forward kept it (``correlate(..., keep=)``), used
+    where the work is that one piece instead of copying the windows again (batch 1: ResNet-20's
+    64→64 layer on 8×8 planes copied 0.15 MB, 40–60 µs, for a product of 60)."""
     xp = array_module(x)
     o, (ho, wo), (kh, kw) = g.shape[1], g.shape[2:], kernel
     og, cg = o // groups, x.shape[1] // groups
@@ -589,7 +596,7 @@ def correlate_weight(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dil
         return gw
     method = _method(x, (o, cg, *kernel), (1, 1), stride, dilation, groups, wo)
     if method == "winograd":
-        return _correlate_weight_winograd(x, g, pads)
+        return _correlate_weight_winograd(x, g, pads, columns)
     if method == "direct":
         return _correlate_weight_direct(x, g, kernel, pads)
     k = cg * kh * kw
