@@ -35,9 +35,12 @@ def channel_view(a: Any) -> Any:
 
 
 @compiled
-def statistics(v, mean, var):  # pragma: no cover - compiled
-    """Per channel of v (P, C, L): the mean, then the biased variance about it (two reads, so no
-    cancellation), accumulated in float64."""
+def statistics(v, eps, momentum, unbiased, running_mean, running_var, update_mean, update_var,
+               mean, inv_std):  # pragma: no cover - compiled
+    """Per channel of v (P, C, L): the mean, then the biased variance σ² about it (two reads, so
+    no cancellation, accumulated in float64), into ``mean`` and ``inv_std`` = 1/√(σ² + ε); and
+    the running statistics moved by ``momentum`` toward them in place (where ``update_mean``,
+    ``update_var``), the variance made unbiased by ``unbiased`` = M/(M − 1)."""
     p_count, c_count, length = v.shape
     count = p_count * length
     for c in range(c_count):
@@ -51,7 +54,12 @@ def statistics(v, mean, var):  # pragma: no cover - compiled
             for i in range(length):
                 d = v[p, c, i] - m
                 squares += d * d
-        mean[c], var[c] = m, squares / count
+        var = squares / count
+        mean[c], inv_std[c] = m, 1 / np.sqrt(var + eps)
+        if update_mean:
+            running_mean[c] = (1 - momentum) * running_mean[c] + momentum * m
+        if update_var:
+            running_var[c] = (1 - momentum) * running_var[c] + momentum * var * unbiased
 
 
 def _make_normalise(residual: bool, relu: bool):

@@ -92,7 +92,8 @@ class _BatchNorm(Module):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             # In place, so a state_dict taken earlier sees the count (as PyTorch's add_(1)).
-            self.num_batches_tracked[...] = self.num_batches_tracked + 1
+            tracked = self.num_batches_tracked
+            tracked += 1
             if self.momentum is None:
                 factor = 1.0 / float(self.num_batches_tracked)
         use_batch_stats = self.training or (self.running_mean is None
