@@ -23,14 +23,7 @@ import argparse
 import statistics
 import time
 
-import numpy as np
-
-import striate as st
-import striate.nn.functional as F
-from striate.models import get_model
-from striate.optim import SGD
-
-INPUTS = {"lenet5": (1, 28, 28), "resnet20": (3, 32, 32)}
+from steps import INPUTS, step_functions
 
 
 def main() -> None:
@@ -47,23 +40,7 @@ def main() -> None:
         exec(compile(f.read(), args.variants, "exec"), namespace)  # the user's own file
     variants = namespace["VARIANTS"]
 
-    model = get_model(args.model)
-    optimiser = SGD(model.parameters(), lr=0.01, momentum=0.9)
-    rng = np.random.default_rng(0)
-    x = st.tensor(rng.standard_normal((args.batch_size, *INPUTS[args.model])).astype(np.float32))
-    y = st.tensor(rng.integers(0, 10, args.batch_size))
-
-    def train() -> None:
-        loss = F.cross_entropy(model(x), y)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-
-    def infer() -> None:
-        model.eval()
-        with st.no_grad():
-            model(x)
-        model.train()
+    train, infer = step_functions("striate", args.model, args.batch_size)
 
     times: dict = {(name, what): [] for name in variants for what in ("train", "infer")}
     for _ in range(args.rounds):

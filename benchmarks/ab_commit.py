@@ -16,7 +16,6 @@ with each round's ratio: on these machines single rounds move by ±30%, so read 
 from __future__ import annotations
 
 import argparse
-import importlib
 import io
 import statistics
 import subprocess
@@ -26,9 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-INPUTS = {"lenet5": (1, 28, 28), "resnet20": (3, 32, 32)}
+from steps import INPUTS, step_functions
 
 
 def _extract(commit: str, folder: Path) -> str:
@@ -46,32 +43,6 @@ def _extract(commit: str, folder: Path) -> str:
     return name
 
 
-def _runs(package: str, model_name: str, batch: int):
-    """(train step, inference batch) closures of one package's model."""
-    st = importlib.import_module(package)
-    F = importlib.import_module(f"{package}.nn.functional")
-    st.manual_seed(0)
-    model = importlib.import_module(f"{package}.models").get_model(model_name)
-    optimiser = importlib.import_module(f"{package}.optim").SGD(model.parameters(), lr=0.01,
-                                                                  momentum=0.9)
-    rng = np.random.default_rng(0)
-    x = st.tensor(rng.standard_normal((batch, *INPUTS[model_name])).astype(np.float32))
-    y = st.tensor(rng.integers(0, 10, batch))
-    evaluated = importlib.import_module(f"{package}.models").get_model(model_name).eval()
-
-    def train() -> None:
-        loss = F.cross_entropy(model(x), y)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-
-    def infer() -> None:
-        with st.no_grad():
-            evaluated(x)
-
-    return train, infer
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("model", choices=list(INPUTS))
@@ -84,8 +55,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         sys.path.insert(0, folder)
         old = _extract(args.against, Path(folder))
-        versions = {"old": _runs(old, args.model, args.batch_size),
-                    "new": _runs("striate", args.model, args.batch_size)}
+        versions = {"old": step_functions(old, args.model, args.batch_size),
+                    "new": step_functions("striate", args.model, args.batch_size)}
         for fns in versions.values():  # warm-up: compiles, caches
             for fn in fns:
                 fn()

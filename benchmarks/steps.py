@@ -1,0 +1,42 @@
+"""The timed calls the A/B scripts share (``ab.py``, ``ab_commit.py``): a model's training step
+(forward, cross-entropy, backward, SGD with momentum) and its inference batch, built from a seed
+by a given copy of the package."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+import numpy as np
+
+INPUTS = {"lenet5": (1, 28, 28), "resnet20": (3, 32, 32)}
+
+
+def step_functions(package: str, model_name: str,
+                   batch: int) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(train step, inference batch) of ``model_name`` built by the package ``package`` (its
+    import name: ``striate`` or an extracted copy), on random data of the model's input size;
+    inference runs a second copy of the model in evaluation mode."""
+    st = importlib.import_module(package)
+    F = importlib.import_module(f"{package}.nn.functional")
+    models = importlib.import_module(f"{package}.models")
+    st.manual_seed(0)
+    model = models.get_model(model_name)
+    optimiser = importlib.import_module(f"{package}.optim").SGD(model.parameters(), lr=0.01,
+                                                                  momentum=0.9)
+    rng = np.random.default_rng(0)
+    x = st.tensor(rng.standard_normal((batch, *INPUTS[model_name])).astype(np.float32))
+    y = st.tensor(rng.integers(0, 10, batch))
+    evaluated = models.get_model(model_name).eval()
+
+    def train() -> None:
+        loss = F.cross_entropy(model(x), y)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+
+    def infer() -> None:
+        with st.no_grad():
+            evaluated(x)
+
+    return train, infer
