@@ -125,8 +125,9 @@ def _correlate_fast(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair
     cache-sized piece of the work (:func:`_chunks`), im2col, then one GEMM (batched over
     groups); or Winograd or the direct loops, where :func:`_method` picks them.  ``finish``
     (see :func:`_finisher`) is applied to each piece of the output as soon as it is written.
-    Where the im2col matrix (Winograd: the input tiles V) is one piece, it is appended to
-    ``keep`` (if given), for the weight gradient to reuse (:func:`correlate_weight`)."""
+    Where the im2col matrix (Winograd: the input tiles V) is one piece of at most
+    ``CHUNK_BYTES``, it is appended to ``keep`` (if given), for the weight gradient to reuse
+    (:func:`correlate_weight`); a GPU's one piece is the whole batch, too large to keep."""
     method = _method(x, weight.shape, spacing, stride, dilation, groups, out_hw[1])
     if method == "winograd":
         return _correlate_winograd(x, weight, pads, out_hw, finish, keep)
@@ -143,7 +144,7 @@ def _correlate_fast(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair
     def chunk(part: Chunk) -> None:
         images, rows = part
         cols = columns(part)
-        if keep is not None and len(parts) == 1:
+        if keep is not None and len(parts) == 1 and cols.nbytes <= CHUNK_BYTES:
             keep.append(cols)
         y[:, images, rows] = (w @ cols.reshape(groups, k, -1)).reshape(
             o, -1, rows.stop - rows.start, out_hw[1])
@@ -267,7 +268,7 @@ def _correlate_winograd(x: Any, weight: Any, pads: Pads, out_hw: Pair, finish: A
     def chunk(part: Chunk) -> None:
         images, rows = part
         v = tiles(part)
-        if keep is not None and len(parts) == 1:
+        if keep is not None and len(parts) == 1 and v.nbytes <= CHUNK_BYTES:
             keep.append(v)
         winograd.output_tiles(u @ v, y[:, images, rows], scheme)
         if finish is not None:
