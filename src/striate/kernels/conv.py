@@ -290,7 +290,8 @@ def _correlate_weight_winograd(x: Any, g: Any, pads: Pads, kept: Any = None) -> 
     def chunk(part: Chunk) -> Any:
         images, rows = part
         grad_m = winograd.gradient_tiles(g[images, :, rows].transpose(1, 0, 2, 3), scheme)
-        v = kept if kept is not None and len(parts) == 1 else tiles(part)
+        v = kept if kept is not None and len(parts) == 1 and kept.shape[0] == len(grad_m) \
+            else tiles(part)
         return grad_m @ v.transpose(0, 2, 1)
 
     return winograd.weight_from_tiles(sum(map_chunks(chunk, parts, tiny)), scheme)
@@ -608,7 +609,8 @@ def correlate_weight(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dil
     def chunk(part: Chunk) -> Any:  # this chunk's share of the sum over n, i, j
         images, rows = part
         g_part = g[images, :, rows].transpose(1, 0, 2, 3).reshape(groups, og, -1)
-        cols = columns if columns is not None and len(parts) == 1 else windows(part)
+        cols = columns if columns is not None and len(parts) == 1 \
+            and columns.shape == (groups * k, g_part.shape[2]) else windows(part)
         return g_part @ cols.reshape(groups, k, -1).transpose(0, 2, 1)
 
     tiny = _tiny(x, x.shape[0] * ho * groups * k * wo)
