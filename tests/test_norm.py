@@ -3,6 +3,7 @@ reference (forward) and a PyTorch autograd transcription (gradients); layers, bu
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import numpy as np
@@ -404,13 +405,16 @@ def test_local_norm_bad_inputs():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("layout", ["nchw", "cnhw", "strided", "2d", "nchw, gradient cnhw"])
+@pytest.mark.parametrize("layout", ["nchw", "cnhw", "strided", "2d", "nchw, gradient cnhw",
+                                    "nchw, gradient strided"])
 @pytest.mark.parametrize("training, affine", [(True, True), (True, False), (False, True)])
 def test_batch_norm_compiled_passes_equal_numpy(monkeypatch, dtype, layout, training, affine):
     """The compiled passes (kernels/norm.py) and NumPy's expressions give the same output,
     running statistics and gradients, on each memory layout (a convolution's output is an NCHW
     view of (C, N, H, W) memory; a strided slice keeps to NumPy), also where the gradient is laid
-    out unlike the input ("cnhw" with its NCHW gradient, and the reverse)."""
+    out unlike the input ("cnhw" with its NCHW gradient, and the reverse), and where only the
+    forward can run compiled (a strided gradient: NumPy's backward then makes x̂ from the x the
+    compiled forward kept)."""
     from striate.kernels import norm
 
     rng = np.random.default_rng(5)
@@ -425,6 +429,8 @@ def test_batch_norm_compiled_passes_equal_numpy(monkeypatch, dtype, layout, trai
     up = rng.standard_normal(shape).astype(dtype)
     if layout == "nchw, gradient cnhw":
         up = np.ascontiguousarray(up.swapaxes(0, 1)).swapaxes(0, 1)
+    elif layout == "nchw, gradient strided":
+        up = np.repeat(up, 2, axis=-1)[..., ::2]
     gamma, beta = (rng.standard_normal(4).astype(dtype) for _ in range(2))
     runs = []
     for path in ("compiled", "numpy"):
@@ -492,6 +498,38 @@ def test_batch_norm_fused_residual_relu_matches_torch(monkeypatch, dtype, path, 
         for name, ours, theirs in [("x", x, xt), ("weight", w, wt), ("bias", b, bt)] + (
                 [("residual", res, rt)] if res is not None and res.requires_grad else []):
             assert_close(ours.grad, theirs.grad, rtol=tol, what=f"grad {name}")
+
+
+@pytest.mark.parametrize("mode", ["training", "eval with gradients", "inference"])
+def test_batch_norm_channels_shared_over_threads_equal_one_pass(monkeypatch, mode):
+    """Large activations have their channels shared out over the worker threads
+    (``norm.by_channels``): each range of channels gives what one pass over all gives (output,
+    running statistics, gradients), here with every activation shared out in three ranges."""
+    from striate.kernels import norm
+
+    rng = np.random.default_rng(11)
+    shape = (3, 7, 5, 6)
+    data = np.ascontiguousarray(rng.standard_normal(shape).swapaxes(0, 1)).swapaxes(0, 1) + 1
+    r = rng.standard_normal(shape)
+    up = rng.standard_normal(shape)
+    gamma, beta = rng.standard_normal(7), rng.standard_normal(7)
+    grads = mode != "inference"
+    runs = []
+    for shared in (False, True):
+        if shared:
+            monkeypatch.setattr(norm, "PARALLEL_MIN_BYTES", 1)
+            monkeypatch.setenv("STRIATE_NUM_THREADS", "3")
+        x = st.from_numpy(data.copy(order="K")).requires_grad_(grads)
+        w, b = (st.tensor(v, requires_grad=grads) for v in (gamma, beta))
+        mean, var = np.zeros(7), np.ones(7)
+        with contextlib.nullcontext() if grads else st.no_grad():
+            y = F.batch_norm(x, mean, var, w, b, training=mode == "training",
+                             residual=st.from_numpy(r), relu=True)
+        if grads:
+            y.backward(st.from_numpy(up))
+        runs.append([y.data, mean, var] + ([x.grad, w.grad, b.grad] if grads else []))
+    for ours, theirs in zip(*runs, strict=True):
+        assert_close(ours, theirs, rtol=1e-13)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -45,9 +45,10 @@ def _infer(x: Any, view: Any, mean: Any, var: Any, eps: float, weight: Any, bias
     if view is not None:
         y, y_view = norm.like(x, view)
         c = x.shape[1]
-        norm.infer(view, *(norm.vector(v, x.dtype, c, fill)
+        norm.by_channels(norm.infer, view, view,
+                         *(norm.vector(v, x.dtype, c, fill)
                            for v, fill in ((mean, 0), (var, 1), (weight, 1), (bias, 0))),
-                   eps, y_view)
+                         eps, y_view)
         return y
     a = 1 / array_module(x).sqrt(var + eps)
     a = a if weight is None else weight * a
@@ -66,8 +67,9 @@ def _batch_statistics(xp: Any, x: Any, view: Any, count: int, eps: float, runnin
     if view is not None:
         mean, inv_std = np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
         running = [mean if r is None else r for r in (running_mean, running_var)]
-        norm.statistics(view, eps, momentum, count / (count - 1), *running,
-                        running_mean is not None, running_var is not None, mean, inv_std)
+        norm.by_channels(norm.statistics, view, view, eps, momentum, count / (count - 1),
+                         *running, running_mean is not None, running_var is not None, mean,
+                         inv_std)
         return mean, inv_std, None
     mean = channel_sum(x) / count
     centred = x - _channel_view(mean, x.ndim)
@@ -87,18 +89,16 @@ def _update_running(running_mean: Any, running_var: Any, mean: Any, var: Any, co
 
 
 def _normalise_compiled(x: Any, view: Any, mean: Any, inv_std: Any, weight: Any, bias: Any,
-                        residual: Any, relu: bool) -> tuple[Any, Any]:
-    """x̂ and y = γ·x̂ + β (+ residual, then max(·, 0) when ``relu``), laid out as x, in one
-    compiled pass."""
+                        residual: Any, relu: bool) -> Any:
+    """y = γ·(x − mean)·inv_std + β (+ residual, then max(·, 0) when ``relu``), laid out as x,
+    in one compiled pass; ``mean`` and ``inv_std`` as x's dtype."""
     channels, dtype = x.shape[1], x.dtype
-    x_hat, x_hat_view = norm.like(x, view)
     y, y_view = norm.like(x, view)
     r_view = view if residual is None else _alike(residual, x, view)
-    norm.normalise_kernels[residual is not None, relu](
-        view, norm.vector(mean, dtype, channels, 0), norm.vector(inv_std, dtype, channels, 1),
-        norm.vector(weight, dtype, channels, 1), norm.vector(bias, dtype, channels, 0), r_view,
-        x_hat_view, y_view)
-    return x_hat, y
+    norm.by_channels(norm.normalise_kernels[residual is not None, relu], view,
+                     view, mean, inv_std, norm.vector(weight, dtype, channels, 1),
+                     norm.vector(bias, dtype, channels, 0), r_view, y_view)
+    return y
 
 
 def _alike(a: Any, x: Any, view: Any) -> Any:
@@ -159,8 +159,11 @@ class BatchNorm(Function):
                 return _epilogue(_infer(x, view, mean, var, eps, weight, bias), residual, relu)
             centred = None if view is not None else x - _channel_view(running_mean, ndim)
             inv_std = 1 / xp.sqrt(var + eps)
-        if view is not None:
-            x_hat, y = _normalise_compiled(x, view, mean, inv_std, weight, bias, residual, relu)
+        if view is not None:  # x itself is kept: the backward recomputes x̂ from it
+            mean = norm.vector(mean, x.dtype, x.shape[1], 0)
+            inv_std = norm.vector(inv_std, x.dtype, x.shape[1], 1)
+            y = _normalise_compiled(x, view, mean, inv_std, weight, bias, residual, relu)
+            ctx.save_for_backward(x, mean, inv_std, weight, y if relu else None)
         else:
             x_hat = centred
             x_hat *= _channel_view(inv_std, ndim)  # in place: one full-size array fewer
@@ -168,17 +171,17 @@ class BatchNorm(Function):
             if bias is not None:
                 y += _channel_view(bias, ndim)
             y = _epilogue(y, residual, relu)
-        ctx.save_for_backward(x_hat, inv_std, weight, y if relu else None)
+            ctx.save_for_backward(x_hat, None, inv_std, weight, y if relu else None)
         ctx.training, ctx.count = training, count
         return y
 
     @staticmethod
     def backward(ctx: Context, g):
-        x_hat, inv_std, weight, z = ctx.saved_tensors
+        saved, mean, inv_std, weight, z = ctx.saved_tensors  # saved: x (mean given), or x̂
         needs = ctx.needs_input_grad
         ndim = g.ndim
         full = needs[0] and ctx.training
-        views = norm.channel_view(g), norm.channel_view(x_hat)
+        views = norm.channel_view(g), norm.channel_view(saved)
         compiled = all(v is not None for v in views)
         z_view = None if z is None else norm.channel_view(z)
         if z is not None and (needs[5] or not (compiled and ctx.training) or z_view is None
@@ -189,16 +192,22 @@ class BatchNorm(Function):
             views = norm.channel_view(g), views[1]
             compiled = views[0] is not None
         if compiled and views[0].shape != views[1].shape:
-            # g laid out unlike x̂ (a residual sum's gradient): one copy into x̂'s layout costs
+            # g laid out unlike x (a residual sum's gradient): one copy into x's layout costs
             # less than the NumPy passes (stage 1 of ResNet-20, batch 128: 3.8 → 2.6 ms)
-            g_copy, g_view = norm.like(x_hat, views[1])
+            g_copy, g_view = norm.like(saved, views[1])
             g_copy[...] = g
             g, views = g_copy, (g_view, views[1])
+        if compiled:  # what the compiled passes make x̂ of: (x − mean)·inv_std, or x̂ itself
+            x_stats = (views[1], *((mean, inv_std) if mean is not None else
+                                   (np.zeros(g.shape[1], g.dtype), np.ones(g.shape[1], g.dtype))))
+        else:
+            x_hat = saved if mean is None else \
+                (saved - _channel_view(mean, ndim)) * _channel_view(inv_std, ndim)
         gradient_sums, input_gradient = norm.backward_kernels[z is not None]
         g_z = (views[0], views[0] if z is None else z_view)  # g and its mask's z (if any)
         if compiled and (needs[1] or needs[2] or full):
             sums = np.empty(g.shape[1]), np.empty(g.shape[1])
-            gradient_sums(*g_z, views[1], *sums)
+            norm.by_channels(gradient_sums, views[1], *g_z, *x_stats, *sums)
             sum_g, sum_gx = (v.astype(g.dtype) for v in sums)
         else:
             sum_g = channel_sum(g) if (needs[2] or full) else None
@@ -209,7 +218,8 @@ class BatchNorm(Function):
             m = ctx.count
             if compiled and ctx.training:  # the formula below, in one compiled pass
                 gx, gx_view = norm.like(g, views[0])
-                input_gradient(*g_z, views[1], scale, sum_g / m, sum_gx / m, gx_view)
+                norm.by_channels(input_gradient, views[1], *g_z, *x_stats, scale, sum_g / m,
+                                 sum_gx / m, gx_view)
             else:
                 gx = g * _channel_view(scale, ndim)
                 if ctx.training:  # (γ/s)·(g − mean g − x̂·mean(g x̂)), without a mean-sized temp
