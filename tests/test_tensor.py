@@ -176,6 +176,25 @@ def test_matmul_broadcasting_matches_torch(shape_a, shape_b):
     assert_close(b.grad, tb.grad, what="b.grad")
 
 
+@pytest.mark.parametrize("widths", [(1, 2), (1, 2, 0, 3), (0, 0, 2, 1, 1, 0), (-1, 2, 1, -1),
+                                    (2, -1, 0, 0, -1, 1), (1, 1, 1, 1, 1, 1, 1, 1)])
+@pytest.mark.parametrize("value", [0.0, -1.5])
+def test_pad_matches_torch(widths, value):
+    """F.pad (constant) pads, or crops where a width is negative, as PyTorch does, on any number
+    of axes and with any constant; its gradient is g's interior (a view of g when nothing is
+    cropped, a copy otherwise)."""
+    data = np.random.default_rng(1).standard_normal((2, 3, 4, 5))
+    x = st.tensor(data, requires_grad=True)
+    y = F.pad(x, widths, value=value)
+    xt = to_torch(data, requires_grad=True)
+    yt = torch.nn.functional.pad(xt, widths, value=value)
+    assert_close(y, yt, rtol=0, what="output")
+    up = np.random.default_rng(2).standard_normal(yt.shape)
+    y.backward(st.tensor(up))
+    yt.backward(to_torch(up))
+    assert_close(x.grad, xt.grad, rtol=0, what="gradient")
+
+
 def test_pad_and_slicing_keep_the_memory_layout():
     """A convolution's output is an NCHW view of (C, N, H, W) memory; ResNet's option-A shortcut
     slices and pads it.  Both results, and both gradients, stay in that memory order (so the

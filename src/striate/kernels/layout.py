@@ -30,12 +30,19 @@ def memory_order(a: Any) -> tuple[int, ...]:
     return tuple(sorted(range(len(strides)), key=lambda i: (strides[i], i), reverse=True))
 
 
+def empty(shape: tuple[int, ...], order: tuple[int, ...], dtype: Any, xp: Any = np) -> Any:
+    """An uninitialised array of ``shape`` whose memory runs in ``order`` (as
+    :func:`memory_order` gives it), so an op can keep its input's layout."""
+    buf = xp.empty(tuple(shape[i] for i in order), dtype=dtype)
+    return buf.transpose(tuple(int(i) for i in np.argsort(order)))
+
+
 def full(shape: tuple[int, ...], order: tuple[int, ...], value: float, dtype: Any,
          xp: Any = np) -> Any:
-    """An array of ``shape`` filled with ``value`` whose memory runs in ``order`` (as
-    :func:`memory_order` gives it), so an op can keep its input's layout."""
-    buf = xp.full(tuple(shape[i] for i in order), value, dtype=dtype)
-    return buf.transpose(tuple(int(i) for i in np.argsort(order)))
+    """:func:`empty`, filled with ``value``."""
+    a = empty(shape, order, dtype, xp)
+    a[...] = value
+    return a
 
 
 def flat(a: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..backend import array_module, device_of, to_device
 from ..function import Context, Function
-from ..kernels.layout import full, memory_order
+from ..kernels.layout import empty, full, memory_order
 
 
 class Reshape(Function):
@@ -100,22 +100,34 @@ class Stack(Function):
 class ConstantPad(Function):
     """y = x surrounded by a constant;  ∂L/∂x = the interior of g (negative pads crop).  Both keep
     their input's memory layout (a convolution's output is an NCHW view of (C, N, H, W) memory;
-    padded into NCHW memory, ResNet's shortcut made every residual sum after it mix layouts)."""
+    padded into NCHW memory, ResNet's shortcut made every residual sum after it mix layouts).
+    Without a crop the gradient is a view of g's interior, and the forward writes the constant
+    only around x (ResNet-20's channel-padding shortcut, batch 128, forward + backward: the
+    backward had filled and copied a second array of the output's size)."""
 
     @staticmethod
     def forward(ctx: Context, x, widths: tuple[tuple[int, int], ...], value: float):
         grow = tuple((max(a, 0), max(b, 0)) for a, b in widths)
         grown = tuple(n + a + b for n, (a, b) in zip(x.shape, grow, strict=True))
         interior = tuple(slice(a, a + n) for (a, _), n in zip(grow, x.shape, strict=True))
-        y = full(grown, memory_order(x), value, x.dtype, array_module(x))
+        y = empty(grown, memory_order(x), x.dtype, array_module(x))
+        for axis, (before, after) in enumerate(grow):  # the border, one slab per side
+            lead = interior[:axis]
+            if before:
+                y[lead + (slice(0, before),)] = value
+            if after:
+                y[lead + (slice(grown[axis] - after, None),)] = value
         y[interior] = x
         crop = tuple(slice(max(-a, 0), n - max(-b, 0))
                      for (a, b), n in zip(widths, grown, strict=True))
         ctx.interior, ctx.crop, ctx.grown_shape = interior, crop, grown
+        ctx.cropped = any(a < 0 or b < 0 for a, b in widths)
         return y[crop]
 
     @staticmethod
     def backward(ctx: Context, g):
+        if not ctx.cropped:  # g is the grown array itself
+            return g[ctx.interior]
         grown = full(ctx.grown_shape, memory_order(g), 0, g.dtype, array_module(g))
         grown[ctx.crop] = g
         return grown[ctx.interior]
