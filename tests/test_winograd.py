@@ -59,6 +59,12 @@ def test_compiled_transforms_match_their_matrix_references(h, w, placements, dty
         buf = K.spread(x, (1, 1), ((top, -extra), (left, -extra)))  # the padded plane itself
         _close(W.input_tiles(x, top, left, (ht, wt), scheme),
                W.input_tiles_reference(buf, scheme), dtype)
+        if scheme is W.F4:  # its adjoint, added into x's gradient (compiled for F(4×4) only)
+            dv = rng.standard_normal((W.positions(scheme), 3, ht * 2 * wt)).astype(dtype)
+            gx = np.ones(x.shape[::-1], dtype).T  # another layout, and something to add to
+            W.input_tiles_adjoint(dv, gx, top, left, (ht, wt), scheme)
+            _close(gx - 1, W.input_tiles_adjoint_reference(dv, x.shape, top, left, (ht, wt),
+                                                           scheme), dtype)
     g = rng.standard_normal((4, 2, h, w)).astype(dtype)
     _close(W.gradient_tiles(g, scheme), W.gradient_tiles_reference(g, scheme), dtype)
     tiles = rng.standard_normal((W.positions(scheme), 4, ht * 2 * wt)).astype(dtype)
@@ -98,10 +104,17 @@ def test_compiled_weight_transforms_match_their_references(o, c, dtype, scheme):
 @pytest.mark.parametrize("scheme", SCHEMES, ids=lambda s: s.__name__.rsplit("_", 1)[-1])
 @pytest.mark.parametrize("h, w", SIZES)
 def test_backward_transforms_are_the_adjoints(h, w, scheme):
-    """<output_tiles(M), G> = <M, gradient_tiles(G)> and <U(K), dU> = <K, weight_from_tiles(dU)>:
-    the backward pass is exactly the transpose of the forward's linear maps."""
+    """<output_tiles(M), G> = <M, gradient_tiles(G)>, <U(K), dU> = <K, weight_from_tiles(dU)>
+    and <input_tiles(X), dV> = <X, input_tiles_adjoint(dV)>: the backward pass is exactly the
+    transpose of the forward's linear maps."""
     rng = np.random.default_rng(1)
     p = W.positions(scheme)
+    ht, wt = scheme.tiles(h), scheme.tiles(w)
+    for top, left, x_hw in [(1, 1, (h, w)), (0, 2, (h + 3, w + 1)), (-1, 0, (h + 1, w))]:
+        x, dv = rng.standard_normal((2, 3, *x_hw)), rng.standard_normal((p, 3, ht * 2 * wt))
+        v = W.input_tiles(x, top, left, (ht, wt), scheme)
+        adjoint = W.input_tiles_adjoint_reference(dv, x.shape, top, left, (ht, wt), scheme)
+        assert np.isclose(np.vdot(v, dv), np.vdot(x, adjoint), rtol=1e-12)
     m = rng.standard_normal((p, 3, 2 * scheme.tiles(h) * scheme.tiles(w)))
     g = rng.standard_normal((3, 2, h, w))
     y = np.empty_like(g)
@@ -156,8 +169,17 @@ def test_winograd_convolution_matches_the_reference(everywhere, scheme, monkeypa
     runs.append((K.correlate(x, w, *args, reference=True),
                  K.correlate_transpose(g, w, *args, x_shape[2:], reference=True),
                  K.correlate_weight(x, g, (3, 3), *args, reference=True)))
+    together = K.correlate_gradients(x, g, w, *args)  # both gradients in one pass, where it can
+    parts, _ = K._winograd_chunks(x, x_shape[1] + out, y.shape[2:], scheme)
+    whole_images = all(rows.stop - rows.start == y.shape[2] for _, rows in parts)
+    assert (together is not None) == (scheme is W.F4 and whole_images)
+    if together is not None:
+        runs[0] += together
+        runs[1] += runs[1][1:]
     tol = 1e-12 if dtype == np.float64 else 1e-5
-    for fast, ref, what in zip(*runs, ("forward", "input grad", "weight grad"), strict=True):
+    names = ("forward", "input grad", "weight grad", "input grad, together",
+             "weight grad, together")[:len(runs[0])]
+    for fast, ref, what in zip(*runs, names, strict=True):
         assert fast.dtype == dtype
         assert_close(fast, ref, rtol=tol, what=what)
 

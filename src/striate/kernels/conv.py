@@ -43,6 +43,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
 from ..backend import array_module
 from . import direct, jit, pointwise, winograd
 from .parallel import map_chunks, num_workers
@@ -295,6 +297,46 @@ def _correlate_weight_winograd(x: Any, g: Any, pads: Pads, kept: Any = None) -> 
         return grad_m @ v.transpose(0, 2, 1)
 
     return winograd.weight_from_tiles(sum(map_chunks(chunk, parts, tiny)), scheme)
+
+
+def correlate_gradients(x: Any, g: Any, weight: Any, stride: Pair, pads: Pads, dilation: Pair,
+                        groups: int, columns: Any = None) -> tuple[Any, Any] | None:
+    """(∂L/∂X, ∂L/∂K) of Y = X ⋆ K together, in one pass over the pieces of the work, where the
+    forward ran on Winograd's F(4×4, 3×3) in pieces of whole images; None elsewhere (the caller
+    then asks :func:`correlate_transpose` and :func:`correlate_weight` for each).
+
+    Per piece, the backward of the forward's own arithmetic: ∂L/∂M = A G Aᵀ per output tile
+    (once, for both gradients), ∂L/∂U = Σ ∂L/∂M · Vᵀ over the pieces (then ∂L/∂K = Gᵀ ∂L/∂U G),
+    ∂L/∂V = Uᵀ · ∂L/∂M, and ∂L/∂X = each tile's B ∂L/∂V Bᵀ added into its window of x
+    (``winograd.input_tiles_adjoint``).  Separately, the input gradient was the full correlation
+    of G through Winograd again: an input transform of G and an output transform more per piece,
+    and a second parallel region.  Pieces that cut an image's rows would add into each other's
+    border rows, so they keep the separate path.  ``columns``: as for :func:`correlate_weight`."""
+    o, c, _, _ = weight.shape
+    out_hw = g.shape[2:]
+    if not (_winograd_fits(x, weight.shape, (1, 1), stride, dilation, groups, out_hw[1])
+            and _winograd_scheme(c, o) is winograd.F4):
+        return None
+    scheme = winograd.F4
+    parts, tiny = _winograd_chunks(x, c + o, out_hw, scheme)
+    if any(rows.start != 0 or rows.stop != out_hw[0] for _, rows in parts):
+        return None
+    (top, _), (left, _) = pads
+    tiles_hw = (scheme.tiles(out_hw[0]), scheme.tiles(out_hw[1]))
+    u_t = winograd.transform_weight(weight, scheme).transpose(0, 2, 1)
+    tiles = _chunk_tiles(x, pads, out_hw, scheme)
+    gx = np.zeros((c, *x.shape[:1], *x.shape[2:]), dtype=x.dtype).transpose(1, 0, 2, 3)
+
+    def chunk(part: Chunk) -> Any:
+        images, _ = part
+        grad_m = winograd.gradient_tiles(g[images].transpose(1, 0, 2, 3), scheme)
+        winograd.input_tiles_adjoint(u_t @ grad_m, gx[images], top, left, tiles_hw, scheme)
+        v = columns if columns is not None and len(parts) == 1 \
+            and columns.shape == (grad_m.shape[0], c, grad_m.shape[2]) else tiles(part)
+        return grad_m @ v.transpose(0, 2, 1)
+
+    grad_u = sum(map_chunks(chunk, parts, tiny))
+    return gx, winograd.weight_from_tiles(grad_u, scheme)
 
 
 DIRECT_MAX_CHANNELS = 16  # in and out; more make the im2col GEMM efficient enough

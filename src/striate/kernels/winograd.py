@@ -138,6 +138,28 @@ def input_tiles_reference(buf: Any, scheme: ModuleType = F2) -> Any:
         positions(scheme), c, -1)
 
 
+def input_tiles_adjoint_reference(v: Any, shape: tuple[int, int, int, int], top: int, left: int,
+                                  tiles_hw: tuple[int, int], scheme: ModuleType = F2) -> Any:
+    """The adjoint in x of :func:`input_tiles` (x of ``shape`` (N, C, H, W), ``tiles_hw`` = (ht,
+    wt)): for ∂L/∂V ((m + 2)², C, ht·N·wt), each tile's B ∂L/∂V_t Bᵀ added into its (m + 2)²
+    window of the padded buffer (neighbouring windows overlap), whose part where x sits (from row
+    ``top``, column ``left``) is ∂L/∂X; what falls on the padding is dropped."""
+    n, c, h, w = shape
+    (ht, wt), m, size = tiles_hw, scheme.OUT, scheme.OUT + 2
+    b_t = scheme.B_T.astype(v.dtype)
+    d = np.einsum("ai,abchnw,bj->cnhwij", b_t, v.reshape(size, size, c, ht, n, wt), b_t)
+    buf = np.zeros((c, n, m * ht + 2, m * wt + 2), dtype=v.dtype)
+    for i in range(size):
+        for j in range(size):
+            buf[:, :, i:i + m * ht:m, j:j + m * wt:m] += d[..., i, j]
+    gx = np.zeros((c, n, h, w), dtype=v.dtype)
+    r0, r1 = max(0, -top), min(h, buf.shape[2] - top)  # x's rows and columns inside the buffer
+    c0, c1 = max(0, -left), min(w, buf.shape[3] - left)
+    if r1 > r0 and c1 > c0:
+        gx[:, :, r0:r1, c0:c1] = buf[:, :, top + r0:top + r1, left + c0:left + c1]
+    return gx.transpose(1, 0, 2, 3)
+
+
 def output_tiles_reference(m: Any, n: int, out_hw: tuple[int, int],
                            scheme: ModuleType = F2) -> Any:
     """Y_t = Aᵀ M_t A for each tile, laid out as (O, N, Ho, Wo) (the tiles' overhang cut off)."""
@@ -189,6 +211,15 @@ def input_tiles(x: Any, top: int, left: int, tiles_hw: tuple[int, int],
     v = np.empty((positions(scheme), c, ht * n * wt), dtype=x.dtype)
     _kernel_for(scheme, "input", (wt, left, w))(x, top, ht, v)
     return v
+
+
+def input_tiles_adjoint(v: Any, x: Any, top: int, left: int, tiles_hw: tuple[int, int],
+                        scheme: ModuleType = F4) -> None:
+    """Add the adjoint of :func:`input_tiles` applied to ∂L/∂V into the (N, C, H, W) array ``x``
+    (any strides), compiled (F(4×4, 3×3) only); the same as :func:`input_tiles_adjoint_reference`
+    added in."""
+    (ht, wt), w = tiles_hw, x.shape[3]
+    _kernel_for(scheme, "input_adjoint", (wt, left, w))(v, top, ht, x)
 
 
 def output_tiles(m: Any, y: Any, scheme: ModuleType = F2) -> None:

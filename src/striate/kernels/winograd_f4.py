@@ -91,6 +91,40 @@ def make_input(key: tuple[int, int, int]):
     return transform
 
 
+def make_input_adjoint(key: tuple[int, int, int]):
+    """The adjoint of :func:`make_input`'s transform for the same ``key`` = (wt, left, W)."""
+    wt, left, w = key
+    inner = (max(1, -(-left // OUT)), max(1, min(wt, (w + left - OUT) // OUT + 1)))
+
+    def adjoint(v, top, ht, x):  # pragma: no cover - compiled
+        """x (N, C, H, W) += the adjoint of the input transform applied to v (36, C, ht·N·wt):
+        per tile, ∂D = B ∂V Bᵀ, added into the tile's 6×6 window of the padded planes (windows
+        overlap by two rows and columns; what falls on the padding is dropped).  The forward's
+        passes in reverse: B over each tile's six columns b, B over its six rows a, then every
+        value added where the forward had copied it from."""
+        n, c = x.shape[:2]
+        run = n * wt
+        block = max(1, min(ht, BLOCK_TILES // run))
+        src = np.empty((6, block * run), v.dtype)
+        rows = np.empty((6, 6, block * run), v.dtype)  # B over b: [a, q, t]
+        d = np.empty((6, 6, block * run), v.dtype)  # then over a: [q, r', t]
+        for ci in range(c):
+            for first in range(0, ht, block):
+                count = min(block, ht - first)
+                t, k = first * run, count * run
+                for a in range(6):
+                    for b in range(6):
+                        _copy(v[6 * a + b, ci, t:t + k], src[b])
+                    _apply_b(src, rows[a])
+                for q in range(6):
+                    for a in range(6):
+                        _copy(rows[a, q, :k], src[a])
+                    _apply_b(src, d[q])
+                add_tile_rows(x, ci, top, left, OUT, wt, inner, first, count, d)
+
+    return adjoint
+
+
 def make_output(width: int):
     """The output transform for planes ``width`` wide (a compile-time constant)."""
     wt, full = tiles(width), width // 4  # tiles, and those wholly inside the plane
@@ -182,6 +216,23 @@ def _apply_b_t(d, r):  # pragma: no cover - compiled
 
 
 @inlined
+def _apply_b(d, r):  # pragma: no cover - compiled
+    """r[i] = Σ_a Bᵀ[a, i] d[a] (B applied, the adjoint of :func:`_apply_b_t`) for (6, K)
+    arrays, K the length of d's rows (r's may be longer)."""
+    for k in range(d.shape[1]):
+        d0, d1, d2, d3, d4, d5 = d[0, k], d[1, k], d[2, k], d[3, k], d[4, k], d[5, k]
+        two_d34 = (d3 - d4) + (d3 - d4)
+        four_d12 = ((d1 + d2) + (d1 + d2)) + ((d1 + d2) + (d1 + d2))
+        four_d21, four_d5 = ((d2 - d1) + (d2 - d1)) + ((d2 - d1) + (d2 - d1)), (d5 + d5) + (d5 + d5)
+        r[0, k] = (d0 + d0) + (d0 + d0)
+        r[1, k] = four_d21 - two_d34 + four_d5
+        r[2, k] = -((d0 + d0) + (d0 + d0) + d0) - four_d12 - d3 - d4
+        r[3, k] = d1 - d2 + two_d34 - four_d5 - d5
+        r[4, k] = d0 + d1 + d2 + d3 + d4
+        r[5, k] = d5
+
+
+@inlined
 def _copy(src, dst):  # pragma: no cover - compiled
     """dst[:] = src as a plain loop (Numba's slice assignment took twice as long here)."""
     for k in range(src.size):
@@ -243,3 +294,41 @@ def copy_tile_rows(x, ci, top, out, runs, wt, first, count, d):  # pragma: no co
                     part = src[out * firsts[q] + offsets[q]:]
                     for j in range(counts[q]):
                         dst[j] = part[out * j]
+
+
+@inlined
+def add_tile_rows(x, ci, top, left, out, wt, inner, first, count, d):  # pragma: no cover - compiled
+    """The adjoint of :func:`copy_tile_rows`: each value of d added into channel ``ci`` of x
+    where that copy read it, rows and columns outside the plane dropped.  Walked along x's rows
+    rather than d's: a column two neighbouring tiles share (offset q < 2 of tile j, q + m of tile
+    j − 1) gets both in one addition, so each pixel of a row is read and written once, in order
+    (the copy's own order, d's columns one offset q at a time, wrote each pixel 1.5 times at
+    stride m).  ``inner`` = (first, last + 1) of the tiles j ≥ 1 whose m columns all lie in the
+    plane: those take no bounds checks."""
+    n, h, w = x.shape[0], x.shape[2], x.shape[3]
+    run = n * wt
+    j_lo, j_hi = inner
+    for r in range(max(out * first - top, 0), min(out * (first + count) + 2 - top, h)):
+        pr = r + top  # the padded row
+        for ti in range(max(first, (pr - 2) // out), min(first + count, pr // out + 1)):
+            rr = pr - out * ti  # the row's place r' in tile row ti
+            d0, d1, d2, d3, d4, d5 = d[0, rr], d[1, rr], d[2, rr], d[3, rr], d[4, rr], d[5, rr]
+            for ni in range(n):
+                dst = x[ni, ci, r]
+                t = (ti - first) * run + ni * wt
+                for j in range(j_lo, j_hi):
+                    col = out * j - left
+                    dst[col] += d0[t + j] + d4[t + j - 1]
+                    dst[col + 1] += d1[t + j] + d5[t + j - 1]
+                    dst[col + 2] += d2[t + j]
+                    dst[col + 3] += d3[t + j]
+                for j in range(wt + 1):  # the tiles at the edges
+                    if j_lo <= j < j_hi:
+                        continue
+                    for q in range(out):
+                        col = out * j + q - left
+                        if 0 <= col < w:
+                            total = d[q, rr, t + j] if j < wt else d.dtype.type(0)
+                            if q < 2 and j > 0:
+                                total += d[q + out, rr, t + j - 1]
+                            dst[col] += total

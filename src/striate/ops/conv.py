@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..function import Context, Function
-from ..kernels.conv import Pads, correlate, correlate_transpose, correlate_weight, output_size
+from ..kernels.conv import (
+    Pads,
+    correlate,
+    correlate_gradients,
+    correlate_transpose,
+    correlate_weight,
+    output_size,
+)
 from ..tensor import Tensor
 from .checks import expect_float, expect_rank, pair
 from .reduce import channel_sum
@@ -63,15 +70,19 @@ class Conv2d(Function):
         stride, pads, dilation, groups = ctx.conf
         g = g[None] if ctx.unbatched else g
         gx = gw = gb = None
-        if ctx.needs_input_grad[0]:
+        both = ctx.needs_input_grad[0] and ctx.needs_input_grad[1]
+        together = correlate_gradients(x, g, weight, stride, pads, dilation, groups,
+                                       ctx.columns) if both else None
+        if together is not None:
+            gx, gw = together
+        if ctx.needs_input_grad[0] and gx is None:
             gx = correlate_transpose(g, weight, stride, pads, dilation, groups, x.shape[2:])
-            gx = gx[0] if ctx.unbatched else gx
-        if ctx.needs_input_grad[1]:
+        if ctx.needs_input_grad[1] and gw is None:
             gw = correlate_weight(x, g, weight.shape[2:], stride, pads, dilation, groups,
                                   columns=ctx.columns)
         if ctx.needs_input_grad[2]:
             gb = channel_sum(g)
-        return gx, gw, gb
+        return gx if gx is None or not ctx.unbatched else gx[0], gw, gb
 
 
 class ConvTranspose2d(Function):
