@@ -17,7 +17,10 @@ backward pass is made of their adjoints:
 
 * ∂L/∂M[ξ, o, t] = (A ∂L/∂Y_t Aᵀ)[ξ]                     (:func:`gradient_tiles`)
 * ∂L/∂U[ξ] = ∂L/∂M[ξ] · V[ξ]ᵀ,  ∂L/∂K = Gᵀ ∂L/∂U G        (:func:`weight_from_tiles`)
-* ∂L/∂X is itself a 3×3 stride-1 correlation (with the kernel rotated), so it runs through the
+* ∂L/∂V[ξ] = U[ξ]ᵀ · ∂L/∂M[ξ],  ∂L/∂X = B ∂L/∂V_t Bᵀ per tile, added into the tile's window
+  (:func:`input_tiles_adjoint`); the weight gradient's ∂L/∂M serves both, in one pass over the
+  pieces (``conv.correlate_gradients``).  ∂L/∂X is also a 3×3 stride-1 correlation (with the
+  kernel rotated), and where the pieces cut images' rows (or on F(2×2, 3×3)) it runs through the
   forward transforms again.
 
 Two schemes are here, each a module with its matrices and compiled transforms: F(2×2, 3×3)
