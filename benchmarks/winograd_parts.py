@@ -1,8 +1,10 @@
 """Where one Winograd convolution's time goes: per piece of the work (one core), the input
 transform, the 16 GEMMs and the output transform of the forward pass, and the gradient transform
-and GEMM of the weight gradient; then the whole forward on every core.  ResNet-20's three stages,
-batch 128, float32, with the scheme ``conv.py`` picks for each (``STRIATE_WINOGRAD=2`` for
-F(2×2, 3×3) everywhere).
+and GEMM of the weight gradient; then the whole forward on every core, and the whole backward
+(both gradients) on every core, separately (``correlate_transpose`` and ``correlate_weight``)
+and together (``correlate_gradients``, F(4×4, 3×3) on whole-image pieces).  ResNet-20's three
+stages, batch 128, float32, with the scheme ``conv.py`` picks for each (``STRIATE_WINOGRAD=2``
+for F(2×2, 3×3) everywhere).
 
     python benchmarks/winograd_parts.py
     STRIATE_WINOGRAD=2 python benchmarks/winograd_parts.py
@@ -52,13 +54,29 @@ def stage(channels: int, size: int, rng: np.random.Generator) -> str:
             f"{median_ms(lambda: winograd.output_tiles(m, y, scheme)):7.3f} | "
             f"{median_ms(lambda: winograd.gradient_tiles(g_part, scheme)):8.3f} "
             f"{median_ms(lambda: grad_m @ v.transpose(0, 2, 1)):5.3f} | "
-            f"{median_ms(lambda: conv._correlate_winograd(x, w, pads, out_hw), 5):6.2f} ms")
+            f"{median_ms(lambda: conv._correlate_winograd(x, w, pads, out_hw), 5):6.2f} ms | "
+            f"{_backward_ms(x, w, g, pads)}")
+
+
+def _backward_ms(x, w, g, pads) -> str:
+    """Both gradients on every core, separately and together (alternating, medians)."""
+    args = ((1, 1), pads, (1, 1), 1)
+    if conv.correlate_gradients(x, g, w, *args) is None:
+        return "      (no joint path)"
+    runs = {"separate": [], "together": []}
+    calls = {"separate": lambda: (conv.correlate_transpose(g, w, *args, x.shape[2:]),
+                                  conv.correlate_weight(x, g, (3, 3), *args)),
+             "together": lambda: conv.correlate_gradients(x, g, w, *args)}
+    for _ in range(7):
+        for name, fn in calls.items():
+            runs[name].append(median_ms(fn, 3))
+    return f"{np.median(runs['separate']):6.2f} → {np.median(runs['together']):6.2f} ms"
 
 
 def main() -> None:
     rng = np.random.default_rng(0)
     print("scheme channels plane | pieces  tiles | input  GEMM  output | gradient  GEMM "
-          "| forward (all cores)")
+          "| forward (all cores) | backward, separate → together")
     for channels, size in STAGES:
         print(stage(channels, size, rng))
 
