@@ -383,6 +383,21 @@ def test_bad_input_is_refused_with_a_clear_message(call, error, words):
         assert word in str(info.value), f"{word!r} not in {info.value}"
 
 
+def test_argument_checks_are_remembered_per_shape_dtype_and_setting():
+    """conv2d keeps each checked combination's answer: a bad call after a good one with the
+    same weight is still refused, and settings given as lists (not hashable) still work."""
+    w = st.zeros(6, 4, 3, 3)
+    good = F.conv2d(x4, w, padding=1)
+    with pytest.raises(ValueError, match="channels"):
+        F.conv2d(st.zeros(2, 3, 6, 6), w, padding=1)
+    with pytest.raises(TypeError, match="dtype"):
+        F.conv2d(st.zeros(2, 4, 6, 6, dtype=st.float64), w, padding=1)
+    with pytest.raises(ValueError, match="padding"):
+        F.conv2d(x4, w, padding=[1, -1])
+    assert F.conv2d(x4, w, padding=[1, 1], stride=[1, 1]).shape == good.shape
+    assert F.conv2d(st.zeros(2, 4, 8, 8), w, padding=1).shape == (2, 6, 8, 8)
+
+
 @pytest.mark.parametrize("x_shape, w_shape, kw", [((0, 3, 8, 8), (4, 3, 3, 3), {"padding": 1}),
                                                   ((0, 16, 32, 32), (16, 16, 3, 3), {"padding": 1}),
                                                   ((0, 3, 9, 9), (4, 3, 3, 3), {"stride": 2})])

@@ -16,6 +16,7 @@ except ImportError:  # pragma: no cover - depends on the machine
     _cupy = None
 
 DEFAULT_DTYPE = np.dtype(np.float32)
+ARRAY_TYPES = (np.ndarray,) if _cupy is None else (np.ndarray, _cupy.ndarray)
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -40,7 +41,7 @@ def array_module(*arrays: Any):
 
 def is_array(a: Any) -> bool:
     """True for a NumPy or CuPy ndarray."""
-    return isinstance(a, np.ndarray) or (_cupy is not None and isinstance(a, _cupy.ndarray))
+    return isinstance(a, ARRAY_TYPES)
 
 
 def device_of(a: Any) -> str:

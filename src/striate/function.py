@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import profiling
-from .backend import is_array
+from .backend import ARRAY_TYPES
 from .tensor import Tensor, is_grad_enabled
 
 
@@ -77,7 +77,7 @@ class Function:
             wants = False
             if isinstance(a, Tensor):
                 wants, a = a.requires_grad, a.data
-            if is_array(a) and a.dtype.kind == "f":
+            if isinstance(a, ARRAY_TYPES) and a.dtype.kind == "f":
                 float_dtypes.add(a.dtype)
             arrays.append(a)
             needs.append(wants)

@@ -40,6 +40,7 @@ agree.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -52,6 +53,7 @@ from .parallel import map_chunks, num_workers
 Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right)); may be negative
 Pair = tuple[int, int]
 Chunk = tuple[slice, slice]  # (images, output rows)
+Pieces = tuple[Chunk, ...]
 
 
 def spread(x: Any, stride: Pair, pads: Pads) -> Any:
@@ -157,7 +159,7 @@ def _correlate_fast(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair
     return y
 
 
-def _chunk_columns(x: Any, parts: list[Chunk], spacing: Pair, pads: Pads, kernel: Pair,
+def _chunk_columns(x: Any, parts: Pieces, spacing: Pair, pads: Pads, kernel: Pair,
                    stride: Pair, dilation: Pair, out_width: int):
     """A function giving the im2col matrix of one chunk of x spread by ``spacing`` and ``pads``.
 
@@ -232,7 +234,7 @@ def _winograd_scheme(channels: int, out_channels: int) -> Any:
     return winograd.F2
 
 
-def _winograd_chunks(x: Any, channels: int, out_hw: Pair, scheme: Any) -> tuple[list[Chunk], bool]:
+def _winograd_chunks(x: Any, channels: int, out_hw: Pair, scheme: Any) -> tuple[Pieces, bool]:
     """Pieces (images, output rows in whole tiles) for the Winograd kernels, sized by their V and
     M tiles ((m + 2)² values per m×m tile per channel), and whether the work is tiny
     (map_chunks)."""
@@ -360,7 +362,7 @@ def _direct_fits(x: Any, weight_shape: tuple[int, ...], spacing: Pair, stride: P
 
 
 def _direct_chunks(x: Any, weight_shape: tuple[int, ...], pads: Pads,
-                   out_height: int) -> list[Chunk]:
+                   out_height: int) -> Pieces:
     """Pieces of whole images for the direct kernels, as many as im2col would make (so about
     as much work each)."""
     _, c, kh, kw = weight_shape
@@ -417,7 +419,7 @@ def _tiny(a: Any, values: int) -> bool:
 
 
 def _chunks(a: Any, n: int, rows: int, values_per_row: int, split_rows: bool = True,
-            step: int = 1) -> list[Chunk]:
+            step: int = 1) -> Pieces:
     """(images, output rows) pieces of a kernel's work whose im2col matrix stays near
     ``CHUNK_BYTES``, and at least one per worker thread where each still gets
     ``PARALLEL_MIN_BYTES`` (one piece on a GPU).  Whole images are grouped while they fit; a
@@ -433,11 +435,21 @@ def _chunks(a: Any, n: int, rows: int, values_per_row: int, split_rows: bool = T
     one BLAS thread: forward / input gradient / weight gradient 38 / 41 / 32 ms for the whole batch
     at once, 18 / 18 / 25 ms in 2 MB chunks; chunks of 0.25–2 MB all did about as well, and
     LeNet-sized layers (36 images a chunk) did not change measurably.
+
+    The pieces depend on sizes alone, so each answer is kept (:func:`_pieces`): a layer asks the
+    same question on every call, and at batch 1 the arithmetic cost more than the piece's GEMM.
     """
     if array_module(a).__name__ != "numpy":
-        return [(slice(0, n), slice(0, rows))]
-    row_bytes = max(1, values_per_row * a.itemsize)
-    pieces = max(1, min(num_workers(), n * rows * row_bytes // PARALLEL_MIN_BYTES))
+        return ((slice(0, n), slice(0, rows)),)
+    return _pieces(n, rows, values_per_row * a.itemsize, split_rows, step, num_workers())
+
+
+@functools.lru_cache(maxsize=4096)
+def _pieces(n: int, rows: int, row_bytes: int, split_rows: bool, step: int,
+            workers: int) -> Pieces:
+    """:func:`_chunks` on the CPU, for rows of ``row_bytes`` bytes and ``workers`` threads."""
+    row_bytes = max(1, row_bytes)
+    pieces = max(1, min(workers, n * rows * row_bytes // PARALLEL_MIN_BYTES))
     block = rows
     if split_rows:
         if row_bytes * rows > CHUNK_BYTES:
@@ -447,15 +459,15 @@ def _chunks(a: Any, n: int, rows: int, values_per_row: int, split_rows: bool = T
         if block < rows:
             block = min(rows, max(step, block - block % step))
     if n == 0:  # an empty batch: no work
-        return []
+        return ()
     if block < rows:
-        return [(slice(i, i + 1), slice(r, min(r + block, rows)))
-                for i in range(n) for r in range(0, rows, block)]
+        return tuple((slice(i, i + 1), slice(r, min(r + block, rows)))
+                     for i in range(n) for r in range(0, rows, block))
     images = max(1, min(CHUNK_BYTES // (row_bytes * rows), -(-n // pieces)))
     count = -(-n // images)
     count = min(n, -(-count // pieces) * pieces)  # a multiple of the workers, where n allows
     bounds = [i * n // count for i in range(count + 1)]  # groups of ⌊n/count⌋ or ⌈n/count⌉
-    return [(slice(bounds[i], bounds[i + 1]), slice(0, rows)) for i in range(count)]
+    return tuple((slice(bounds[i], bounds[i + 1]), slice(0, rows)) for i in range(count))
 
 
 def _correlate_reference(buf: Any, weight: Any, stride: Pair, dilation: Pair, groups: int,

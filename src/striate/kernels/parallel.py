@@ -117,7 +117,9 @@ def matmul(a: Any, b: Any) -> Any:
     product has at least ``PARALLEL_MIN_MACS`` multiply-adds per piece (BLAS single-threaded
     in each); the plain product otherwise (and on the GPU)."""
     rows = a.shape[0]
-    pieces = min(num_workers(), rows, a.shape[0] * a.shape[1] * b.shape[1] // PARALLEL_MIN_MACS)
+    pieces = min(rows, a.shape[0] * a.shape[1] * b.shape[1] // PARALLEL_MIN_MACS)
+    if pieces > 1:  # (the thread count is read only for products that could use it)
+        pieces = min(pieces, num_workers())
     if pieces <= 1 or not isinstance(a, np.ndarray):
         return a @ b
     out = np.empty((rows, b.shape[1]), dtype=np.result_type(a, b))
@@ -136,7 +138,7 @@ def map_chunks(fn: Callable[[Any], T], parts: Sequence[Any], tiny: bool = False)
     ``tiny`` work (one part, a product of a few hundred thousand multiply-adds) skips that
     switch, which itself costs about 12 µs: more than LeNet's whole layers take at batch 1."""
     global _pool
-    workers = min(num_workers(), len(parts))
+    workers = min(num_workers(), len(parts)) if len(parts) > 1 else 1
     if tiny and workers <= 1:
         return [fn(p) for p in parts]
     with _single_threaded_blas():

@@ -71,17 +71,21 @@ def _foldable(bn: Module | None) -> bool:
 def _bn_affine(bn: BatchNorm2d, conv_bias: Any, acc: Any) -> tuple[Any, Any]:
     """(s, t) with bn(y + b) = y·s + t per channel in evaluation mode (b the conv's bias or
     None): s = γ/√(Var + ε), t = β − (E − b)·s, in the dtype ``acc``.  At batch 1 this runs
-    beside every convolution, so it takes as few NumPy calls as it can."""
-    def cast(a: Any) -> Any:
-        return a if a.dtype == acc else a.astype(acc)
-
-    scale = cast(bn.running_var) + bn.eps
-    array_module(scale).sqrt(scale, out=scale)
-    scale = (cast(bn.weight.data) if bn.weight is not None else 1) / scale
-    centre = cast(bn.running_mean) if conv_bias is None \
-        else cast(bn.running_mean) - cast(conv_bias.data)
-    shift = centre * -scale if bn.bias is None else cast(bn.bias.data) - centre * scale
-    return scale, shift
+    beside every convolution, so it takes as few NumPy calls as it can, in place."""
+    weight, bias, mean = bn.weight, bn.bias, bn.running_mean.astype(acc, copy=False)
+    scale = bn.running_var.astype(acc)  # a copy: the steps below write into it
+    xp = array_module(scale)
+    xp.sqrt(xp.add(scale, bn.eps, out=scale), out=scale)
+    if weight is None:
+        xp.reciprocal(scale, out=scale)
+    else:
+        xp.divide(weight.data.astype(acc, copy=False), scale, out=scale)
+    if conv_bias is not None:
+        mean = mean - conv_bias.data.astype(acc, copy=False)
+    shift = mean * scale
+    if bias is None:
+        return scale, xp.negative(shift, out=shift)
+    return scale, xp.subtract(bias.data.astype(acc, copy=False), shift, out=shift)
 
 
 def _fold(conv: Conv2d, bn: BatchNorm2d) -> None:
@@ -139,7 +143,10 @@ def _fusable(conv: Module, bn: Module | None, relu: Module | None, x: Any,
             p.requires_grad for layer in (conv, bn) if layer is not None
             for p in layer._parameters.values() if p is not None)):
         return False
-    return (type(conv) is Conv2d and (bn is None or type(bn) is Identity or _foldable(bn))
-            and (relu is None or type(relu) is ReLU)
-            and not any(layer._forward_hooks or layer._forward_pre_hooks
-                        for layer in (conv, bn, relu) if layer is not None))
+    if not (type(conv) is Conv2d and (bn is None or type(bn) is Identity or _foldable(bn))
+            and (relu is None or type(relu) is ReLU)):
+        return False
+    for layer in (conv, bn, relu):  # a loop, not any(...): this runs beside every layer
+        if layer is not None and (layer._forward_hooks or layer._forward_pre_hooks):
+            return False
+    return True
