@@ -25,8 +25,12 @@ COMPILED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # Numba has no f
 def serves(*arrays: Any) -> bool:
     """True when the compiled kernels can take these arrays: Numba installed, and each a NumPy
     array (not CuPy) of float32 or float64 (float16 keeps to NumPy)."""
-    return available() and all(isinstance(a, np.ndarray) and a.dtype in COMPILED_DTYPES
-                               for a in arrays)
+    if njit is None:
+        return False
+    for a in arrays:  # a loop, not all(...): asked several times per layer call
+        if not (isinstance(a, np.ndarray) and a.dtype in COMPILED_DTYPES):
+            return False
+    return True
 
 
 def compiled(fn=None, *, fastmath: bool = True):
