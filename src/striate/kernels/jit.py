@@ -33,13 +33,20 @@ def serves(*arrays: Any) -> bool:
     return True
 
 
-def compiled(fn=None, *, fastmath: bool = True):
+# fast-math's flags but "nnan" and "ninf": reassociation and contraction, for kernels whose
+# results must keep NaN (a rectifier in an epilogue)
+FAST_KEEPING_NAN = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+
+
+def compiled(fn=None, *, fastmath: bool | frozenset = True):
     """``fn`` compiled without the GIL (so the chunk threads run it side by side) and cached on
     disk; ``fn`` itself without Numba.  ``fastmath`` lets reductions reassociate (so they
-    vectorise) but also assumes no NaN: kernels that must propagate NaN turn it off."""
+    vectorise) but also assumes no NaN: kernels that must propagate NaN turn it off, or ask for
+    ``FAST_KEEPING_NAN``."""
     if fn is None:
         return lambda f: compiled(f, fastmath=fastmath)
-    return njit(nogil=True, fastmath=fastmath, cache=True)(fn) if njit is not None else fn
+    flags = set(fastmath) if isinstance(fastmath, frozenset) else fastmath  # Numba wants a set
+    return njit(nogil=True, fastmath=flags, cache=True)(fn) if njit is not None else fn
 
 
 def inlined(fn):
