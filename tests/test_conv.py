@@ -108,6 +108,20 @@ def test_conv2d_matches_torch_float32(conv_path, x_shape, w_shape, kw):
     _compare(F.conv2d, TF.conv2d, x_shape, w_shape, w_shape[0], kw, np.float32)
 
 
+def _torch_conv2d_relu(x, w, b, **kw):
+    return TF.relu(TF.conv2d(x, w, b, **kw))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("x_shape, w_shape, kw", CONV, ids=_ids(CONV))
+def test_conv2d_relu_matches_torch(conv_path, x_shape, w_shape, kw, dtype):
+    """relu(conv2d(...)) as one op (the ReLU in the kernels' epilogue, its mask at the start of
+    the backward) on every kernel path: output and the three gradients."""
+    from striate.ops.conv import conv2d_relu
+
+    _compare(conv2d_relu, _torch_conv2d_relu, x_shape, w_shape, w_shape[0], kw, dtype)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("x_shape, w_shape, kw", CONV, ids=_ids(CONV))
 def test_conv2d_inference_epilogue_matches_torch(conv_path, x_shape, w_shape, kw, dtype):

@@ -25,7 +25,7 @@ def test_table_covers_every_functional_op():
     assert not missing, f"ops without a gradient check: {missing}"
 
 
-CONVOLUTIONS = [c for c in CASES if c.op in ("conv2d", "conv_transpose2d")]
+CONVOLUTIONS = [c for c in CASES if c.op in ("conv2d", "conv2d_relu", "conv_transpose2d")]
 
 
 @pytest.mark.parametrize("case", CONVOLUTIONS, ids=[f"{c.op}[{c.config}]" for c in CONVOLUTIONS])

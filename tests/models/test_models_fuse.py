@@ -185,6 +185,38 @@ def test_conv_bn_in_training_fuses_bn_residual_relu_and_equals_the_layers(
         assert len(seen) == 1 and ran  # the ReLU ran as a layer, its hook saw the output
 
 
+def test_conv_bn_in_training_without_bn_is_conv_relu_and_equals_the_layers(monkeypatch):
+    """With no BN and no residual, conv_bn(conv, None, x, relu) in training is one op
+    (conv2d_relu: no ReLU layer runs): the layers' output and gradients; a hook on the conv or
+    the ReLU sends it back to the layers as written."""
+    import copy
+
+    from striate.nn import utils
+
+    conv, _, relu = _conv_bn_layers(True, True)
+    data = np.random.default_rng(11).standard_normal((2, 3, 9, 9))
+    ran = []
+    relu_forward = nn.ReLU.forward
+    monkeypatch.setattr(nn.ReLU, "forward", lambda m, i: ran.append(m) or relu_forward(m, i))
+    runs = []
+    for path in ("fused", "layers"):
+        layers = [copy.deepcopy(m) for m in (conv, relu)]
+        x = st.tensor(data, requires_grad=True)
+        y = (utils.conv_bn(layers[0], None, x, layers[1]) if path == "fused"
+             else layers[1](layers[0](x)))
+        assert (ran == []) == (path == "fused")
+        y.backward(st.tensor(np.cos(np.arange(y.data.size)).reshape(y.shape)))
+        runs.append([y, x.grad, layers[0].weight.grad, layers[0].bias.grad])
+    for ours, theirs in zip(*runs, strict=True):
+        assert_close(ours, theirs, rtol=1e-12, what="conv_bn without BN in training")
+    for layer in (conv, relu):
+        ran.clear()
+        handle = layer.register_forward_hook(lambda m, i, o: None)
+        utils.conv_bn(conv, None, st.tensor(data, requires_grad=True), relu)
+        handle.remove()
+        assert ran  # the ReLU ran as a layer
+
+
 def test_resnet20_inference_is_fused_and_equals_the_unfused_layers(monkeypatch):
     """The CIFAR ResNet calls conv_bn: at inference its BNs do not run as layers, and the
     output is the layers' (float64, to roundoff); with gradients wanted they run as before."""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module
-from ..ops.conv import conv2d_inference
+from ..ops.conv import conv2d_inference, conv2d_relu
 from ..tensor import is_grad_enabled
 from .activation import ReLU
 from .containers import Sequential
@@ -108,11 +108,14 @@ def conv_bn(conv: Module, bn: Module | None, x: Any, relu: Module | None = None,
     it is in cache, through bn's affine map y·s + t (see :func:`_bn_affine`; the conv's own
     bias folds into t), the residual sum and the rectifier, where the layers made a pass over
     the whole output each.  In training the convolution runs alone and "BN → (+ residual) →
-    ReLU" as one op (``BatchNorm2d.forward_fused``): one pass and one array for three.
-    Otherwise (a hook on any of the layers, layers of other kinds) the layers run one after
-    another, as written.
+    ReLU" as one op (``BatchNorm2d.forward_fused``): one pass and one array for three; without
+    a BN or a residual, "conv → ReLU" is one op (``conv2d_relu``).  Otherwise (a hook on any
+    of the layers, layers of other kinds) the layers run one after another, as written.
     """
     if not _fusable(conv, bn, relu, x, residual):
+        if bn is None and residual is None and _plain(conv, Conv2d) and _plain(relu, ReLU):
+            return conv2d_relu(x, conv.weight, conv.bias, conv.stride, conv.padding,
+                               conv.dilation, conv.groups)
         out = conv(x)
         if _fusable_after_conv(bn, relu, residual):
             return bn.forward_fused(out, residual, relu is not None)
@@ -123,6 +126,11 @@ def conv_bn(conv: Module, bn: Module | None, x: Any, relu: Module | None = None,
         else _bn_affine(bn, conv.bias, conv.weight.data.dtype)
     return conv2d_inference(x, conv.weight, shift, conv.stride, conv.padding, conv.dilation,
                             conv.groups, scale=scale, residual=residual, relu=relu is not None)
+
+
+def _plain(layer: Module | None, kind: type) -> bool:
+    """True for a layer of exactly ``kind`` with no hooks to see it run."""
+    return type(layer) is kind and not (layer._forward_hooks or layer._forward_pre_hooks)
 
 
 def _fusable_after_conv(bn: Module | None, relu: Module | None, residual: Any) -> bool:

@@ -19,7 +19,8 @@ from ..kernels.conv import (
     correlate_weight,
     output_size,
 )
-from ..tensor import Tensor
+from ..kernels.pointwise import relu_backward
+from ..tensor import Tensor, is_grad_enabled
 from .checks import expect_float, expect_rank, pair
 from .reduce import channel_sum
 
@@ -41,7 +42,8 @@ class Conv2d(Function):
     The bias is added to each piece of Y as the kernels compute it, while the piece is in cache.
     At inference (:func:`conv2d_inference`) the same epilogue can scale Y per channel, add a
     residual and rectify: max(Y·scale + b + R, 0), a batch norm, a residual sum and a ReLU
-    folded in.
+    folded in.  The rectifier alone also trains (:func:`conv2d_relu`): Z = max(Y, 0) is kept,
+    and the backward starts from G · [Z > 0], the ReLU's own backward.
     """
 
     name = "conv2d"
@@ -50,7 +52,7 @@ class Conv2d(Function):
     def forward(ctx: Context, x, weight, bias, stride: tuple[int, int], pads: Pads,
                 dilation: tuple[int, int], groups: int, scale: Any = None, relu: bool = False,
                 residual: Any = None):
-        if (relu or scale is not None or residual is not None) and ctx.requires_grad:
+        if (scale is not None or residual is not None) and ctx.requires_grad:
             raise RuntimeError("conv2d_inference has no backward: where a gradient is wanted, "
                                "call the layers one after another")
         ctx.unbatched = x.ndim == 3
@@ -63,6 +65,7 @@ class Conv2d(Function):
         y = correlate(x, weight, stride, pads, dilation, groups, bias=bias, scale=scale,
                       relu=relu, residual=residual, keep=kept)
         ctx.columns = kept[0] if kept else None
+        ctx.rectified = y if relu and ctx.requires_grad else None
         return y[0] if ctx.unbatched else y
 
     @staticmethod
@@ -70,6 +73,8 @@ class Conv2d(Function):
         x, weight = ctx.saved_tensors
         stride, pads, dilation, groups = ctx.conf
         g = g[None] if ctx.unbatched else g
+        if ctx.rectified is not None:
+            g = relu_backward(g, ctx.rectified)
         gx = gw = gb = None
         both = ctx.needs_input_grad[0] and ctx.needs_input_grad[1]
         together = correlate_gradients(x, g, weight, stride, pads, dilation, groups,
@@ -188,6 +193,15 @@ def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: 
                         **_conv2d_arguments(input, weight, bias, stride, padding, dilation, groups))
 
 
+def conv2d_relu(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+                dilation: Any = 1, groups: int = 1):
+    """relu(conv2d(...)) as one op: the kernels rectify each piece of the output as they write
+    it, where a separate ReLU made one more pass over the whole output (and one more array);
+    differentiable (see :class:`Conv2d`)."""
+    return Conv2d.apply(input, weight, bias, relu=True,
+                        **_conv2d_arguments(input, weight, bias, stride, padding, dilation, groups))
+
+
 def conv2d_inference(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
                      padding: Any = 0, dilation: Any = 1, groups: int = 1, *, scale: Any = None,
                      residual: Any = None, relu: bool = False):
@@ -198,6 +212,10 @@ def conv2d_inference(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
     in cache, where the separate layers made a pass over the whole output each.  It records no
     gradient (RuntimeError where one would be)."""
     op = "conv2d_inference"
+    if is_grad_enabled() and any(getattr(a, "requires_grad", False)
+                                 for a in (input, weight, bias, scale, residual)):
+        raise RuntimeError("conv2d_inference has no backward: where a gradient is wanted, "
+                           "call the layers one after another")
     scale = scale.data if isinstance(scale, Tensor) else scale
     if scale is not None and tuple(scale.shape) != (weight.shape[0],):
         raise ValueError(f"{op}: expected scale of shape ({weight.shape[0]},), "

@@ -5,7 +5,7 @@ bias together and stays at a few hundred elements."""
 
 from __future__ import annotations
 
-from ...ops.conv import conv2d, conv_transpose2d
+from ...ops.conv import conv2d, conv2d_relu, conv_transpose2d
 from ..gradcheck import Case
 
 
@@ -14,6 +14,14 @@ def _conv(config: str, x_shape, w_shape, bias: bool = True, **kw) -> Case:
         arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape)]
         return arrays + [rng.standard_normal(w_shape[0])] if bias else arrays
     return Case("conv2d", config, lambda x, w, b=None: conv2d(x, w, b, **kw), make)
+
+
+def _conv_relu(config: str, x_shape, w_shape, **kw) -> Case:
+    """conv2d with its ReLU in the epilogue (``nn.utils.conv_bn`` in training, no BN)."""
+    def make(rng):
+        return [rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+                rng.standard_normal(w_shape[0])]
+    return Case("conv2d_relu", config, lambda x, w, b: conv2d_relu(x, w, b, **kw), make)
 
 
 def _convt(config: str, x_shape, w_shape, bias: bool = True, **kw) -> Case:
@@ -43,6 +51,9 @@ CASES = [
     _conv("'same' even kernel 4x2", (1, 2, 6, 5), (2, 2, 4, 2), padding="same"),
     _conv("'same' dilation 2", (1, 2, 5, 5), (2, 2, 2, 3), padding="same", dilation=2),
     _conv("'valid' unbatched (C,H,W)", (2, 5, 6), (3, 2, 3, 3), padding="valid"),
+    _conv_relu("5x5 padding 2 (LeNet's conv1, small)", (2, 1, 8, 7), (3, 1, 5, 5), padding=2),
+    _conv_relu("stride 2 not dividing 6+2", (2, 2, 6, 6), (3, 2, 3, 3), stride=2, padding=1),
+    _conv_relu("groups 2, unbatched", (4, 5, 5), (4, 2, 3, 3), groups=2, padding=1),
     _convt("3x3 stride 1", (2, 2, 4, 4), (2, 3, 3, 3)),
     _convt("stride 2, padding 1, output_padding 1", (2, 2, 3, 4), (2, 2, 3, 3), stride=2,
            padding=1, output_padding=1),
