@@ -348,6 +348,7 @@ def correlate_gradients(x: Any, g: Any, weight: Any, stride: Pair, pads: Pads, d
     return gx, winograd.weight_from_tiles(grad_u, scheme)
 
 
+COL2IM_MAX_PIXELS = 128  # N·Ho·Wo of an output gradient up to which its adjoint takes col2im
 DIRECT_MAX_CHANNELS = 16  # in and out; more make the im2col GEMM efficient enough
 DIRECT_BEFORE_WINOGRAD = 4  # input channels up to which the direct loops beat Winograd
 
@@ -626,13 +627,20 @@ def correlate_transpose(g: Any, weight: Any, stride: Pair, pads: Pads, dilation:
     computes the same operator as GEMM then col2im, which touches no zeros, or, for a stride-1
     layer with few channels, the direct loops' adjoint (:func:`_transpose_direct`).  Measured
     (float32, batch 128, 2 cores): 16→32 channels 3×3 stride 2 on 32×32, 234 ms full correlation
-    vs 56 ms col2im; 16→16 stride 1, 125 vs 135 ms; LeNet 1→6 5×5, 61 vs 19 ms.
+    vs 56 ms col2im; 16→16 stride 1, 125 vs 135 ms; LeNet 1→6 5×5, 61 vs 19 ms.  GEMM + col2im
+    also takes gradients of at most ``COL2IM_MAX_PIXELS`` positions that the direct loops do
+    not: there the full correlation's padded copy and im2col cost more than the columns it
+    saves (64→64 on 8×8: batch 1, 179 → 129 µs; batch 2, 273 → 233; but batch 4, 255 → 434).
     """
     o, cg, kh, kw = weight.shape
-    if not reference and o * stride[0] * stride[1] > cg * groups:
-        if _direct_fits(g, weight.shape, (1, 1), stride, dilation, groups):
-            return _transpose_direct(g, weight, pads, out_hw)
-        return _transpose_by_col2im(g, weight, stride, pads, dilation, groups, out_hw)
+    if not reference:
+        direct_fits = _direct_fits(g, weight.shape, (1, 1), stride, dilation, groups)
+        if o * stride[0] * stride[1] > cg * groups:
+            if direct_fits:
+                return _transpose_direct(g, weight, pads, out_hw)
+            return _transpose_by_col2im(g, weight, stride, pads, dilation, groups, out_hw)
+        if g.shape[0] * g.shape[2] * g.shape[3] <= COL2IM_MAX_PIXELS and not direct_fits:
+            return _transpose_by_col2im(g, weight, stride, pads, dilation, groups, out_hw)
     (sh, sw), (dh, dw), ((top, _), (left, _)) = stride, dilation, pads
     ho, wo = g.shape[2:]
     full = ((dh * (kh - 1) - top, out_hw[0] - (ho - 1) * sh - 1 + top),
