@@ -128,18 +128,21 @@ def conv_bn(conv: Module, bn: Module | None, x: Any, relu: Module | None = None,
                             conv.groups, scale=scale, residual=residual, relu=relu is not None)
 
 
+def _hooked(layer: Module | None) -> bool:
+    """True for a layer with hooks that expect to see it run."""
+    return layer is not None and bool(layer._forward_hooks or layer._forward_pre_hooks)
+
+
 def _plain(layer: Module | None, kind: type) -> bool:
     """True for a layer of exactly ``kind`` with no hooks to see it run."""
-    return type(layer) is kind and not (layer._forward_hooks or layer._forward_pre_hooks)
+    return type(layer) is kind and not _hooked(layer)
 
 
 def _fusable_after_conv(bn: Module | None, relu: Module | None, residual: Any) -> bool:
     """True where :func:`conv_bn` may run bn, the residual sum and relu as one op: a
     ``BatchNorm2d`` in training with something to fuse, and no hooks to see the layers."""
-    return (type(bn) is BatchNorm2d and bn.training and (relu is not None or residual is not None)
-            and (relu is None or type(relu) is ReLU)
-            and not any(layer._forward_hooks or layer._forward_pre_hooks
-                        for layer in (bn, relu) if layer is not None))
+    return (_plain(bn, BatchNorm2d) and bn.training and (relu is not None or residual is not None)
+            and (relu is None or _plain(relu, ReLU)))
 
 
 def _fusable(conv: Module, bn: Module | None, relu: Module | None, x: Any,
@@ -154,7 +157,4 @@ def _fusable(conv: Module, bn: Module | None, relu: Module | None, x: Any,
     if not (type(conv) is Conv2d and (bn is None or type(bn) is Identity or _foldable(bn))
             and (relu is None or type(relu) is ReLU)):
         return False
-    for layer in (conv, bn, relu):  # a loop, not any(...): this runs beside every layer
-        if layer is not None and (layer._forward_hooks or layer._forward_pre_hooks):
-            return False
-    return True
+    return not (_hooked(conv) or _hooked(bn) or _hooked(relu))
