@@ -156,15 +156,16 @@ def _read_batch(path: Path, labels_key: str, num_classes: int) -> tuple[np.ndarr
             f"(N, {_PIXELS}), got {got}; delete it and download the dataset again"
         )
     try:
-        y = np.asarray(labels, dtype=np.int64)
-    except (TypeError, ValueError):
-        y = np.empty(0)
-    if y.shape != (data.shape[0],) or (y.size and (y.min() < 0 or y.max() >= num_classes)):
+        y = np.asarray(labels)  # no dtype=: that would truncate floats and overflow on huge ints
+    except (TypeError, ValueError):  # ragged lists
+        y = None
+    if y is None or y.shape != (data.shape[0],) or (y.size and (
+            y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= num_classes)):
         raise DatasetError(
             f"CIFAR file {os.fspath(path)!r}: {labels_key!r} must be {data.shape[0]} class "
             f"indices in [0, {num_classes}); delete it and download the dataset again"
         )
-    return data.reshape(-1, 3, _SIDE, _SIDE), y
+    return data.reshape(-1, 3, _SIDE, _SIDE), y.astype(np.int64)
 
 
 def _not_found(spec: CifarSpec, dirs, wanted, data_dir, reason: str) -> DatasetError:

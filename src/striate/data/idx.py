@@ -77,7 +77,10 @@ def read_idx(path: str | os.PathLike, expected_sha256: str | None = None) -> np.
                 problem = (f"is corrupt: {announced}, more than the file can hold" if gz
                            else f"is truncated: {announced} but only {room} bytes follow")
                 raise _error(path, problem)
-            out = np.empty(shape, dtype=dtype)
+            try:
+                out = np.empty(shape, dtype=dtype)
+            except ValueError as exc:  # a zero dim beside sizes NumPy cannot index
+                raise _error(path, f"is corrupt: {announced}, not an array shape") from exc
             got = _fill(f, out)
             if got < nbytes:
                 raise _error(path, f"is truncated: {announced} but only {got} bytes follow")
