@@ -17,7 +17,8 @@ import numpy as np
 
 from ..backend import is_array, to_numpy
 from ..errors import UserError
-from ..interop.safetensors import SafetensorsError, load_file, save_file
+from ..interop.safetensors import SafetensorsError, load_file, parse_json, save_file, short_repr
+from .checkpoint_meta import validate_meta
 
 FORMAT = "striate-checkpoint"
 VERSION = 1
@@ -37,13 +38,22 @@ def _split_arrays(tree: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
     return tree
 
 
-def _join_arrays(tree: Any, arrays: dict[str, np.ndarray]) -> Any:
+def _join_arrays(tree: Any, arrays: dict[str, np.ndarray], used: set[str]) -> Any:
+    """Undo :func:`_split_arrays`; each reference must name an ``optimizer.`` tensor of the
+    file, once (``used`` collects them, so that the caller can refuse tensors nothing uses)."""
     if isinstance(tree, dict):
         if set(tree) == {"__array__"}:
-            return arrays[tree["__array__"]]
-        return {k: _join_arrays(v, arrays) for k, v in tree.items()}
+            key = tree["__array__"]
+            if not (isinstance(key, str) and key.startswith("optimizer.") and key in arrays):
+                raise UserError(f"optimizer state refers to {short_repr(key)}, which is not an "
+                                "optimizer tensor of the file")
+            if key in used:
+                raise UserError(f"optimizer state refers to {short_repr(key)} twice")
+            used.add(key)
+            return arrays[key]
+        return {k: _join_arrays(v, arrays, used) for k, v in tree.items()}
     if isinstance(tree, list):
-        return [_join_arrays(v, arrays) for v in tree]
+        return [_join_arrays(v, arrays, used) for v in tree]
     return tree
 
 
@@ -60,34 +70,55 @@ def save_checkpoint(path: str | Path, model_state: dict[str, Any], meta: dict[st
 
 
 class Checkpoint:
-    """A loaded checkpoint: ``model_state``, ``meta`` and ``optimizer_state`` (or None)."""
+    """A loaded checkpoint: ``model_state``, ``meta``, ``optimizer_state`` (or None) and the
+    ``path`` it was read from (None for one made in memory), for messages."""
 
     def __init__(self, model_state: dict[str, np.ndarray], meta: dict[str, Any],
-                 optimizer_state: dict[str, Any] | None):
+                 optimizer_state: dict[str, Any] | None, path: Path | None = None):
         self.model_state = model_state
         self.meta = meta
         self.optimizer_state = optimizer_state
+        self.path = path
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint` (or a run folder's ``last``)."""
+    """Read a checkpoint written by :func:`save_checkpoint` (or a run folder's ``last``).
+
+    Everything is checked before it is returned: the file (see ``interop.safetensors``), the
+    metadata (:func:`~striate.train.checkpoint_meta.validate_meta`) and the tensors, each of
+    which must be a ``model.`` weight or an optimiser array the metadata refers to.  Any problem
+    is one :class:`UserError` naming the file.
+    """
     path = resolve_checkpoint(path)
     try:
         arrays, metadata = load_file(path)
+        if "striate" not in metadata:
+            raise UserError(f"{path}: not a striate checkpoint (no striate metadata); "
+                            "plain weight files load with model.load_state_dict")
+        meta = parse_json(metadata["striate"], f"{path}: striate metadata")
     except SafetensorsError as e:
         raise UserError(f"cannot read checkpoint: {e}") from None
-    try:
-        meta = json.loads(metadata["striate"])
-    except (KeyError, json.JSONDecodeError):
-        raise UserError(f"{path}: not a striate checkpoint (no striate metadata); "
-                        "plain weight files load with model.load_state_dict") from None
-    if meta.get("format") != FORMAT:
-        raise UserError(f"{path}: unknown checkpoint format {meta.get('format')!r}")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else meta
+        raise UserError(f"{path}: unknown checkpoint format {short_repr(found)}")
+    version = meta.get("version")
+    if type(version) is not int or version != VERSION:
+        raise UserError(f"{path}: checkpoint version {short_repr(version)}; this striate reads "
+                        f"version {VERSION}")
+    validate_meta(meta, path)
     model_state = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
     optimizer_state = meta.pop("optimizer_state", None)
+    used: set[str] = set()
     if optimizer_state is not None:
-        optimizer_state = _join_arrays(optimizer_state, arrays)
-    return Checkpoint(model_state, meta, optimizer_state)
+        try:
+            optimizer_state = _join_arrays(optimizer_state, arrays, used)
+        except UserError as e:
+            raise UserError(f"{path}: {e}") from None
+    unused = [k for k in arrays if not k.startswith("model.") and k not in used]
+    if unused:
+        raise UserError(f"{path}: unexpected tensors {short_repr(unused)} (neither model weights "
+                        "nor optimizer state)")
+    return Checkpoint(model_state, meta, optimizer_state, path)
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
