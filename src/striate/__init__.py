@@ -40,6 +40,22 @@ __version__ = "0.1.0"
 _reuse_freed_memory()
 _keep_blas_single_threaded()
 
+# Subpackages reachable as attributes, as PyTorch's are (``st.nn``, ``st.models``), imported on
+# first use so that ``import striate`` stays as light as the engine.
+_SUBPACKAGES = ("nn", "optim", "models", "data", "train", "viz", "interop")
+
+
+def __getattr__(name: str):
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_SUBPACKAGES])
+
 __all__ = [
     "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like",
     "arange", "randn", "rand", "randint", "manual_seed", "set_num_threads", "get_num_threads",
