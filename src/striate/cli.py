@@ -1,13 +1,16 @@
 """The ``striate`` command line.  Each sub-command lives in ``striate/commands/``.
 
-User errors (a missing dataset, an unknown model, a bad option, an unreadable file) print one line
-and exit with status 2; anything else is a bug and keeps its traceback.
+User errors (a missing dataset, an unknown model, a bad option, an unreadable file) and the
+system's refusals (a full disk, a folder without write permission) print one line and exit with
+status 2; Ctrl-C exits with 130 and SIGTERM with 143, as shells expect; anything else is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from .errors import UserError
@@ -27,16 +30,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    command = "striate"
     try:
+        args = build_parser().parse_args(argv)
+        command = f"striate {args.command}"
         return int(args.run(args) or 0)
     except UserError as e:
-        print(f"striate {args.command}: error: {e}", file=sys.stderr)
+        print(f"{command}: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"striate {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except OSError as e:  # the system refused: disk full, permission denied, ...
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"{command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as e:  # also SIGTERM, through the trainer's TrainingInterrupted
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(f"{command}: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

@@ -35,3 +35,29 @@ def tiny_fmnist(tmp_path_factory):
         write_idx(root / f"{split}-images-idx3-ubyte.gz", images)
         write_idx(root / f"{split}-labels-idx1-ubyte.gz", labels)
     return root
+
+
+@pytest.fixture(scope="session")
+def image_folder():
+    """A function writing a small learnable image folder (see :func:`write_image_folder`)."""
+    return write_image_folder
+
+
+def write_image_folder(root, per_class: int = 24, size: int = 20, rng_seed: int = 0,
+                       modes=("RGB", "L")) -> list:
+    """Three classes of PNGs told apart by where a bright square sits; grey and RGB mixed."""
+    from PIL import Image
+
+    rng = np.random.default_rng(rng_seed)
+    paths = []
+    for k, name in enumerate(("circle", "square", "triangle")):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 60, (size, size, 3)).astype(np.uint8)
+            top = 2 + k * (size // 3 - 1)
+            pixels[top:top + size // 4, 3:size - 3] = 240
+            image = Image.fromarray(pixels).convert(modes[i % len(modes)])
+            path = root / name / f"{i:03d}.png"
+            image.save(path)
+            paths.append(path)
+    return paths

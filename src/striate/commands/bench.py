@@ -37,18 +37,28 @@ def run(args: argparse.Namespace) -> int:
     from ..backend import set_num_threads
     from ..bench.machine import cpu_description
     from ..bench.throughput import striate_throughput, torch_throughput
+    from ..train.checkpoint_meta import check_model_args
 
     if args.model not in models.list_models():
         raise UserError(f"unknown model {args.model!r}; see 'striate summary --list'")
-    if args.batch_size < 1 or args.repeats < 1 or args.seconds <= 0:
-        raise UserError("--batch-size and --repeats must be at least 1, --seconds positive")
+    if args.batch_size < 1 or args.repeats < 1 or not 0 < args.seconds < 3600:
+        raise UserError("--batch-size and --repeats must be at least 1, --seconds positive "
+                        "(below 3600)")
     if args.threads is not None:
+        if args.threads < 1:
+            raise UserError(f"--threads must be at least 1, got {args.threads}")
         set_num_threads(args.threads)
-    size = args.input_size or models.default_input_size(args.model)
-    channels = args.in_channels or models.default_in_channels(args.model)
+    size = models.default_input_size(args.model) if args.input_size is None else args.input_size
+    channels = (models.default_in_channels(args.model) if args.in_channels is None
+                else args.in_channels)
     kwargs = {"in_channels": channels}
     if size != models.default_input_size(args.model):
         kwargs["input_size"] = size
+    check_model_args(args.model, kwargs, where="the options")
+    try:
+        models.get_model(args.model, **kwargs)  # a size the model cannot take fails here
+    except (TypeError, ValueError) as e:
+        raise UserError(f"cannot build {args.model}: {e}") from None
     shape = (channels, size, size)
     if args.profile:
         return _profile(args.model, args.batch_size, shape, kwargs)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
@@ -19,32 +21,42 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data import DataLoader, Normalizer, get_dataset
-    from ..data.errors import DatasetError
+    from ..data import DataLoader, Normalizer
     from ..errors import UserError
     from ..train.checkpoint import load_checkpoint
-    from ..train.experiment import model_from_checkpoint
+    from ..train.config import TrainConfig
+    from ..train.datasets import describe_test_set, open_split
     from ..train.metrics import confusion_matrix, per_class_accuracy
+    from ..train.restore import model_from_checkpoint
     from ..train.trainer import evaluate
 
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.data_dir is not None and not Path(args.data_dir).expanduser().is_dir():
+        raise UserError(f"--data-dir {args.data_dir}: no such folder")
     checkpoint = load_checkpoint(args.checkpoint)
     meta = checkpoint.meta
-    name = args.dataset or meta["dataset"]
-    try:
-        dataset = get_dataset(name, args.split, data_dir=args.data_dir)
-    except DatasetError as e:
-        raise UserError(str(e)) from None
+    saved = TrainConfig.from_meta(meta, args.checkpoint)
+    config = dataclasses.replace(saved, dataset=args.dataset or saved.dataset,
+                                 data_dir=args.data_dir or (None if args.dataset else
+                                                            saved.data_dir))
+    dataset = open_split(config, args.split)
     if list(dataset.image_shape) != list(meta["image_shape"]):
-        raise UserError(f"{name} images are {dataset.image_shape} but the model was trained on "
-                        f"{tuple(meta['image_shape'])}")
+        raise UserError(f"{config.dataset} images are {tuple(dataset.image_shape)} but the model "
+                        f"was trained on {tuple(meta['image_shape'])}")
+    classes = meta["classes"]
+    if dataset.num_classes != len(classes):
+        raise UserError(f"{config.dataset} has {dataset.num_classes} classes but the model "
+                        f"was trained on {len(classes)}")
     model = model_from_checkpoint(checkpoint)
     loader = DataLoader(dataset, batch_size=args.batch_size,
                         transform=Normalizer.from_state_dict(meta["normalizer"]))
     metrics, labels, preds = evaluate(model, loader)
-    classes = meta.get("classes") or [str(i) for i in range(meta["model"]["num_classes"])]
     matrix = confusion_matrix(labels, preds, len(classes))
-    print(f"{meta['model']['name']} on {name} {args.split} ({len(dataset)} images): "
+    print(f"{meta['model']['name']} on {config.dataset} {args.split} ({len(dataset)} images): "
           f"accuracy {metrics.accuracy:.4f}, top-5 {metrics.top5:.4f}, loss {metrics.loss:.4f}")
+    if args.split == "test":
+        print(describe_test_set(config, dataset))
     print("\nper-class accuracy:")
     width = max(len(c) for c in classes)
     for c, a, n in zip(classes, per_class_accuracy(matrix), matrix.sum(axis=1), strict=True):

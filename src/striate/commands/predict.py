@@ -17,7 +17,8 @@ def add_parser(subparsers) -> None:
                     ".npy arrays of shape (H, W), (C, H, W) or (H, W, C)). Images are converted to "
                     "the model's channels and size and normalised with the training statistics.")
     p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="image files, or folders whose image files are all classified")
     p.add_argument("--top", type=int, default=3, help="how many classes to print per image")
     p.set_defaults(run=run)
 
@@ -27,29 +28,43 @@ def load_image(path: Path, channels: int, size: int) -> np.ndarray:
     if not path.is_file():
         raise UserError(f"{path}: no such image file")
     if path.suffix == ".npy":
-        try:
-            array = np.load(path, allow_pickle=False).astype(np.float32)
-        except ValueError as e:
+        try:  # mapped, so a header claiming more data than the file holds is refused unread
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
             raise UserError(f"{path}: not a readable .npy array ({e})") from None
         if array.ndim == 2:
             array = array[None]
         elif array.ndim == 3 and array.shape[-1] in (1, 3) and array.shape[0] not in (1, 3):
             array = array.transpose(2, 0, 1)
-        if array.shape != (channels, size, size):
-            raise UserError(f"{path}: array of shape {array.shape}, the model expects "
-                            f"{(channels, size, size)}")
-        return array
+        if array.shape != (channels, size, size) or array.dtype.kind not in "biuf":
+            raise UserError(f"{path}: array of shape {array.shape} and dtype {array.dtype}, the "
+                            f"model expects numbers of shape {(channels, size, size)}")
+        return np.array(array, dtype=np.float32)
+    from ..data import DatasetError
+    from ..data.image_file import read_image
+
     try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:
-        raise UserError("reading image files needs Pillow: pip install pillow") from None
-    try:
-        with Image.open(path) as img:
-            img = img.convert("L" if channels == 1 else "RGB").resize((size, size))
-            array = np.asarray(img, dtype=np.float32)
-    except (UnidentifiedImageError, OSError) as e:
-        raise UserError(f"{path}: not a readable image ({e})") from None
-    return array[None] if channels == 1 else array.transpose(2, 0, 1)
+        return read_image(path, "L" if channels == 1 else "RGB", (size, size)).astype(np.float32)
+    except DatasetError as e:
+        raise UserError(str(e)) from None
+
+
+def image_paths(arguments: list[str]) -> list[Path]:
+    """The files named, with each folder replaced by its image and .npy files (sorted)."""
+    from ..data.folder import IMAGE_EXTENSIONS
+
+    paths = []
+    for argument in arguments:
+        path = Path(argument)
+        if not path.is_dir():
+            paths.append(path)
+            continue
+        found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+                       and p.suffix.lower() in (*IMAGE_EXTENSIONS, ".npy"))
+        if not found:
+            raise UserError(f"{path}: the folder holds no image files")
+        paths += found
+    return paths
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,20 +72,21 @@ def run(args: argparse.Namespace) -> int:
     from ..nn import functional as F
     from ..tensor import Tensor, no_grad
     from ..train.checkpoint import load_checkpoint
-    from ..train.experiment import model_from_checkpoint
+    from ..train.restore import model_from_checkpoint
 
     if args.top < 1:
         raise UserError(f"--top must be at least 1, got {args.top}")
     checkpoint = load_checkpoint(args.checkpoint)
     meta = checkpoint.meta
     channels, size = meta["model"]["in_channels"], meta["model"]["input_size"]
-    batch = np.stack([load_image(Path(p), channels, size) for p in args.images])
+    paths = image_paths(args.images)
+    batch = np.stack([load_image(p, channels, size) for p in paths])
     model = model_from_checkpoint(checkpoint)
     with no_grad():
         probs = F.softmax(model(Tensor(Normalizer.from_state_dict(meta["normalizer"])(batch))),
                           dim=1).numpy()
     classes = meta.get("classes") or [str(i) for i in range(probs.shape[1])]
-    for path, p in zip(args.images, probs, strict=True):
+    for path, p in zip(paths, probs, strict=True):
         order = np.argsort(-p)[:args.top]
         print(f"{path}: " + ", ".join(f"{classes[k]} {p[k]:.3f}" for k in order))
     return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..errors import UserError
+from .model_args import parse_model_args
 
 
 def add_parser(subparsers) -> None:
@@ -26,19 +26,18 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import models
     from ..nn.summary import format_summary
+    from ..train.checkpoint_meta import check_model_args
 
     if args.list or not args.model:
         print("\n".join(models.list_models()))
         return 0
     if args.model not in models.list_models():
         raise UserError(f"unknown model {args.model!r}; see 'striate summary --list'")
-    try:
-        kwargs = json.loads(args.model_args)
-    except json.JSONDecodeError as e:
-        raise UserError(f"--model-args is not valid JSON: {e}") from None
+    kwargs = parse_model_args(args.model_args, args.model)
     for key in ("num_classes", "in_channels", "input_size"):
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
+    check_model_args(args.model, kwargs, where="the options")
     try:
         model = models.get_model(args.model, **kwargs)
     except (TypeError, ValueError) as e:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..errors import UserError
+from .model_args import parse_model_args
 
 
 def add_parser(subparsers) -> None:
-    from ..train.experiment import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, TrainConfig
+    from ..train.config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, TrainConfig
 
     d = TrainConfig()
     p = subparsers.add_parser(
@@ -44,8 +44,21 @@ def add_parser(subparsers) -> None:
     p.add_argument("--augment", choices=AUGMENTATIONS, default=d.augment)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATASET)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over in a run folder that holds an earlier run (deletes its "
+                        "checkpoints, metrics and plots)")
     p.add_argument("--patience", type=int, default=None,
                    help="stop after this many epochs without a better validation accuracy")
+    folder = p.add_argument_group("image folders (--dataset DIR, one sub-folder per class)")
+    folder.add_argument("--image-size", type=int, default=None, metavar="N",
+                        help="resize every image to N x N (needed when sizes differ)")
+    folder.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                        help="1: grey, 3: RGB (default: grey only if every image is grey)")
+    folder.add_argument("--skip-bad-images", action="store_true",
+                        help="leave unreadable image files out (counted) instead of stopping")
+    folder.add_argument("--test-fraction", type=float, default=d.test_fraction,
+                        help="share of the images held out as the test set when the folder "
+                             "has no test/ sub-folder")
     p.add_argument("--limit", type=int, default=None,
                    help="train on only the first N training examples (quick tries)")
     p.add_argument("--resume", default=None, metavar="RUN_OR_CHECKPOINT",
@@ -62,12 +75,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..train.experiment import TrainConfig, train
 
-    try:
-        model_args = json.loads(args.model_args)
-    except json.JSONDecodeError as e:
-        raise UserError(f"--model-args is not valid JSON: {e}") from None
-    if not isinstance(model_args, dict):
-        raise UserError("--model-args must be a JSON object, e.g. '{\"depth\": 40}'")
+    model_args = parse_model_args(args.model_args, args.model)
     config = TrainConfig(
         model=args.model, dataset=args.dataset, data_dir=args.data_dir,
         epochs=args.epochs if args.epochs is not None else (0 if args.resume else 10),
@@ -76,12 +84,16 @@ def run(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction, normalize=args.normalize,
         standardize=not args.no_standardize, augment=args.augment,
         seed=args.seed, out=args.out, patience=args.patience, limit=args.limit,
-        plots=not args.no_plots, progress=not args.no_progress, model_args=model_args)
+        plots=not args.no_plots, progress=not args.no_progress, model_args=model_args,
+        image_size=args.image_size, channels=args.channels,
+        skip_bad_images=args.skip_bad_images, test_fraction=args.test_fraction)
     if args.threads is not None:
         from ..backend import set_num_threads
 
         if args.threads < 1:
             raise UserError(f"--threads must be at least 1, got {args.threads}")
         set_num_threads(args.threads)
-    train(config, resume=args.resume)
+    if args.resume and args.overwrite:
+        raise UserError("--resume continues a run and --overwrite deletes it: choose one")
+    train(config, resume=args.resume, overwrite=args.overwrite)
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .cifar import cifar10, cifar100
+from .errors import DatasetError
 from .folder import ImageFolder
 from .mnist import EMNIST_CLASSES, emnist, fashion_mnist, kmnist, mnist
 
@@ -51,7 +52,7 @@ def get_dataset(
     path = Path(name)
     if path.is_dir():
         return ImageFolder(path / split if (path / split).is_dir() else path, **kwargs)
-    raise ValueError(
-        f"get_dataset: unknown dataset {name!r}; expected one of {dataset_names()} "
-        "or the path of an image folder"
+    raise DatasetError(
+        f"unknown dataset {name!r}: expected one of {', '.join(dataset_names())}, or the path "
+        "of a folder of images with one sub-folder per class"
     )

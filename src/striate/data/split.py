@@ -32,6 +32,15 @@ class Subset:
     def labels(self) -> np.ndarray:
         return np.asarray(self.dataset.labels)[self.indices]
 
+    @property
+    def num_classes(self) -> int:
+        return self.dataset.num_classes
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of the parent's images (all items share it)."""
+        return self.dataset.image_shape
+
     def __len__(self) -> int:
         return self.indices.shape[0]
 

@@ -7,7 +7,6 @@ import dataclasses
 import json
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,44 +14,12 @@ import numpy as np
 
 from .. import backend
 from ..errors import UserError
-from .checkpoint import load_checkpoint
-from .metrics import confusion_matrix
+from .checkpoint import Checkpoint, load_checkpoint
+from .config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, TrainConfig, check_config
+from .datasets import describe_test_set, load_data, settled
+from .metrics import confusion_matrix, json_safe
+from .run_folder import check_writable, prepare, resume_source
 from .trainer import NonFiniteLossError, Trainer
-
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("cosine", "onecycle", "step", "multistep", "constant")
-AUGMENTATIONS = ("none", "flip", "crop", "translate", "flip+crop")
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run; stored in checkpoints so ``--resume`` needs nothing else."""
-
-    model: str = "lenet5"
-    dataset: str = "fashion-mnist"
-    data_dir: str | None = None
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 0.05
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "onecycle"
-    val_fraction: float = 0.1
-    normalize: str = "channel"
-    standardize: bool = True
-    augment: str = "none"
-    seed: int = 0
-    out: str | None = None
-    patience: int | None = None
-    limit: int | None = None
-    plots: bool = True
-    progress: bool = True
-    model_args: dict[str, Any] = field(default_factory=dict)
-
-    def run_dir(self) -> Path:
-        return Path(self.out or f"runs/{self.model}-{self.dataset}")
-
 
 # --- building blocks ---------------------------------------------------------------------------
 
@@ -61,7 +28,6 @@ def build_model(name: str, num_classes: int, image_shape: tuple[int, int, int],
                 model_args: dict[str, Any]):
     from .. import models
 
-    _check_model_name(name)
     channels, height, _ = image_shape
     return models.get_model(name, num_classes=num_classes, in_channels=channels,
                             input_size=height, **model_args)
@@ -81,10 +47,13 @@ def build_optimizer(config: TrainConfig, params):
 
 
 def build_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
-    """Schedules step once per batch, so epoch-based ones are scaled by ``steps_per_epoch``."""
+    """Schedules step once per batch, so epoch-based ones are scaled by ``steps_per_epoch``.
+
+    A schedule spans the epochs from ``schedule_start`` (0, or where a finished run was extended
+    with more epochs) to ``epochs``."""
     from ..optim import lr_scheduler as S
 
-    total = config.epochs * steps_per_epoch
+    total = (config.epochs - config.schedule_start) * steps_per_epoch
     if config.schedule == "constant":
         return None
     if config.schedule == "cosine":
@@ -111,35 +80,6 @@ def build_augmentation(name: str, image_shape: tuple[int, int, int]) -> list:
     return parts[name]
 
 
-def model_from_checkpoint(checkpoint) -> Any:
-    """Rebuild the model a checkpoint describes and load its weights (eval mode)."""
-    info = checkpoint.meta["model"]
-    model = build_model(info["name"], info["num_classes"],
-                        (info["in_channels"], info["input_size"], info["input_size"]),
-                        info.get("args", {}))
-    model.load_state_dict(checkpoint.model_state)
-    return model.eval()
-
-
-def load_data(config: TrainConfig):
-    """(train, validation or None, test) datasets, cut to ``limit`` examples when asked."""
-    from ..data import ArrayDataset, get_dataset, train_val_split
-
-    try:
-        train = get_dataset(config.dataset, "train", data_dir=config.data_dir)
-        test = get_dataset(config.dataset, "test", data_dir=config.data_dir)
-    except ValueError as e:  # DatasetError included: missing, corrupt or unknown data
-        raise UserError(str(e)) from None
-    if config.limit:
-        n, m = min(config.limit, len(train)), min(max(config.limit // 5, 1), len(test))
-        train = ArrayDataset(train.images[:n], train.labels[:n], train.classes)
-        test = ArrayDataset(test.images[:m], test.labels[:m], test.classes)
-    val = None
-    if config.val_fraction > 0:
-        train, val = train_val_split(train, config.val_fraction, seed=config.seed)
-    return train, val, test
-
-
 def make_loaders(config: TrainConfig, train, val, test, normalizer):
     from ..data import Compose, DataLoader
 
@@ -157,24 +97,23 @@ def make_loaders(config: TrainConfig, train, val, test, normalizer):
 # --- the run -------------------------------------------------------------------------------------
 
 
-def train(config: TrainConfig, resume: str | None = None) -> dict[str, Any]:
-    """Train (or resume) a run; return its summary.  Writes everything under the run folder."""
+def train(config: TrainConfig, resume: str | None = None,
+          overwrite: bool = False) -> dict[str, Any]:
+    """Train (or resume) a run; return its summary.  Writes everything under the run folder.
+
+    A new run refuses a folder that holds another run unless ``overwrite``; ``resume`` continues
+    a run from its newest checkpoint (see :func:`resumed`)."""
     from ..data import Normalizer
 
     checkpoint = None
     if resume is not None:
-        checkpoint = load_checkpoint(resume)
-        saved = TrainConfig(**checkpoint.meta["config"])
-        if config.epochs and config.epochs != saved.epochs:
-            raise UserError(
-                f"{resume} was planned for {saved.epochs} epochs and its learning-rate schedule "
-                f"depends on that; --resume continues that plan (omit --epochs), or start a "
-                f"new run with --epochs {config.epochs}")
-        config = dataclasses.replace(saved,
-                                     out=str(Path(resume) if Path(resume).is_dir()
-                                             else Path(resume).parent),
-                                     progress=config.progress, plots=config.plots)
-    _check(config)
+        config, checkpoint = resumed(config, resume)
+        if checkpoint is None:
+            return _saved_summary(config.run_dir())
+    check_config(config)
+    config = settled(config)
+    run_dir = config.run_dir()
+    check_writable(run_dir) if checkpoint is not None else prepare(run_dir, overwrite=overwrite)
     backend.manual_seed(config.seed)
     train_set, val_set, test_set = load_data(config)
     if checkpoint is not None:
@@ -194,7 +133,6 @@ def train(config: TrainConfig, resume: str | None = None) -> dict[str, Any]:
             "dataset": config.dataset, "classes": list(test_set.classes),
             "image_shape": list(test_set.image_shape),
             "normalizer": normalizer.state_dict(), "config": dataclasses.asdict(config)}
-    run_dir = config.run_dir()
     trainer = Trainer(model, optimizer, train_loader, run_dir, meta, scheduler=scheduler,
                       val_loader=val_loader, patience=config.patience, progress=config.progress)
     if checkpoint is not None:
@@ -210,6 +148,40 @@ def train(config: TrainConfig, resume: str | None = None) -> dict[str, Any]:
     return finish(trainer, test_loader, test_set, config, seconds)
 
 
+def resumed(config: TrainConfig, resume: str) -> tuple[TrainConfig, Checkpoint | None]:
+    """The saved run's configuration and newest checkpoint, or None when there is nothing to do.
+
+    An unfinished run continues exactly where it stopped, with its own plan. A finished run
+    (all its epochs done, or stopped early) stays as it is unless ``config.epochs`` asks for
+    more: the added epochs then get a learning-rate schedule of their own, from the saved peak
+    rate, as a warm restart (the finished schedule has nothing left to give).
+    """
+    source = resume_source(resume)
+    checkpoint = load_checkpoint(source)
+    meta = checkpoint.meta
+    saved = dataclasses.replace(TrainConfig.from_meta(meta, source), out=str(source.parent),
+                                progress=config.progress, plots=config.plots)
+    done = int(meta["epoch"])
+    stale = int(meta.get("stale_epochs", 0))
+    finished = done >= saved.epochs or (saved.patience is not None and stale >= saved.patience)
+    if not finished:
+        if config.epochs and config.epochs != saved.epochs:
+            raise UserError(
+                f"{resume} was planned for {saved.epochs} epochs and its learning-rate schedule "
+                f"depends on that; --resume continues that plan (omit --epochs), or start a "
+                f"new run with --epochs {config.epochs}")
+        return saved, checkpoint
+    if config.epochs <= done:
+        print(f"{source.parent} is finished ({done} of {saved.epochs} epochs"
+              f"{', stopped early' if done < saved.epochs else ''}); nothing to do. Pass "
+              f"--epochs N with N above {done} to train it longer.")
+        return saved, None
+    print(f"extending the finished run {source.parent} from {done} to {config.epochs} epochs, "
+          f"with a new {saved.schedule} schedule for the added epochs")
+    meta.update(scheduler=None, stale_epochs=0)
+    return dataclasses.replace(saved, epochs=config.epochs, schedule_start=done), checkpoint
+
+
 def finish(trainer: Trainer, test_loader, test_set, config: TrainConfig,
            seconds: float) -> dict[str, Any]:
     """Evaluate the final model on the test set; print and save results, plots and report."""
@@ -220,9 +192,13 @@ def finish(trainer: Trainer, test_loader, test_set, config: TrainConfig,
                "test_accuracy": round(metrics.accuracy, 4), "test_top5": round(metrics.top5, 4),
                "test_loss": round(metrics.loss, 4),
                "best_val_accuracy": round(trainer.best_accuracy, 4),
+               "test_set": describe_test_set(config, test_set),
                "train_seconds": round(seconds, 1), "command": " ".join(sys.argv)}
     run_dir = config.run_dir()
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    from ..fileio import atomic_write
+
+    with atomic_write(run_dir / "summary.json", "w") as f:
+        f.write(json.dumps(json_safe(summary), indent=2) + "\n")
     print(f"test accuracy {metrics.accuracy:.4f} (top-5 {metrics.top5:.4f}, loss "
           f"{metrics.loss:.4f}) after {trainer.epoch} epochs, {seconds:.0f} s of training")
     if config.plots:
@@ -234,27 +210,11 @@ def finish(trainer: Trainer, test_loader, test_set, config: TrainConfig,
     return summary
 
 
-def _check_model_name(name: str) -> None:
-    from .. import models
-
-    if name not in models.list_models():
-        raise UserError(f"unknown model {name!r}; choose from {', '.join(models.list_models())}")
-
-
-def _check(config: TrainConfig) -> None:
-    """The options that need no data, checked before any is looked for (an unknown model is
-    reported as such on a machine without the dataset too)."""
-    _check_model_name(config.model)
-    if config.epochs < 1:
-        raise UserError(f"--epochs must be at least 1, got {config.epochs}")
-    if config.batch_size < 1:
-        raise UserError(f"--batch-size must be at least 1, got {config.batch_size}")
-    if not config.lr > 0:
-        raise UserError(f"--lr must be positive, got {config.lr}")
-    if not 0 <= config.val_fraction < 1:
-        raise UserError(f"--val-fraction must be in [0, 1), got {config.val_fraction}")
-    if config.normalize not in ("channel", "pixel"):
-        raise UserError(f"--normalize must be channel or pixel, got {config.normalize!r}")
+def _saved_summary(run_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _describe(config: TrainConfig, model, train_set, val_set, test_set) -> None:
@@ -263,3 +223,4 @@ def _describe(config: TrainConfig, model, train_set, val_set, test_set) -> None:
     print(f"{config.model} ({n_params:,} parameters) on {config.dataset} ({sizes}); "
           f"{config.optimizer} lr {config.lr}, {config.schedule} schedule, batch "
           f"{config.batch_size}, {config.epochs} epochs -> {config.run_dir()}", flush=True)
+    print(describe_test_set(config, test_set), flush=True)

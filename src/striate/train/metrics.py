@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,17 @@ class RunningMetrics:
         return self.correct5 / max(self.count, 1)
 
 
+def json_safe(tree: Any) -> Any:
+    """``tree`` with NaN and infinities as None: JSON has no such numbers (``null`` is valid)."""
+    if isinstance(tree, float) and not math.isfinite(tree):
+        return None
+    if isinstance(tree, dict):
+        return {k: json_safe(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [json_safe(v) for v in tree]
+    return tree
+
+
 class MetricsLog:
     """Appends one row per epoch to ``metrics.csv`` and ``metrics.jsonl`` in the run folder."""
 
@@ -72,7 +84,7 @@ class MetricsLog:
                 writer.writeheader()
             writer.writerow(row)
         with self.jsonl_path.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+            f.write(json.dumps(json_safe(row), allow_nan=False) + "\n")
 
     def truncate(self, epochs: int) -> None:
         """Keep only the first ``epochs`` rows (a resumed run rewrites what came after)."""

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import to_numpy
+from ..data import fetch_batch
 from ..nn.conv import Conv2d
 from ..tensor import Tensor, no_grad
 from .metrics import per_class_accuracy
@@ -48,13 +49,13 @@ def write_run_report(trainer, test_set, test_loader, labels: np.ndarray, preds: 
     if conv is not None:
         viz.plot_filters(to_numpy(conv.weight.data), run_dir / "filters.png")
         images.append(("filters.png", "Learned first-layer filters"))
-        sample = test_loader.transform(test_set.images[:1])[0]
-        viz.plot_feature_maps(test_set.images[0].astype(np.float32), feature_maps(
-            trainer.model, sample), run_dir / "feature_maps.png")
+        first, _ = fetch_batch(test_set, np.arange(1))
+        viz.plot_feature_maps(first[0].astype(np.float32), feature_maps(
+            trainer.model, test_loader.transform(first)[0]), run_dir / "feature_maps.png")
         images.append(("feature_maps.png", "Feature maps of the first conv layers, one test image"))
     wrong = np.flatnonzero(labels != preds)[:25]
     if len(wrong):
-        viz.plot_misclassified(test_set.images[wrong].astype(np.float32), labels[wrong],
+        viz.plot_misclassified(fetch_batch(test_set, wrong)[0].astype(np.float32), labels[wrong],
                                preds[wrong], classes, run_dir / "misclassified.png")
         images.append(("misclassified.png", "Misclassified test images: true → predicted"))
     accuracy = per_class_accuracy(matrix)

@@ -30,7 +30,18 @@ from .metrics import MetricsLog, RunningMetrics
 
 
 class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint was kept."""
+    """The loss or the weights became NaN or infinite; no checkpoint holds them."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM stopped training after a step; ``last`` holds that state."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what batch schedulers send
 
 
 class Trainer:
@@ -57,7 +68,10 @@ class Trainer:
         self.epoch = 0                # epochs completed
         self.history: list[dict[str, Any]] = []
         self.best_accuracy = -1.0
-        self._stop_requested = False  # set by Ctrl-C, honoured between two steps
+        self.stale = 0                # epochs since the validation accuracy last improved
+        self.saved_epoch: int | None = None  # the epoch the run folder's last checkpoint holds
+        self._stop_requested = False  # set by Ctrl-C or SIGTERM, honoured between two steps
+        self._stop_signal = signal.SIGINT
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log = MetricsLog(self.run_dir)
 
@@ -80,7 +94,7 @@ class Trainer:
                             img_s=f"{seen / (time.perf_counter() - start):.0f}", refresh=False)
             if self._stop_requested:
                 bar.close()
-                raise KeyboardInterrupt
+                raise TrainingInterrupted(self._stop_signal)
         bar.close()
         return metrics
 
@@ -90,9 +104,8 @@ class Trainer:
         loss = self.loss_fn(logits, Tensor(labels))
         value = float(loss.item())
         if not math.isfinite(value):
-            raise NonFiniteLossError(
-                f"the loss became {value} at epoch {self.epoch + 1}; training stopped and the "
-                f"last good checkpoint in {self.run_dir} was kept. Try a lower --lr.")
+            raise NonFiniteLossError(f"the loss became {value} during epoch {self.epoch + 1}; "
+                                     f"training stopped. {self.kept()} Try a lower --lr.")
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
@@ -110,24 +123,27 @@ class Trainer:
     def fit(self, epochs: int) -> list[dict[str, Any]]:
         """Train until ``epochs`` epochs are done (counting those of a resumed checkpoint).
 
-        Ctrl-C finishes the current step, saves ``last.safetensors`` (resumable mid-epoch) and
-        raises KeyboardInterrupt; a second Ctrl-C stops at once.
+        Ctrl-C or SIGTERM finishes the current step, saves ``last.safetensors`` (resumable
+        mid-epoch) and raises :class:`TrainingInterrupted`; a second one stops at once. An
+        epoch that ends with a non-finite loss or weights raises :class:`NonFiniteLossError`
+        and saves nothing, so the checkpoints keep the last good epoch.
         """
-        stale = 0
         try:
-            with self._ctrl_c_between_steps():
+            with self._stop_between_steps():
                 while self.epoch < epochs:
                     started = time.perf_counter()
                     train = self.train_epoch()
                     row = {"epoch": self.epoch + 1, "train_loss": train.loss,
                            "train_acc": train.accuracy, "lr": self.current_lr(),
                            "seconds": round(time.perf_counter() - started, 2)}
-                    improved = False
+                    val = None
                     if self.val_loader is not None:
                         val, _, _ = self.evaluate(self.val_loader)
                         row.update(val_loss=val.loss, val_acc=val.accuracy, val_top5=val.top5)
-                        improved = val.accuracy > self.best_accuracy
-                        self.best_accuracy = max(self.best_accuracy, val.accuracy)
+                    self._refuse_non_finite(row)
+                    improved = val is not None and val.accuracy > self.best_accuracy
+                    self.best_accuracy = max(self.best_accuracy, val.accuracy if val else -1.0)
+                    self.stale = 0 if improved or val is None else self.stale + 1
                     self.epoch += 1
                     self.history.append(row)
                     self.log.append(row)
@@ -135,35 +151,62 @@ class Trainer:
                     self.save("last")
                     if improved:
                         self.save("best")
-                    stale = 0 if improved or self.val_loader is None else stale + 1
-                    if self.patience is not None and stale >= self.patience:
+                    if self.patience is not None and self.stale >= self.patience:
                         print(f"early stopping: validation accuracy has not improved for "
                               f"{self.patience} epochs")
                         break
-        except KeyboardInterrupt:
-            if self._stop_requested:
-                self.save("last")
-                print(f"\ninterrupted: saved {self.run_dir / 'last.safetensors'}; "
-                      "continue with --resume")
+        except TrainingInterrupted:
+            self.save("last")
+            print(f"\ninterrupted: saved {self.run_dir / 'last.safetensors'}; "
+                  "continue with --resume")
             raise
         return self.history
 
+    def _refuse_non_finite(self, row: dict[str, Any]) -> None:
+        """Stop before an epoch whose loss or weights are not finite reaches a checkpoint."""
+        losses = [row[k] for k in ("train_loss", "val_loss") if k in row]
+        bad = self._non_finite_weights()
+        if all(math.isfinite(v) for v in losses) and not bad:
+            return
+        what = (f"the weights became non-finite ({', '.join(bad[:3])})" if bad else
+                f"the {'validation' if 'val_loss' in row else 'training'} loss became "
+                f"{row.get('val_loss', row['train_loss'])}")
+        raise NonFiniteLossError(f"at the end of epoch {self.epoch + 1} {what}; training "
+                                 f"stopped and that epoch was not saved. {self.kept()} "
+                                 "Try a lower --lr.")
+
+    def _non_finite_weights(self) -> list[str]:
+        return [name for name, value in self.model.state_dict().items()
+                if not np.isfinite(backend.to_numpy(value)).all()]
+
+    def kept(self) -> str:
+        """What the run folder holds after a stop, in words."""
+        if self.saved_epoch is None:
+            return f"No checkpoint was written to {self.run_dir}: no epoch ended in a good state."
+        best = (f"; best.safetensors holds the epoch with the best validation accuracy "
+                f"({self.best_accuracy:.4f})" if self.best_accuracy >= 0 else "")
+        return (f"{self.run_dir / 'last.safetensors'} holds epoch {self.saved_epoch}, the last "
+                f"good one{best}.")
+
     @contextmanager
-    def _ctrl_c_between_steps(self):
-        """Turn the first Ctrl-C into a request to stop after the current step."""
+    def _stop_between_steps(self):
+        """Turn the first Ctrl-C or SIGTERM into a request to stop after the current step."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
+        previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
 
         def request_stop(signum, frame):
-            self._stop_requested = True
-            signal.signal(signal.SIGINT, previous)  # a second Ctrl-C interrupts at once
+            self._stop_requested, self._stop_signal = True, signum
+            signal.signal(signum, previous[signum])  # a second one acts at once
 
-        previous = signal.signal(signal.SIGINT, request_stop)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, request_stop)
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     def _print_epoch(self, row: dict[str, Any]) -> None:
         text = (f"epoch {row['epoch']}: train loss {row['train_loss']:.4f} "
@@ -174,15 +217,23 @@ class Trainer:
 
     # --- checkpoints -----------------------------------------------------------------------------
     def save(self, name: str) -> Path:
-        """Write ``<run_dir>/<name>.safetensors`` atomically."""
+        """Write ``<run_dir>/<name>.safetensors`` atomically; never with non-finite weights."""
+        bad = self._non_finite_weights()
+        if bad:
+            raise NonFiniteLossError(f"the weights became non-finite ({', '.join(bad[:3])}), so "
+                                     f"{name}.safetensors was not written. {self.kept()}")
         meta = dict(self.meta)
         meta.update(
             epoch=self.epoch, history=self.history, best_accuracy=self.best_accuracy,
+            stale_epochs=self.stale,
             loader_rng=self.train_loader.state_dict(),
             global_rng=backend.default_generator().bit_generator.state,
             scheduler=self.scheduler.state_dict() if self.scheduler is not None else None)
-        return save_checkpoint(self.run_dir / f"{name}.safetensors", self.model.state_dict(),
+        path = save_checkpoint(self.run_dir / f"{name}.safetensors", self.model.state_dict(),
                                meta, self.optimizer.state_dict())
+        if name == "last":
+            self.saved_epoch = self.epoch
+        return path
 
     def resume(self, checkpoint: Checkpoint) -> None:
         """Restore weights, optimiser, schedule, RNG streams and position from a checkpoint."""
@@ -195,6 +246,8 @@ class Trainer:
         self.epoch = int(meta["epoch"])
         self.history = list(meta.get("history", []))
         self.best_accuracy = float(meta.get("best_accuracy", -1.0))
+        self.stale = int(meta.get("stale_epochs", 0))
+        self.saved_epoch = self.epoch
         self.train_loader.load_state_dict(meta["loader_rng"])
         backend.default_generator().bit_generator.state = meta["global_rng"]
         self.log.truncate(self.epoch)
@@ -214,7 +267,8 @@ def evaluate(model: Module, loader: Any, loss_fn: Callable = F.cross_entropy
             metrics.update(loss, out, labels)
             labels_all.append(labels)
             preds_all.append(out.argmax(axis=1))
-    return metrics, np.concatenate(labels_all), np.concatenate(preds_all)
+    empty = np.zeros(0, np.int64)
+    return metrics, np.concatenate([empty, *labels_all]), np.concatenate([empty, *preds_all])
 
 
 def _progress(total: int, desc: str, enabled: bool):

@@ -1,0 +1,121 @@
+"""A run's configuration and the checks that refuse a bad one before any data is read."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("cosine", "onecycle", "step", "multistep", "constant")
+AUGMENTATIONS = ("none", "flip", "crop", "translate", "flip+crop")
+MAX_SEED = 2**63 - 1
+MAX_IMAGE_SIZE = 4096
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; stored in checkpoints so ``--resume`` needs nothing else."""
+
+    model: str = "lenet5"
+    dataset: str = "fashion-mnist"
+    data_dir: str | None = None
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.05
+    optimizer: str = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"
+    val_fraction: float = 0.1
+    normalize: str = "channel"
+    standardize: bool = True
+    augment: str = "none"
+    seed: int = 0
+    out: str | None = None
+    patience: int | None = None
+    limit: int | None = None
+    plots: bool = True
+    progress: bool = True
+    model_args: dict[str, Any] = field(default_factory=dict)
+    image_size: int | None = None       # image folders: resize every image to this square size
+    channels: int | None = None         # image folders: 1 (grey) or 3 (RGB); None: as the images
+    skip_bad_images: bool = False       # image folders: leave unreadable files out, counted
+    test_fraction: float = 0.2          # image folders without test/: the held-out share
+    schedule_start: int = 0             # the epoch the learning-rate schedule began at
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any], source: str | Path) -> TrainConfig:
+        """The configuration a checkpoint's metadata saved (fields added since default)."""
+        saved = meta.get("config")
+        known = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(saved, dict) or not set(saved) <= known:
+            raise UserError(f"{source}: the checkpoint holds no usable run configuration")
+        try:
+            return cls(**saved)
+        except TypeError as e:
+            raise UserError(f"{source}: bad run configuration in the checkpoint ({e})") from None
+
+    def run_dir(self) -> Path:
+        """``--out``, else ``runs/MODEL-DATASET`` (an image folder's own name as DATASET)."""
+        return Path(self.out or f"runs/{self.model}-{Path(self.dataset).name}")
+
+
+def check_config(config: TrainConfig) -> None:
+    """The options that need no data, checked before any is looked for (an unknown model is
+    reported as such on a machine without the dataset too)."""
+    from .checkpoint_meta import check_model_args
+
+    check_model_args(config.model, config.model_args, where="--model-args")
+    fixed = sorted(set(config.model_args) & {"num_classes", "in_channels", "input_size"})
+    if fixed:
+        raise UserError(f"--model-args cannot set {', '.join(fixed)}: the dataset sets them "
+                        "(use --image-size and --channels for an image folder)")
+    _at_least(1, epochs=config.epochs, batch_size=config.batch_size)
+    _at_least(1, patience=config.patience, limit=config.limit, image_size=config.image_size)
+    _at_most(MAX_IMAGE_SIZE, image_size=config.image_size)
+    if not (math.isfinite(config.lr) and config.lr > 0):
+        raise UserError(f"--lr must be a positive finite number, got {config.lr}")
+    for name in ("momentum", "weight_decay"):
+        value = getattr(config, name)
+        if not (math.isfinite(value) and value >= 0):
+            raise UserError(f"--{_flag(name)} must be a finite number >= 0, got {value}")
+    for name in ("val_fraction", "test_fraction"):
+        value = getattr(config, name)
+        if not 0 <= value < 1:
+            raise UserError(f"--{_flag(name)} must be in [0, 1), got {value}")
+    if not 0 <= config.seed <= MAX_SEED:
+        raise UserError(f"--seed must be an integer in [0, 2**63), got {config.seed}")
+    if config.channels not in (None, 1, 3):
+        raise UserError(f"--channels must be 1 (grey) or 3 (RGB), got {config.channels}")
+    _choice("optimizer", config.optimizer, OPTIMIZERS)
+    _choice("schedule", config.schedule, SCHEDULES)
+    _choice("augment", config.augment, AUGMENTATIONS)
+    _choice("normalize", config.normalize, ("channel", "pixel"))
+    if config.data_dir is not None and not Path(config.data_dir).expanduser().is_dir():
+        raise UserError(f"--data-dir {config.data_dir}: no such folder")
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _at_least(low: int, **values: int | None) -> None:
+    for name, value in values.items():
+        if value is not None and value < low:
+            raise UserError(f"--{_flag(name)} must be at least {low}, got {value}")
+
+
+def _at_most(high: int, **values: int | None) -> None:
+    for name, value in values.items():
+        if value is not None and value > high:
+            raise UserError(f"--{_flag(name)} must be at most {high}, got {value}")
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise UserError(f"unknown {name} {value!r}; choose from {', '.join(choices)}")
