@@ -23,7 +23,20 @@ class Throughput:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """Peak resident memory of this process's own address space, in MiB.
+
+    Linux's ``VmHWM``, not ``ru_maxrss``: a process started by ``subprocess`` inherits in
+    ``ru_maxrss`` the peak of the parent it was forked from (the kernel records the old address
+    space's peak at ``exec``), so a small child of a large test worker would read as large.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux and BSD: KiB
 
 
 def median_rate(step: Callable[[], None], batch: int, seconds: float, repeats: int) -> float:
