@@ -322,3 +322,31 @@ def test_subpackages_are_reachable_from_the_top_level():
     assert {"models", "optim", "data", "nn"} <= set(dir(st))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         st.nope  # noqa: B018
+
+
+def test_sigkill_mid_run_leaves_a_loadable_checkpoint_and_resume_ends_the_same(tiny_fmnist,
+                                                                                 tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    def command(out, *extra):
+        return [sys.executable, "-m", "striate.cli", "train", "--dataset", "mnist",
+                "--data-dir", str(tiny_fmnist), "--epochs", "4", "--batch-size", "32",
+                "--out", str(out), "--no-progress", "--no-plots", *extra]
+
+    subprocess.run(command(tmp_path / "straight"), check=True, capture_output=True)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(command(killed), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (killed / "last.safetensors").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.kill()  # SIGKILL: no handler runs
+    proc.wait()
+    assert load_checkpoint(killed / "last.safetensors").meta["epoch"] >= 1
+    assert main(["train", "--resume", str(killed), "--no-progress", "--no-plots"]) == 0
+    a = load_checkpoint(tmp_path / "straight" / "last.safetensors").model_state
+    b = load_checkpoint(killed / "last.safetensors").model_state
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert len((killed / "metrics.csv").read_text().splitlines()) == 5

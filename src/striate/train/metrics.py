@@ -86,13 +86,11 @@ class MetricsLog:
         with self.jsonl_path.open("a") as f:
             f.write(json.dumps(json_safe(row), allow_nan=False) + "\n")
 
-    def truncate(self, epochs: int) -> None:
-        """Keep only the first ``epochs`` rows (a resumed run rewrites what came after)."""
-        if not self.jsonl_path.exists():
-            return
-        rows = [json.loads(line) for line in self.jsonl_path.read_text().splitlines() if line]
-        rows = [r for r in rows if r.get("epoch", 0) <= epochs]
+    def rewrite(self, rows: list[dict[str, Any]]) -> None:
+        """Replace both files by ``rows``: a resumed run's log is its checkpoint's history, so a
+        kill between a checkpoint and its log row, or rows of epochs done after it, leave no
+        trace."""
         self.csv_path.unlink(missing_ok=True)
         self.jsonl_path.unlink(missing_ok=True)
-        for r in rows:
-            self.append(r)
+        for row in rows:
+            self.append(row)

@@ -146,11 +146,11 @@ class Trainer:
                     self.stale = 0 if improved or val is None else self.stale + 1
                     self.epoch += 1
                     self.history.append(row)
+                    if improved:  # best before last: a kill between them leaves last older,
+                        self.save("best")  # and resuming from it redoes the epoch and both
+                    self.save("last")  # the log row follows the checkpoints (rewritten on resume)
                     self.log.append(row)
                     self._print_epoch(row)
-                    self.save("last")
-                    if improved:
-                        self.save("best")
                     if self.patience is not None and self.stale >= self.patience:
                         print(f"early stopping: validation accuracy has not improved for "
                               f"{self.patience} epochs")
@@ -250,7 +250,7 @@ class Trainer:
         self.saved_epoch = self.epoch
         self.train_loader.load_state_dict(meta["loader_rng"])
         backend.default_generator().bit_generator.state = meta["global_rng"]
-        self.log.truncate(self.epoch)
+        self.log.rewrite(self.history)
 
 
 def evaluate(model: Module, loader: Any, loss_fn: Callable = F.cross_entropy
