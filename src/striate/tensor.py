@@ -5,6 +5,14 @@ keeps the op's :class:`~striate.function.Context` in ``_ctx``; the contexts form
 graph whose leaves are the tensors created by the user.  ``backward`` walks that graph once in
 reverse topological order, so fan-out, residual additions, shared weights and concatenation all
 reduce to one rule: the gradient reaching a node is the sum of what each of its consumers sends.
+
+Every tensor has a version counter, as in PyTorch: each in-place write (``t[...] = v``,
+``zero_()``, an optimiser's update, an initialiser) adds one to it.  An op that saved a tensor's
+array for its backward remembers the version it saw, and ``backward`` refuses to use an array
+that has been written since (it would give wrong gradients without a word).  A view shares its
+base's counter (``detach()``, and an op's output that views its input's memory: reshape, basic
+indexing, permute); writing through ``.data`` (the raw array) bumps nothing: it is the escape
+hatch, as ``.data`` is in PyTorch.
 """
 
 from __future__ import annotations
@@ -20,6 +28,10 @@ from . import profiling
 from .backend import array_module, device_of, is_array, to_device, to_numpy
 
 _state = threading.local()
+
+#: ``[n]``: the in-place writes made so far, to all tensors together.  A backward whose op saw the
+#: same count at its forward knows at once that nothing it saved can have changed.
+write_clock = [0]
 
 
 def is_grad_enabled() -> bool:
@@ -69,7 +81,8 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
 class Tensor:
     """An n-dimensional array that can record the ops applied to it and run them backwards."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retain_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retain_grad", "_version_counter",
+                 "__weakref__")
     # Tensors compare element-wise (like PyTorch) yet stay hashable by identity.
     __hash__ = object.__hash__
 
@@ -85,6 +98,12 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self._ctx = _ctx
         self._retain_grad = False
+        self._version_counter = [0]  # one cell, shared by this tensor and its views
+
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's memory has had (PyTorch's ``t._version``)."""
+        return self._version_counter[0]
 
     # --- description ---------------------------------------------------------------------
     @property
@@ -148,8 +167,10 @@ class Tensor:
         return to_numpy(self.data).tolist()
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph."""
-        return Tensor(self.data)
+        """The same data, cut from the graph; a view, so it shares the version counter."""
+        out = Tensor(self.data)
+        out._version_counter = self._version_counter
+        return out
 
     def clone(self) -> Tensor:
         from .ops.shape import copy
@@ -201,7 +222,7 @@ class Tensor:
         return Tensor(self.data.astype(bool))
 
     def zero_(self) -> Tensor:
-        self.data[...] = 0
+        self[...] = 0
         return self
 
     def __setitem__(self, index: Any, value: Any) -> None:
@@ -211,6 +232,7 @@ class Tensor:
                 "assign under st.no_grad() or to .detach()"
             )
         self.data[unwrap(index)] = unwrap(value)
+        increment_version(self)
 
     # --- the backward engine ------------------------------------------------------------
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
@@ -253,6 +275,7 @@ class Tensor:
                     "backward through a graph a second time: its saved values were freed; "
                     "call backward(retain_graph=True) the first time"
                 )
+            ctx.check_saved_versions(node)
             if profiling.profiler is None:
                 input_grads = ctx.fn.backward(ctx, grad)
             else:
@@ -291,6 +314,14 @@ def _topological_order(root: Tensor) -> list[Tensor]:
                     stack.append((parent, False))
     order.reverse()
     return order
+
+
+def increment_version(tensor: Tensor) -> None:
+    """Record an in-place write to ``tensor``'s memory, as PyTorch's in-place ops do, so that a
+    backward that saved the old values refuses to run.  ``t[...] = v`` calls it; code that writes
+    a tensor's ``.data`` on its behalf (optimisers, initialisers, ``load_state_dict``) must."""
+    tensor._version_counter[0] += 1
+    write_clock[0] += 1
 
 
 def unwrap(value: Any) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import array_module, resolve_generator, to_device
-from ..tensor import Tensor
+from ..tensor import Tensor, increment_version
 
 Generator = np.random.Generator | None
 
@@ -42,10 +42,13 @@ def fan_in_and_fan_out(shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 def _fill(tensor: Tensor | Any, values: np.ndarray) -> Any:
-    """Write host values into the tensor's array in place (keeping dtype and device)."""
+    """Write host values into the tensor's array in place (keeping dtype and device); a tensor's
+    version goes up, as after PyTorch's initialisers."""
     array = tensor.data if isinstance(tensor, Tensor) else tensor
     xp = array_module(array)
     array[...] = to_device(values.astype(array.dtype, copy=False), "cpu" if xp is np else "cuda")
+    if isinstance(tensor, Tensor):
+        increment_version(tensor)
     return tensor
 
 

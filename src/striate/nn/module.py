@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..backend import is_array, normalize_device, to_device
-from ..tensor import Tensor, as_array, no_grad
+from ..tensor import Tensor, as_array, increment_version, no_grad
 
 
 class IncompatibleKeys(NamedTuple):
@@ -208,8 +208,10 @@ class Module:
             raise RuntimeError(
                 f"load_state_dict for {type(self).__name__} failed:\n  " + "\n  ".join(problems))
         for key, value in values.items():
-            current = own[key][2]
+            module, name, current = own[key]
             current[...] = to_device(value.astype(current.dtype, copy=False), _device(current))
+            if name in module._parameters:  # written in place, as PyTorch's copy_ does
+                increment_version(module._parameters[name])
         return IncompatibleKeys(missing, unexpected)
 
     def _state_slots(self, prefix: str = "") -> dict[str, tuple[Module, str, Any]]:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..backend import array_module
+from ..tensor import increment_version
 from .optimizer import Optimizer
 
 
@@ -76,6 +77,7 @@ class Adam(Optimizer):
         if decay != 0:
             if group["decoupled_weight_decay"]:
                 p.data *= 1 - lr * decay
+                increment_version(p)
             else:
                 grad = grad + decay * p.data
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
@@ -94,6 +96,7 @@ class Adam(Optimizer):
         update = step_size * exp_avg
         update /= denom
         p.data -= update
+        increment_version(p)
 
 
 class AdamW(Adam):

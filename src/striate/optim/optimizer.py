@@ -3,7 +3,10 @@
 An optimiser holds ``param_groups`` (a list of dicts, each with ``'params'`` and its own
 hyper-parameters such as ``'lr'``) and ``state`` (a dict per parameter: momentum buffers, moment
 estimates, step counts).  Subclasses implement ``step()``, which updates ``p.data`` in place so
-the arrays a model holds stay the same objects (views, buffers and the model all see the update).
+the arrays a model holds stay the same objects (views, buffers and the model all see the update),
+and bumps each updated parameter's version (``tensor.increment_version``) once per in-place
+write, as PyTorch's in-place updates do: a backward that saved a parameter before the step then
+refuses to run instead of using the new values.
 """
 
 from __future__ import annotations

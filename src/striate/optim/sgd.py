@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..tensor import increment_version
 from .optimizer import Optimizer
 
 
@@ -63,4 +64,5 @@ class SGD(Optimizer):
                         buf += grad if dampening == 0 else (1 - dampening) * grad
                     grad = grad + momentum * buf if group["nesterov"] else buf
                 p.data -= lr * grad
+                increment_version(p)
         return loss
