@@ -51,28 +51,37 @@ def held_out(config: TrainConfig) -> bool:
 
 def open_split(config: TrainConfig, split: str) -> Any:
     """The ``split`` ("train" or "test") of the run's dataset, as the run saw it."""
+    if held_out(config):
+        return _held_out_splits(config)[split == "test"]
     try:
         if not is_image_folder(config.dataset):
             return get_dataset(config.dataset, split, data_dir=config.data_dir)
-        if not held_out(config):
-            if not _split_dir(config.dataset, "train").is_dir():
-                raise UserError(f"{config.dataset} has a test/ folder but no train/ folder; put "
-                                "the training images in train/<class>/")
-            return _folder(config, _split_dir(config.dataset, split))
-        whole = _folder(config, _training_root(config.dataset))
-        n_test = max(1, round(config.test_fraction * len(whole)))
-        if len(whole) - n_test < 1:
-            raise UserError(f"{config.dataset} has {len(whole)} images: too few to hold out a "
-                            "test set; add images or a test/ folder")
-        train, test = random_split(whole, [len(whole) - n_test, n_test], seed=config.seed)
-        return train if split == "train" else test
+        if not _split_dir(config.dataset, "train").is_dir():
+            raise UserError(f"{config.dataset} has a test/ folder but no train/ folder; put "
+                            "the training images in train/<class>/")
+        return _folder(config, _split_dir(config.dataset, split))
     except DatasetError as e:
         raise UserError(str(e)) from None
 
 
+def _held_out_splits(config: TrainConfig) -> tuple[Any, Any]:
+    """(train, test) of a folder without test/: its images read once, then split, seeded."""
+    try:
+        whole = _folder(config, _training_root(config.dataset))
+    except DatasetError as e:
+        raise UserError(str(e)) from None
+    n_test = max(1, round(config.test_fraction * len(whole)))
+    if len(whole) - n_test < 1:
+        raise UserError(f"{config.dataset} has {len(whole)} images: too few to hold out a "
+                        "test set; add images or a test/ folder")
+    train, test = random_split(whole, [len(whole) - n_test, n_test], seed=config.seed)
+    return train, test
+
+
 def load_data(config: TrainConfig) -> tuple[Any, Any | None, Any]:
     """(train, validation or None, test), cut to ``config.limit`` training examples when asked."""
-    train, test = open_split(config, "train"), open_split(config, "test")
+    train, test = (_held_out_splits(config) if held_out(config)
+                   else (open_split(config, "train"), open_split(config, "test")))
     if list(train.classes or []) != list(test.classes or []) and train.classes is not None:
         raise UserError(f"{config.dataset}: the test set's classes {list(test.classes)} differ "
                         f"from the training set's {list(train.classes)}")
