@@ -97,8 +97,10 @@ def forward_flops(model: str, size: int | None) -> int:
 
 def worker(library: str, model: str, batch: int, size: int | None, seconds: float,
            repeats: int) -> None:
+    from striate.backends import tune_process
     from striate.bench.throughput import striate_throughput, torch_throughput
 
+    tune_process()  # as the command line does (both libraries' processes, as before)
     shape, args = model_input(model, size)
     measure = striate_throughput if library == "striate" else torch_throughput
     print(json.dumps(asdict(measure(model, batch, shape, seconds, repeats, **args))))

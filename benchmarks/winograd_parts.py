@@ -1,10 +1,10 @@
-"""Where one Winograd convolution's time goes: per piece of the work (one core), the input
+"""Where one Winograd convolution's time goes: per chunk of the work (one core), the input
 transform, the 16 GEMMs and the output transform of the forward pass, and the gradient transform
 and GEMM of the weight gradient; then the whole forward on every core, and the whole backward
 (both gradients) on every core, separately (``correlate_transpose`` and ``correlate_weight``)
-and together (``correlate_gradients``, F(4×4, 3×3) on whole-image pieces).  ResNet-20's three
-stages, batch 128, float32, with the scheme ``conv.py`` picks for each (``STRIATE_WINOGRAD=2``
-for F(2×2, 3×3) everywhere).
+and together (``correlate_gradients``, F(4×4, 3×3) on whole-image chunks).  ResNet-20's three
+stages, batch 128, float32, with the scheme the convolution plan picks for each
+(``STRIATE_WINOGRAD=2``, or ``st.backends.conv.winograd_f4 = False``: F(2×2, 3×3) everywhere).
 
     python benchmarks/winograd_parts.py
     STRIATE_WINOGRAD=2 python benchmarks/winograd_parts.py
@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-import striate  # noqa: F401  (the process-wide settings: one BLAS thread, memory reuse)
-from striate.kernels import conv, winograd
+import striate as st
+from striate.kernels import conv, conv_plan, conv_winograd, winograd
 
 STAGES = [(16, 32), (32, 16), (64, 8)]  # channels in = out, plane size
 BATCH = 128
@@ -38,9 +38,10 @@ def stage(channels: int, size: int, rng: np.random.Generator) -> str:
     w = rng.standard_normal((channels, channels, 3, 3), dtype=np.float32)
     g = rng.standard_normal((BATCH, channels, size, size), dtype=np.float32)
     pads, out_hw = ((1, 1), (1, 1)), (size, size)
-    scheme = conv._winograd_scheme(channels, channels)
-    parts, _ = conv._winograd_chunks(x, 2 * channels, out_hw, scheme)
-    tiles = conv._chunk_tiles(x, pads, out_hw, scheme)
+    plan = conv_plan.plan_for(x.shape, w.shape, (1, 1), pads, (1, 1), 1, x.dtype)
+    work = plan.forward
+    scheme, parts = work.scheme, work.chunks
+    tiles = conv_winograd.chunk_tiles(x, pads, out_hw, scheme)
     images, rows = parts[0]
     u = winograd.transform_weight(w, scheme)
     v = tiles(parts[0])
@@ -54,7 +55,7 @@ def stage(channels: int, size: int, rng: np.random.Generator) -> str:
             f"{median_ms(lambda: winograd.output_tiles(m, y, scheme)):7.3f} | "
             f"{median_ms(lambda: winograd.gradient_tiles(g_part, scheme)):8.3f} "
             f"{median_ms(lambda: grad_m @ v.transpose(0, 2, 1)):5.3f} | "
-            f"{median_ms(lambda: conv._correlate_winograd(x, w, pads, out_hw), 5):6.2f} ms | "
+            f"{median_ms(lambda: conv_winograd.correlate(x, w, pads, out_hw, work), 5):6.2f} ms | "
             f"{_backward_ms(x, w, g, pads)}")
 
 
@@ -74,8 +75,9 @@ def _backward_ms(x, w, g, pads) -> str:
 
 
 def main() -> None:
+    st.backends.tune_process()  # one BLAS thread, memory reuse, as the command line runs
     rng = np.random.default_rng(0)
-    print("scheme channels plane | pieces  tiles | input  GEMM  output | gradient  GEMM "
+    print("scheme channels plane | chunks  tiles | input  GEMM  output | gradient  GEMM "
           "| forward (all cores) | backward, separate → together")
     for channels, size in STAGES:
         print(stage(channels, size, rng))

@@ -1,14 +1,13 @@
-"""The malloc tuning that ``import striate`` applies: the pages of freed arrays are reused by the
-next step, not handed back to the OS and faulted in again."""
+"""The malloc tuning of ``st.backends.tune_process()``: the pages of freed arrays are reused by
+the next step, not handed back to the OS and faulted in again.  Importing striate alone leaves
+malloc as it was (tests/test_import.py checks that too)."""
 
-import os
 import platform
 import subprocess
 import sys
 
 import pytest
 
-import striate  # noqa: F401 - the import applies the tuning under test
 from striate.allocator import reuse_freed_memory
 
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="tunes glibc's malloc")
@@ -28,18 +27,23 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
 """
 
 
-def _faults_per_step(reuse: str) -> float:
-    env = dict(os.environ, STRIATE_REUSE_MEMORY=reuse)
-    out = subprocess.run([sys.executable, "-c", "import striate\n" + STEPS], env=env,
-                         capture_output=True, text=True, check=True)
+def faults_per_step(prelude: str) -> float:
+    """Minor page faults per step of :data:`STEPS` in a fresh process that first runs
+    ``prelude``."""
+    out = subprocess.run([sys.executable, "-c", prelude + "\n" + STEPS], capture_output=True,
+                         text=True, check=True)
     return float(out.stdout)
 
 
-def test_import_keeps_freed_arrays_for_reuse():
+def test_tune_process_keeps_freed_arrays_for_reuse():
+    assert faults_per_step("import striate\nassert striate.backends.tune_process().malloc") < 100
+
+
+def test_reuse_freed_memory_applies_on_glibc():
     assert reuse_freed_memory()
-    assert _faults_per_step("1") < 100
 
 
 def test_malloc_defaults_fault_every_step():
-    """What the tuning avoids, and that STRIATE_REUSE_MEMORY=0 keeps malloc's defaults."""
-    assert _faults_per_step("0") > 4000
+    """What the tuning avoids; and importing striate does not tune."""
+    assert faults_per_step("import striate") > 4000
+    assert faults_per_step("import striate\nstriate.backends.tune_process(malloc=False)") > 4000

@@ -7,7 +7,9 @@ import striate as st
 import striate.nn as nn
 import striate.nn.functional as F
 from helpers import assert_close, to_torch, torch
+from plan_fixtures import fresh_plans  # noqa: F401 - autouse, for this module
 from striate.kernels import conv as K
+from striate.kernels import conv_geometry, conv_im2col, conv_plan
 
 TF = torch.nn.functional
 # torch's own note that 'same' with an even kernel copies the input: not our concern here
@@ -73,8 +75,8 @@ def conv_path(request, monkeypatch):
     """Run a comparison on the paths chosen by shape (direct loops, Winograd or im2col), then
     with every convolution forced onto im2col, so each fast path keeps its checks."""
     if request.param == "im2col":
-        monkeypatch.setenv("STRIATE_DIRECT", "0")
-        monkeypatch.setenv("STRIATE_WINOGRAD", "0")
+        monkeypatch.setattr(st.backends.conv, "direct", False)
+        monkeypatch.setattr(st.backends.conv, "winograd", False)
 
 
 def _ids(table):
@@ -239,14 +241,14 @@ def test_fast_kernels_match_reference(conv_path, x_shape, w_shape, stride, pads,
         assert_close(fast, ref, rtol=1e-12 if dtype == np.float64 else 1e-5, what=what)
 
 
-@pytest.mark.parametrize("chunk_bytes, workers", [(1, "2"), (300, "3"), (4096, "1"),
-                                                   (1 << 20, "4")])
+@pytest.mark.parametrize("chunk_bytes, workers", [(1, 2), (300, 3), (4096, 1), (1 << 20, 4)])
 def test_chunks_do_not_change_the_result(conv_path, monkeypatch, chunk_bytes, workers):
     """Pieces of one output row, of a few rows, of whole images, on 1 to 4 threads (the fast
     paths' cache blocking and parallel split) give the reference's result."""
-    monkeypatch.setattr(K, "CHUNK_BYTES", chunk_bytes)
-    monkeypatch.setattr(K, "PARALLEL_MIN_BYTES", 1)  # split even these small tests' work
-    monkeypatch.setenv("STRIATE_NUM_THREADS", workers)
+    monkeypatch.setattr(conv_plan, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(conv_plan, "PARALLEL_MIN_BYTES", 1)  # split even these small tests' work
+    monkeypatch.setattr(st.backends.cpu, "num_threads", workers)
+    conv_plan.clear_cache()
     for x_shape, w_shape, stride, pads, dilation, groups in KERNEL:
         test_fast_kernels_match_reference(conv_path, x_shape, w_shape, stride, pads, dilation,
                                           groups, np.float64)
@@ -257,27 +259,26 @@ def test_chunks_do_not_change_the_result(conv_path, monkeypatch, chunk_bytes, wo
     (1, 224, 576 * 224, True), (3, 5, 10, True), (1, 32, 144 * 32, False), (5, 7, 1 << 20, True)])
 def test_chunks_cover_the_work_once_and_use_every_worker(monkeypatch, n, rows, row_values,
                                                          split_rows):
-    monkeypatch.setenv("STRIATE_NUM_THREADS", "2")
-    x = np.zeros(1, np.float32)
-    parts = K._chunks(x, n, rows, row_values, split_rows)
+    monkeypatch.setattr(st.backends.cpu, "num_threads", 2)
+    parts = conv_plan.chunks(n, rows, row_values, np.dtype(np.float32), split_rows=split_rows)
     covered = np.zeros((n, rows), int)
     for images, block in parts:
         covered[images, block] += 1
         if not split_rows:
             assert (block.start, block.stop) == (0, rows)
     assert (covered == 1).all()
-    if split_rows and n * rows * row_values * 4 >= 2 * K.PARALLEL_MIN_BYTES:
+    if split_rows and n * rows * row_values * 4 >= 2 * conv_plan.PARALLEL_MIN_BYTES:
         assert len(parts) >= 2  # both threads get work, even for a single image
-    if n * rows * row_values * 4 < 2 * K.PARALLEL_MIN_BYTES:
+    if n * rows * row_values * 4 < 2 * conv_plan.PARALLEL_MIN_BYTES:
         assert len(parts) == 1  # too little work to be worth a second thread
     for images, block in parts:  # near CHUNK_BYTES unless one output row is already larger
         size = (images.stop - images.start) * (block.stop - block.start) * row_values * 4
-        assert size <= max(K.CHUNK_BYTES, row_values * 4)
+        assert size <= max(conv_plan.CHUNK_BYTES, row_values * 4)
 
 
 def test_spread_dilates_pads_and_crops():
     x = np.arange(1.0, 7.0).reshape(1, 1, 2, 3)
-    buf = K.spread(x, (2, 1), ((1, -1), (-1, 2)))  # (C, N, Hb, Wb)
+    buf = conv_geometry.spread(x, (2, 1), ((1, -1), (-1, 2)))  # (C, N, Hb, Wb)
     # rows land at 1 + 2i (row 1 falls off the bottom), columns at j − 1 (column 0 falls off)
     expected = np.array([[0, 0, 0, 0], [2, 3, 0, 0], [0, 0, 0, 0]], dtype=float)
     assert buf.shape == (1, 1, 3, 4)
@@ -431,11 +432,11 @@ def test_weight_gradient_reuses_the_forward_windows_where_one_piece(monkeypatch,
     """Where a convolution's im2col matrix is one piece, the forward keeps it and the weight
     gradient reads it rather than copying the windows again: the same gradients as PyTorch's,
     and one im2col per forward and backward instead of two."""
-    monkeypatch.setenv("STRIATE_DIRECT", "0")
-    monkeypatch.setenv("STRIATE_WINOGRAD", "0")
+    monkeypatch.setattr(st.backends.conv, "direct", False)
+    monkeypatch.setattr(st.backends.conv, "winograd", False)
     copies = []
-    im2col = K.im2col
-    monkeypatch.setattr(K, "im2col", lambda *a: copies.append(1) or im2col(*a))
+    im2col = conv_im2col.im2col
+    monkeypatch.setattr(conv_im2col, "im2col", lambda *a: copies.append(1) or im2col(*a))
     rng = np.random.default_rng(3)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     xs, ws = st.tensor(x), st.tensor(w, requires_grad=True)
@@ -459,7 +460,7 @@ def test_winograd_weight_gradient_reuses_the_forward_tiles_where_one_piece(monke
 
     if not winograd.available():
         pytest.skip("needs Numba")
-    monkeypatch.setenv("STRIATE_DIRECT", "0")
+    monkeypatch.setattr(st.backends.conv, "direct", False)
     transforms = []
     input_tiles = winograd.input_tiles
     monkeypatch.setattr(winograd, "input_tiles", lambda *a: transforms.append(1) or
@@ -476,3 +477,47 @@ def test_winograd_weight_gradient_reuses_the_forward_tiles_where_one_piece(monke
     yt.backward(to_torch(up))
     assert_close(ws.grad, wt.grad, rtol=1e-9, what="weight gradient")
     assert (len(transforms) == forward) == kept
+
+
+# --- the convolution plan ---------------------------------------------------------------------
+
+
+def test_plan_is_readable_cached_and_follows_the_settings(monkeypatch):
+    """One plan per geometry and settings, with a readable repr; a change of setting takes
+    effect on the next call, while the environment is read only at import."""
+    shape, weight = (128, 16, 32, 32), (16, 16, 3, 3)
+    plan = st.backends.conv_plan(shape, weight, padding=1)
+    assert plan is st.backends.conv_plan(shape, weight, padding=1)
+    if not st.backends.conv.winograd or not conv_plan.jit.available():
+        pytest.skip("needs Winograd")
+    assert plan.forward.algorithm == "winograd" and plan.together
+    assert "winograd F(4×4, 3×3)" in repr(plan) and "together" in plan.summary()
+    monkeypatch.setenv("STRIATE_WINOGRAD", "0")  # read at import only
+    assert st.backends.conv_plan(shape, weight, padding=1) is plan
+    with st.backends.flags(winograd=False):
+        off = st.backends.conv_plan(shape, weight, padding=1)
+        assert off.forward.algorithm == off.weight_grad.algorithm == "direct"  # 16 channels
+    with st.backends.flags(winograd_f4=False):
+        assert st.backends.conv_plan(shape, weight, padding=1).forward.scheme.OUT == 2
+    assert st.backends.conv_plan(shape, weight, padding=1) is plan
+
+
+def test_the_backward_runs_the_forward_s_plan(monkeypatch):
+    """The forward stores its plan on the op's context; the backward runs it even when the
+    settings change in between (it decides nothing)."""
+    rng = np.random.default_rng(0)
+    x = st.tensor(rng.standard_normal((2, 3, 12, 12)), requires_grad=True)
+    w = st.tensor(rng.standard_normal((8, 3, 3, 3)), requires_grad=True)
+    with st.backends.flags(direct=False, winograd=False):
+        y = F.conv2d(x, w, padding=1)
+    plan = y._ctx.plan
+    assert plan.forward.algorithm == "im2col"
+    if conv_plan.jit.available():  # the settings now would choose the direct loops
+        now = st.backends.conv_plan((2, 3, 12, 12), (8, 3, 3, 3), padding=1, dtype=np.float64)
+        assert now.weight_grad.algorithm == "direct"
+    taken = []
+    weight_gradient = conv_im2col.weight_gradient
+    monkeypatch.setattr(conv_im2col, "weight_gradient",
+                        lambda *a, **k: taken.append(1) or weight_gradient(*a, **k))
+    y.sum().backward()  # under the default settings, which would choose otherwise
+    assert taken == [1]

@@ -5,12 +5,22 @@ against PyTorch and central differences, and where each is used."""
 import numpy as np
 import pytest
 
+import striate as st
 import striate.nn.functional as F
 from helpers import assert_close, assert_conv2d_matches_torch
+from plan_fixtures import fresh_plans  # noqa: F401 - autouse, for this module
 from striate.kernels import conv as K
-from striate.kernels import direct
+from striate.kernels import conv_direct, conv_plan, direct
+from striate.kernels.conv_plan import correlation_algorithm
 
 pytestmark = pytest.mark.skipif(not direct.available(), reason="Numba is not installed")
+
+
+def method(x, weight_shape, upsample=(1, 1), stride=(1, 1), dilation=(1, 1), groups=1,
+           width=None):
+    return correlation_algorithm(x.shape, weight_shape, upsample, stride, dilation, groups,
+                                 None if width is None else (x.shape[2], width), x.dtype)
+
 
 CASES = [  # x shape, weight shape, pads ((top, bottom), (left, right))
     ((3, 1, 28, 28), (6, 1, 5, 5), ((2, 2), (2, 2))),  # LeNet's conv1
@@ -25,17 +35,18 @@ CASES = [  # x shape, weight shape, pads ((top, bottom), (left, right))
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("x_shape, w_shape, pads", CASES)
-@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("workers", [1, 2])
 def test_direct_convolution_matches_the_reference(monkeypatch, x_shape, w_shape, pads, dtype,
                                                   workers):
     """Forward, input gradient and weight gradient, on one thread and split over two."""
-    monkeypatch.setenv("STRIATE_NUM_THREADS", workers)
-    monkeypatch.setattr(K, "CHUNK_BYTES", 1024)  # several pieces of images even for these sizes
+    monkeypatch.setattr(st.backends.cpu, "num_threads", workers)
+    monkeypatch.setattr(conv_plan, "CHUNK_BYTES", 1024)  # several chunks even for these sizes
+    conv_plan.clear_cache()
     rng = np.random.default_rng(0)
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
     args = ((1, 1), pads, (1, 1), 1)
-    assert K._method(x, w.shape, (1, 1), (1, 1), (1, 1), 1, x_shape[3]) == "direct"
+    assert method(x, w.shape) == "direct"
     y = K.correlate(x, w, *args)
     g = rng.standard_normal(y.shape).astype(dtype)
     fast = (y, K.correlate_transpose(g, w, *args, x_shape[2:]),
@@ -81,31 +92,30 @@ def test_lenet_layer_through_direct_matches_torch(dtype):
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((5, 6, 14, 14)), rng.standard_normal((16, 6, 5, 5)) * 0.1
     b = rng.standard_normal(16)
-    assert K._method(x, w.shape, (1, 1), (1, 1), (1, 1), 1, 10) == "direct"
+    assert method(x, w.shape, width=10) == "direct"
     assert_conv2d_matches_torch(x, w, b, dtype)
 
 
 def test_which_convolutions_take_the_direct_loops(monkeypatch):
     x = np.zeros((1, 3, 32, 32), np.float32)
-    unit = ((1, 1), (1, 1), (1, 1))
 
-    def method(weight_shape, spacing=(1, 1), stride=(1, 1), dilation=(1, 1), groups=1, width=32):
-        return K._method(x, weight_shape, spacing, stride, dilation, groups, width)
+    def taken(weight_shape, upsample=(1, 1), stride=(1, 1), dilation=(1, 1), groups=1,
+              width=32):
+        return method(x, weight_shape, upsample, stride, dilation, groups, width)
 
-    assert method((6, 1, 5, 5)) == method((16, 6, 5, 5)) == "direct"  # LeNet
-    assert method((16, 3, 3, 3)) == "direct"  # ResNet's stem: ahead of Winograd
-    assert method((16, 16, 3, 3)) == "winograd"  # 16 input channels: Winograd first
-    assert method((16, 16, 3, 3), width=2) == "direct"  # too narrow for Winograd
-    assert method((32, 16, 5, 5)) == "im2col"  # too many channels
-    assert method((16, 16, 1, 1)) == "im2col"  # 1×1: im2col is a plain GEMM
-    assert method((16, 3, 3, 3), stride=(2, 2)) == "im2col"
-    assert method((16, 3, 3, 3), spacing=(2, 2)) == "im2col"
-    assert method((16, 3, 3, 3), dilation=(2, 2)) == "im2col"
-    assert method((16, 1, 3, 3), groups=3) == "im2col"
-    assert K._direct_fits(x, (16, 3, 3, 3), *unit, 1)
-    monkeypatch.setenv("STRIATE_DIRECT", "0")
-    assert method((16, 3, 3, 3)) == "winograd"
-    assert method((6, 1, 5, 5)) == "im2col"
+    assert taken((6, 1, 5, 5)) == taken((16, 6, 5, 5)) == "direct"  # LeNet
+    assert taken((16, 3, 3, 3)) == "direct"  # ResNet's stem: ahead of Winograd
+    assert taken((16, 16, 3, 3)) == "winograd"  # 16 input channels: Winograd first
+    assert taken((16, 16, 3, 3), width=2) == "direct"  # too narrow for Winograd
+    assert taken((32, 16, 5, 5)) == "im2col"  # too many channels
+    assert taken((16, 16, 1, 1)) == "im2col"  # 1×1: im2col is a plain GEMM
+    assert taken((16, 3, 3, 3), stride=(2, 2)) == "im2col"
+    assert taken((16, 3, 3, 3), upsample=(2, 2)) == "im2col"
+    assert taken((16, 3, 3, 3), dilation=(2, 2)) == "im2col"
+    assert taken((16, 1, 3, 3), groups=3) == "im2col"
+    with st.backends.flags(direct=False):
+        assert taken((16, 3, 3, 3)) == "winograd"
+        assert taken((6, 1, 5, 5)) == "im2col"
 
 
 @pytest.mark.parametrize("x_shape, w_shape, padding", [((2, 3, 5, 7), (4, 3, 3, 2), 1),
@@ -117,7 +127,7 @@ def test_direct_gradients_match_central_differences(x_shape, w_shape, padding):
 
     x = np.zeros(x_shape)
     out_width = x_shape[3] + 2 * padding - w_shape[3] + 1
-    assert K._method(x, w_shape, (1, 1), (1, 1), (1, 1), 1, out_width) == "direct"
+    assert method(x, w_shape, width=out_width) == "direct"
     case = Case(op="conv2d", config=f"direct {x_shape} {w_shape}",
                 fn=lambda x, w, b: F.conv2d(x, w, b, padding=padding),
                 make_inputs=lambda rng: (rng.standard_normal(x_shape),
@@ -129,17 +139,18 @@ def test_direct_gradients_match_central_differences(x_shape, w_shape, padding):
 def test_widening_layers_take_the_direct_adjoint_for_their_input_gradient(monkeypatch):
     """A stride-1 layer with few channels that widens (O > C) gets its input gradient from
     ``direct.transpose_kernel``; one that narrows correlates with the rotated kernel instead, and
-    so does every layer with ``STRIATE_DIRECT=0``."""
+    so does every layer with ``backends.conv.direct`` off."""
     taken = []
-    adjoint = K._transpose_direct
-    monkeypatch.setattr(K, "_transpose_direct", lambda *a: taken.append(a[1].shape) or adjoint(*a))
+    adjoint = conv_direct.transpose
+    monkeypatch.setattr(conv_direct, "transpose",
+                        lambda *a: taken.append(a[1].shape) or adjoint(*a))
     g = np.ones((2, 16, 10, 10), np.float32)
     K.correlate_transpose(g, np.ones((16, 6, 5, 5), np.float32), (1, 1), ((0, 0), (0, 0)), (1, 1),
                           1, (14, 14))
     K.correlate_transpose(g[:, :6], np.ones((6, 16, 5, 5), np.float32), (1, 1),
                           ((0, 0), (0, 0)), (1, 1), 1, (14, 14))
     assert taken == [(16, 6, 5, 5)]
-    monkeypatch.setenv("STRIATE_DIRECT", "0")
+    monkeypatch.setattr(st.backends.conv, "direct", False)
     K.correlate_transpose(g, np.ones((16, 6, 5, 5), np.float32), (1, 1), ((0, 0), (0, 0)), (1, 1),
                           1, (14, 14))
     assert taken == [(16, 6, 5, 5)]

@@ -2,6 +2,7 @@
 
 import pytest
 
+import striate as st
 from striate.testing import check_case
 from striate.testing.table import all_cases
 
@@ -32,7 +33,6 @@ CONVOLUTIONS = [c for c in CASES if c.op in ("conv2d", "conv2d_relu", "conv_tran
 def test_convolutions_on_im2col_match_central_differences(case, monkeypatch):
     """The table's convolutions take the direct loops or Winograd where their shapes do; here
     they run again with every convolution on im2col, so that path keeps its check too."""
-    monkeypatch.setenv("STRIATE_DIRECT", "0")
-    monkeypatch.setenv("STRIATE_WINOGRAD", "0")
-    err = check_case(case)
+    with st.backends.flags(direct=False, winograd=False):
+        err = check_case(case)
     assert err < case.tol, f"{case.op} ({case.config}): relative error {err:.2e}"

@@ -1,4 +1,4 @@
-"""The worker threads: NumPy's BLAS kept to one thread, products split over the workers."""
+"""The worker threads: NumPy's BLAS held to one thread inside them, products split over them."""
 
 import numpy as np
 import pytest
@@ -7,24 +7,36 @@ import striate as st
 from striate.kernels import parallel
 
 
-def test_import_keeps_numpy_blas_to_one_thread_until_asked():
+def test_set_num_threads_sets_numpy_blas_and_tune_process_sets_one():
     pytest.importorskip("threadpoolctl")
     libraries = parallel.numpy_blas()
     if not libraries:
         pytest.skip("NumPy's BLAS is not visible to threadpoolctl")
-    assert st.get_num_threads() == 1
+    before = st.get_num_threads()
     try:
         st.set_num_threads(2)
         assert st.get_num_threads() == 2
+        assert st.backends.tune_process(malloc=False).blas_threads == len(libraries)
+        assert st.get_num_threads() == 1
     finally:
-        parallel.keep_numpy_blas_single_threaded()
-    assert st.get_num_threads() == 1
+        st.set_num_threads(before)
+
+
+def test_worker_threads_are_a_setting_and_a_context():
+    threads = st.backends.cpu.num_threads
+    with st.backends.flags(num_threads=3, winograd=False):
+        assert parallel.num_workers() == 3 and not st.backends.conv.winograd
+    assert parallel.num_workers() == threads and st.backends.conv.winograd
+    with pytest.raises(ValueError):
+        st.backends.cpu.num_threads = 0
+    with pytest.raises(TypeError):
+        st.backends.conv.direct = "no"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("rows, workers", [(7, "2"), (5, "3"), (1, "2"), (64, "1")])
+@pytest.mark.parametrize("rows, workers", [(7, 2), (5, 3), (1, 2), (64, 1)])
 def test_matmul_split_over_workers_equals_numpy(monkeypatch, rows, workers, dtype):
-    monkeypatch.setenv("STRIATE_NUM_THREADS", workers)
+    monkeypatch.setattr(st.backends.cpu, "num_threads", workers)
     monkeypatch.setattr(parallel, "PARALLEL_MIN_MACS", 1)  # split even these small products
     rng = np.random.default_rng(0)
     a = rng.standard_normal((rows, 9)).astype(dtype)
@@ -37,9 +49,9 @@ def test_matmul_split_over_workers_equals_numpy(monkeypatch, rows, workers, dtyp
     np.testing.assert_allclose(out, a @ b, **tol)
 
 
-@pytest.mark.parametrize("workers", ["1", "2", "3"])
+@pytest.mark.parametrize("workers", [1, 2, 3])
 def test_map_chunks_keeps_the_order_and_runs_every_part_once(monkeypatch, workers):
-    monkeypatch.setenv("STRIATE_NUM_THREADS", workers)
+    monkeypatch.setattr(st.backends.cpu, "num_threads", workers)
     seen = []
     out = parallel.map_chunks(lambda p: seen.append(p) or p * p, list(range(50)))
     assert out == [p * p for p in range(50)]
@@ -50,7 +62,7 @@ def test_map_chunks_keeps_the_order_and_runs_every_part_once(monkeypatch, worker
 def test_map_chunks_raises_a_part_s_error_after_the_others_finish(monkeypatch, bad):
     """Whichever thread meets the error, it reaches the caller, and only once every other part
     has run (none is left writing into the caller's arrays)."""
-    monkeypatch.setenv("STRIATE_NUM_THREADS", "2")
+    monkeypatch.setattr(st.backends.cpu, "num_threads", 2)
     done = []
 
     def part(p):
@@ -70,7 +82,7 @@ def test_map_chunks_works_in_a_forked_child(monkeypatch):
     own: the parent's threads do not exist there."""
     import multiprocessing
 
-    monkeypatch.setenv("STRIATE_NUM_THREADS", "2")
+    monkeypatch.setattr(st.backends.cpu, "num_threads", 2)
     parallel.map_chunks(lambda p: p, [0, 1, 2])  # the parent's pool is running
     with multiprocessing.get_context("fork").Pool(1) as pool:
         result = pool.apply_async(_squares_in_child).get(timeout=60)
@@ -88,10 +100,11 @@ def test_map_chunks_runs_its_parts_with_one_blas_thread(outside):
     pytest.importorskip("threadpoolctl")
     if not parallel.numpy_blas():
         pytest.skip("NumPy's BLAS is not visible to threadpoolctl")
+    before = st.get_num_threads()
     try:
         st.set_num_threads(outside)
         inside = parallel.map_chunks(lambda p: st.get_num_threads(), [0, 1])
         assert inside == [1, 1]
         assert st.get_num_threads() == outside
     finally:
-        parallel.keep_numpy_blas_single_threaded()
+        st.set_num_threads(before)

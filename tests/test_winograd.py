@@ -5,10 +5,14 @@ and central differences."""
 import numpy as np
 import pytest
 
+import striate as st
 import striate.nn.functional as F
 from helpers import assert_close, assert_conv2d_matches_torch
+from plan_fixtures import fresh_plans  # noqa: F401 - autouse, for this module
 from striate.kernels import conv as K
+from striate.kernels import conv_geometry, conv_plan
 from striate.kernels import winograd as W
+from striate.kernels.conv_plan import correlation_algorithm, winograd_scheme
 
 pytestmark = pytest.mark.skipif(not W.available(), reason="Numba is not installed")
 SIZES = [(1, 1), (2, 3), (5, 4), (7, 9), (16, 17)]  # output planes, odd and even
@@ -23,23 +27,29 @@ TRANSFORM_CASES = [(h, w, (PLACEMENTS[i], PLACEMENTS[(i + 2) % 5]), np.float64)
                    for i, (h, w) in enumerate(SIZES)] + [(7, 9, PLACEMENTS[1:3], np.float32)]
 
 
+def winograd_fits(x, weight_shape, upsample, stride, dilation, groups, width):
+    out_hw = (x.shape[2], width)
+    return correlation_algorithm(x.shape, weight_shape, upsample, stride, dilation, groups,
+                                 out_hw, x.dtype) == "winograd"
+
+
 @pytest.fixture
 def everywhere(monkeypatch):
     """Let Winograd take every 3×3 stride-1 correlation, however small (the tests' shapes), also
     those with few channels that would take the direct loops."""
-    monkeypatch.setenv("STRIATE_DIRECT", "0")
-    monkeypatch.setattr(K, "WINOGRAD_MIN_WIDTH", 1)
-    monkeypatch.setattr(K, "WINOGRAD_MIN_PIXELS", 1)
-    monkeypatch.setattr(K, "WINOGRAD_MAX_CHANNELS", 1 << 30)
+    monkeypatch.setattr(st.backends.conv, "direct", False)
+    monkeypatch.setattr(conv_plan, "WINOGRAD_MIN_WIDTH", 1)
+    monkeypatch.setattr(conv_plan, "WINOGRAD_MIN_PIXELS", 1)
+    monkeypatch.setattr(conv_plan, "WINOGRAD_MAX_CHANNELS", 1 << 30)
 
 
 @pytest.fixture(params=SCHEMES, ids=lambda s: s.__name__.rsplit("_", 1)[-1])
 def scheme(request, monkeypatch):
     """Each scheme on every layer: F(4×4, 3×3) from one channel on, or F(2×2, 3×3) only."""
     if request.param is W.F4:
-        monkeypatch.setattr(K, "WINOGRAD_F4_MIN_CHANNELS", 1)
+        monkeypatch.setattr(conv_plan, "WINOGRAD_F4_MIN_CHANNELS", 1)
     else:
-        monkeypatch.setenv("STRIATE_WINOGRAD", "2")
+        monkeypatch.setattr(st.backends.conv, "winograd_f4", False)
     return request.param
 
 
@@ -56,7 +66,8 @@ def test_compiled_transforms_match_their_matrix_references(h, w, placements, dty
     for top, left, extra in placements:
         x = rng.standard_normal((2, 3, m * ht + 2 - top + extra, m * wt + 2 - left + extra))
         x = x.astype(dtype)
-        buf = K.spread(x, (1, 1), ((top, -extra), (left, -extra)))  # the padded plane itself
+        # the padded plane itself
+        buf = conv_geometry.spread(x, (1, 1), ((top, -extra), (left, -extra)))
         _close(W.input_tiles(x, top, left, (ht, wt), scheme),
                W.input_tiles_reference(buf, scheme), dtype)
         if scheme is W.F4:  # its adjoint, added into x's gradient (compiled for F(4×4) only)
@@ -81,7 +92,7 @@ def test_input_transform_over_several_passes_of_tiles(top, left):
     ht, wt = 100, 3  # 2 images: 6 tiles a tile row, 85 tile rows a block: blocks of 85 and 15
     assert W.F4.BLOCK_TILES // (2 * wt) < ht
     x = rng.standard_normal((2, 3, 4 * ht + 1 - top, 4 * wt + 2 - left)).astype(np.float32)
-    buf = K.spread(x, (1, 1), ((top, 1), (left, 0)))
+    buf = conv_geometry.spread(x, (1, 1), ((top, 1), (left, 0)))
     _close(W.input_tiles(x, top, left, (ht, wt), W.F4), W.input_tiles_reference(buf, W.F4),
            np.float32)
 
@@ -150,18 +161,18 @@ CASES = [  # x shape, out channels, pads ((top, bottom), (left, right))
 @pytest.mark.parametrize("x_shape, out, pads, dtype",
                          [(*case, np.float64) for case in CASES]
                          + [(*CASES[i], np.float32) for i in (0, 2)])
-@pytest.mark.parametrize("chunk_bytes", [K.CHUNK_BYTES, 256])
+@pytest.mark.parametrize("chunk_bytes", [conv_plan.CHUNK_BYTES, 256])
 def test_winograd_convolution_matches_the_reference(everywhere, scheme, monkeypatch, x_shape, out,
                                                      pads, dtype, chunk_bytes):
     """Forward, input gradient and weight gradient, in whole-image pieces and in blocks of whole
     tile rows (small ``chunk_bytes``) on two threads, with each scheme."""
-    monkeypatch.setattr(K, "CHUNK_BYTES", chunk_bytes)
-    monkeypatch.setenv("STRIATE_NUM_THREADS", "2")
+    monkeypatch.setattr(conv_plan, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(st.backends.cpu, "num_threads", 2)
     rng = np.random.default_rng(3)
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal((out, x_shape[1], 3, 3)).astype(dtype)
     args = ((1, 1), pads, (1, 1), 1)
-    assert K._method(x, w.shape, (1, 1), (1, 1), (1, 1), 1, 1) == "winograd"
+    assert winograd_fits(x, w.shape, (1, 1), (1, 1), (1, 1), 1, 1)
     y = K.correlate(x, w, *args)
     g = rng.standard_normal(y.shape).astype(dtype)
     runs = [(y, K.correlate_transpose(g, w, *args, x_shape[2:]),
@@ -170,8 +181,9 @@ def test_winograd_convolution_matches_the_reference(everywhere, scheme, monkeypa
                  K.correlate_transpose(g, w, *args, x_shape[2:], reference=True),
                  K.correlate_weight(x, g, (3, 3), *args, reference=True)))
     together = K.correlate_gradients(x, g, w, *args)  # both gradients in one pass, where it can
-    parts, _ = K._winograd_chunks(x, x_shape[1] + out, y.shape[2:], scheme)
-    whole_images = all(rows.stop - rows.start == y.shape[2] for _, rows in parts)
+    plan = conv_plan.plan_for(x.shape, w.shape, *args, x.dtype)
+    assert plan.forward.scheme is scheme
+    whole_images = all(rows.stop - rows.start == y.shape[2] for _, rows in plan.forward.chunks)
     assert (together is not None) == (scheme is W.F4 and whole_images)
     if together is not None:
         runs[0] += together
@@ -195,29 +207,29 @@ def test_conv2d_through_winograd_matches_torch(dtype, channels, size, scheme):
     x = rng.standard_normal((4, channels, size, size))
     w = rng.standard_normal((channels, channels, 3, 3)) * np.sqrt(2 / (9 * channels))
     b = rng.standard_normal(channels)
-    assert K._method(x, w.shape, (1, 1), (1, 1), (1, 1), 1, size) == "winograd"
-    assert K._winograd_scheme(channels, channels) is scheme
+    assert winograd_fits(x, w.shape, (1, 1), (1, 1), (1, 1), 1, size)
+    assert winograd_scheme(channels, channels) is scheme
     assert_conv2d_matches_torch(x, w, b, dtype, padding=1)
 
 
 def test_which_convolutions_take_winograd(monkeypatch):
     x = np.zeros((1, 16, 32, 32), np.float32)
-    assert K._winograd_fits(x, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 32)
-    assert not K._winograd_fits(x, (16, 16, 5, 5), (1, 1), (1, 1), (1, 1), 1, 32)
-    assert not K._winograd_fits(x, (16, 16, 3, 3), (1, 1), (2, 2), (1, 1), 1, 16)  # stride
-    assert not K._winograd_fits(x, (16, 16, 3, 3), (1, 1), (1, 1), (2, 2), 1, 28)  # dilation
-    assert not K._winograd_fits(x, (16, 8, 3, 3), (1, 1), (1, 1), (1, 1), 2, 32)  # groups
-    assert not K._winograd_fits(x, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 2)  # narrow
+    assert winograd_fits(x, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 32)
+    assert not winograd_fits(x, (16, 16, 5, 5), (1, 1), (1, 1), (1, 1), 1, 32)
+    assert not winograd_fits(x, (16, 16, 3, 3), (1, 1), (2, 2), (1, 1), 1, 16)  # stride
+    assert not winograd_fits(x, (16, 16, 3, 3), (1, 1), (1, 1), (2, 2), 1, 28)  # dilation
+    assert not winograd_fits(x, (16, 8, 3, 3), (1, 1), (1, 1), (1, 1), 2, 32)  # groups
+    assert not winograd_fits(x, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 2)  # narrow
     small = np.zeros((1, 16, 8, 8), np.float32)  # batch 1 on 8×8: too little work
-    assert K._winograd_fits(small[[0] * 4], (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 8)
-    assert not K._winograd_fits(small, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 8)
-    assert not K._winograd_fits(x, (128, 64, 3, 3), (1, 1), (1, 1), (1, 1), 1, 32)  # wide
-    assert K._winograd_scheme(8, 16) is W.F2 and K._winograd_scheme(16, 8) is W.F2
-    assert K._winograd_scheme(16, 16) is W.F4 and K._winograd_scheme(32, 64) is W.F4
-    monkeypatch.setenv("STRIATE_WINOGRAD", "2")  # F(2×2, 3×3) only
-    assert K._winograd_scheme(32, 64) is W.F2
-    monkeypatch.setenv("STRIATE_WINOGRAD", "0")
-    assert not K._winograd_fits(x, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 32)
+    assert winograd_fits(small[[0] * 4], (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 8)
+    assert not winograd_fits(small, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 8)
+    assert not winograd_fits(x, (128, 64, 3, 3), (1, 1), (1, 1), (1, 1), 1, 32)  # wide
+    assert winograd_scheme(8, 16) is W.F2 and winograd_scheme(16, 8) is W.F2
+    assert winograd_scheme(16, 16) is W.F4 and winograd_scheme(32, 64) is W.F4
+    monkeypatch.setattr(st.backends.conv, "winograd_f4", False)  # F(2×2, 3×3) only
+    assert winograd_scheme(32, 64) is W.F2
+    monkeypatch.setattr(st.backends.conv, "winograd", False)
+    assert not winograd_fits(x, (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), 1, 32)
 
 
 @pytest.mark.parametrize("x_shape, out, padding", [((2, 3, 5, 7), 4, 1), ((1, 2, 6, 4), 3, 0),

@@ -6,8 +6,8 @@
 
 import numpy as _np
 
-from .allocator import reuse_freed_memory as _reuse_freed_memory
-from .backend import cupy_available, get_num_threads, manual_seed, set_num_threads
+from . import backends
+from .backend import cupy_available
 from .creation import (
     arange,
     from_numpy,
@@ -21,11 +21,12 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .kernels.parallel import keep_numpy_blas_single_threaded as _keep_blas_single_threaded
+from .kernels.parallel import get_num_threads, set_num_threads
 from .ops.elementwise import clamp, exp, log, sqrt, where
 from .ops.matmul import matmul
 from .ops.reduce import amax, amin, mean, sum, var
 from .ops.shape import cat, flatten, permute, reshape, stack, transpose
+from .random import manual_seed
 from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 float16 = _np.float16
@@ -36,9 +37,6 @@ int64 = _np.int64
 bool_ = _np.bool_
 
 __version__ = "0.1.0"
-
-_reuse_freed_memory()
-_keep_blas_single_threaded()
 
 # Subpackages reachable as attributes, as PyTorch's are (``st.nn``, ``st.models``), imported on
 # first use so that ``import striate`` stays as light as the engine.
@@ -63,5 +61,5 @@ __all__ = [
     "is_grad_enabled", "set_grad_enabled", "cupy_available", "exp", "log", "sqrt", "clamp",
     "where", "matmul", "sum", "mean", "amax", "amin", "var", "cat", "stack", "flatten",
     "permute", "reshape", "transpose", "float16", "float32", "float64", "int32", "int64",
-    "bool_",
+    "bool_", "backends",
 ]

@@ -4,21 +4,19 @@ A training step allocates and frees the same large arrays every time (activation
 matrices, gradients).  glibc's malloc serves blocks above its mmap threshold (128 KiB, raised
 only as larger blocks are freed) with fresh pages from the kernel and unmaps them on free, and it
 trims the top of its heap once more than twice that threshold lies free.  Either way the next
-step touches new pages, and every page costs a page fault that zero-fills it: on the 2-core
-development machine ResNet-20 at batch 128 took about 9,000 minor faults and 60–77 ms of system
-time per training step, LeNet-5 about 1,500 faults and 4 ms.
+step touches new pages, and every page costs a page fault that zero-fills it (thousands per
+ResNet-20 training step; docs/convolution-plan.md, "Process tuning").
 
 :func:`reuse_freed_memory` raises the mmap threshold to its maximum (32 MiB on 64-bit glibc) and
 the trim threshold to 1 GiB, so blocks up to 32 MiB come from the heap and stay there once freed:
 the faults drop to a few per step.  The price is that memory freed after the peak stays with the
-process (its peak, which is what the benchmarks report, does not change).  ``import striate``
-applies it on glibc; set ``STRIATE_REUSE_MEMORY=0`` before the import to keep malloc's defaults.
+process (its peak does not change), and the setting cannot be undone: so importing striate does
+not apply it; ``striate.backends.tune_process()`` does, and the command line calls that.
 """
 
 from __future__ import annotations
 
 import ctypes
-import os
 import platform
 
 M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's <malloc.h>
@@ -29,8 +27,8 @@ TRIM_THRESHOLD = 1 << 30
 
 def reuse_freed_memory() -> bool:
     """Tune glibc's malloc as described above; True if it was done, False where it does not
-    apply (another C library, or ``STRIATE_REUSE_MEMORY=0``)."""
-    if os.environ.get("STRIATE_REUSE_MEMORY", "1") == "0" or platform.libc_ver()[0] != "glibc":
+    apply (another C library)."""
+    if platform.libc_ver()[0] != "glibc":
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt

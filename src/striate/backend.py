@@ -1,4 +1,4 @@
-"""The one place that knows NumPy from CuPy: array modules, devices, moves, dtypes and the RNG.
+"""The one place that knows NumPy from CuPy: array modules, devices, moves and dtypes.
 
 Every op asks ``xp = array_module(x)`` and then uses only what NumPy and CuPy both provide, so a
 single code path serves the CPU and the GPU.
@@ -76,56 +76,3 @@ def to_numpy(a: Any) -> np.ndarray:
     if _cupy is not None and isinstance(a, _cupy.ndarray):
         return _cupy.asnumpy(a)
     return np.asarray(a)
-
-
-# ---------------------------------------------------------------------------------------------
-# Threads of the BLAS library behind NumPy.  OpenBLAS threads spin while they wait, so when the
-# cores are also busy with other work (a data-loading thread, another process) two BLAS threads
-# on two cores can run ten times slower than one: the trainer and the benchmarks set this.
-
-
-def set_num_threads(n: int) -> None:
-    """Use ``n`` threads in NumPy's BLAS (needs the ``threadpoolctl`` package)."""
-    if n < 1:
-        raise ValueError(f"set_num_threads: need at least 1 thread, got {n}")
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        raise RuntimeError("set_num_threads needs: pip install threadpoolctl") from None
-    threadpool_limits(limits=int(n), user_api="blas")
-
-
-def get_num_threads() -> int:
-    """Threads NumPy's BLAS uses (0 when it cannot be told).  Other BLAS libraries in the process
-    (SciPy's, which Numba loads) do not count: striate's kernels call NumPy's."""
-    from .kernels.parallel import numpy_blas
-
-    try:
-        return max((lib.num_threads for lib in numpy_blas()), default=0)
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        return 0
-
-
-# ---------------------------------------------------------------------------------------------
-# Random numbers: one global generator, reseeded by manual_seed; every module may take its own.
-# Random draws are made on the host with NumPy and moved, so a seed gives the same numbers on
-# the CPU and on the GPU.
-
-_generator = np.random.default_rng(0)
-
-
-def manual_seed(seed: int) -> np.random.Generator:
-    """Reseed the global generator that initialisers, dropout and loaders use by default."""
-    global _generator
-    _generator = np.random.default_rng(int(seed))
-    return _generator
-
-
-def default_generator() -> np.random.Generator:
-    """The global generator (reseeded by :func:`manual_seed`)."""
-    return _generator
-
-
-def resolve_generator(generator: np.random.Generator | None) -> np.random.Generator:
-    """``generator`` if given, else the global one."""
-    return _generator if generator is None else generator

@@ -16,6 +16,7 @@ import sys
 from .errors import UserError
 
 COMMANDS = ["train", "evaluate", "predict", "summary", "gradcheck", "bench"]
+TUNED = ("train", "bench")  # commands that tune the process first (st.backends.tune_process)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         command = f"striate {args.command}"
+        if args.command in TUNED and not getattr(args, "no_tune", False):
+            from .backends import tune_process
+
+            tune_process()
         return int(args.run(args) or 0)
     except UserError as e:
         print(f"{command}: error: {e}", file=sys.stderr)

@@ -4,7 +4,8 @@ Forward time is measured around each leaf module's call (forward pre- and post-h
 time is the engine's time in the backward of every op recorded while that layer ran.  Ops recorded
 outside any leaf layer (the loss, residual additions, concatenations) are listed as "(between
 layers)".  FLOPs are those of ``striate.nn.summary`` (2 per multiply-accumulate, conv and linear);
-a backward does about twice a forward's.
+a backward does about twice a forward's.  Each convolution's row names its plan: the algorithm of
+its forward, input gradient (dX) and weight gradient (dW), as ``kernels/conv_plan.py`` chose them.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class LayerTime:
     forward_s: float
     backward_s: float
     flops: int  # forward, for the whole batch
+    plan: str = ""  # a convolution's plan (ConvPlan.summary()), else ""
 
 
 class _Recorder:
@@ -39,6 +41,7 @@ class _Recorder:
         self.current: list[str] = []
         self.forward: dict[str, float] = defaultdict(float)
         self.backward: dict[str, float] = defaultdict(float)
+        self.plans: dict[str, str] = {}
         self.started: dict[str, float] = {}
         self.handles = []
         for name, module in model.named_modules():
@@ -60,7 +63,11 @@ class _Recorder:
         ctx.profile_layer = self.current[-1] if self.current else OUTSIDE
 
     def on_backward(self, ctx: Any, seconds: float) -> None:
-        self.backward[getattr(ctx, "profile_layer", OUTSIDE)] += seconds
+        layer = getattr(ctx, "profile_layer", OUTSIDE)
+        self.backward[layer] += seconds
+        plan = getattr(ctx, "plan", None)
+        if plan is not None and layer != OUTSIDE:
+            self.plans[layer] = plan.summary()
 
     def remove(self) -> None:
         for h in self.handles:
@@ -101,8 +108,8 @@ def profile_step(model: Module, images: np.ndarray, labels: np.ndarray, steps: i
         recorder.remove()
     names = list(flops) + ([OUTSIDE] if OUTSIDE in recorder.backward else [])
     rows = [LayerTime(n, flops.get(n, ("", 0))[0], recorder.forward.get(n, 0.0) / steps,
-                      recorder.backward.get(n, 0.0) / steps, flops.get(n, ("", 0))[1])
-            for n in names]
+                      recorder.backward.get(n, 0.0) / steps, flops.get(n, ("", 0))[1],
+                      recorder.plans.get(n, "")) for n in names]
     return rows, total, optim_s
 
 
@@ -112,14 +119,14 @@ def format_profile(rows: list[LayerTime], total: float, optim_s: float, title: s
 
     width = max(len(f"{r.name} ({r.kind})") for r in rows)
     head = f"{'layer':<{width}}  {'fwd ms':>8} {'bwd ms':>8} {'share':>6}  {'fwd GFLOP/s':>11} " \
-           f"{'bwd GFLOP/s':>11}"
+           f"{'bwd GFLOP/s':>11}  plan"
     lines = [title, head, "-" * len(head)]
     for r in sorted(rows, key=lambda r: -(r.forward_s + r.backward_s)):
         label = f"{r.name} ({r.kind})" if r.kind else r.name
         share = 100 * (r.forward_s + r.backward_s) / total
         lines.append(f"{label:<{width}}  {1e3 * r.forward_s:8.2f} {1e3 * r.backward_s:8.2f} "
                      f"{share:5.1f}%  {rate(r.flops, r.forward_s):>11} "
-                     f"{rate(2 * r.flops, r.backward_s):>11}")
+                     f"{rate(2 * r.flops, r.backward_s):>11}  {r.plan}".rstrip())
     covered = sum(r.forward_s + r.backward_s for r in rows) + optim_s
     lines.append("-" * len(head))
     lines.append(f"optimiser step {1e3 * optim_s:.2f} ms; whole step {1e3 * total:.2f} ms "

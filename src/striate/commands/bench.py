@@ -24,19 +24,24 @@ def add_parser(subparsers) -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS threads inside each matrix product (default 1; striate splits "
-                        "its work over STRIATE_NUM_THREADS workers itself)")
+                        "its work over st.backends.cpu.num_threads workers itself, "
+                        "STRIATE_NUM_THREADS at start-up)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    p.add_argument("--no-tune", action="store_true",
+                   help="leave the process as it is (no st.backends.tune_process(): malloc's "
+                        "defaults, BLAS's own thread count), to measure what the tuning buys")
     p.add_argument("--profile", action="store_true",
                    help="instead, show where a training step's time goes: each layer's forward "
-                        "and backward time and GFLOP/s")
+                        "and backward time and GFLOP/s, and each convolution's plan (the "
+                        "algorithm of its forward, input gradient and weight gradient)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from .. import models
-    from ..backend import set_num_threads
     from ..bench.machine import cpu_description
     from ..bench.throughput import striate_throughput, torch_throughput
+    from ..kernels.parallel import set_num_threads
     from ..train.checkpoint_meta import check_model_args
 
     if args.model not in models.list_models():

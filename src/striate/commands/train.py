@@ -65,7 +65,7 @@ def add_parser(subparsers) -> None:
                    help="continue a run exactly where it stopped, with its saved options")
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS threads inside each matrix product (default 1: striate splits the "
-                        "convolutions and large products over STRIATE_NUM_THREADS workers itself, "
+                        "convolutions and large products over its own worker threads, "
                         "and idle BLAS threads spin, slowing those workers)")
     p.add_argument("--no-plots", action="store_true", help="skip plots and the HTML report")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         image_size=args.image_size, channels=args.channels,
         skip_bad_images=args.skip_bad_images, test_fraction=args.test_fraction)
     if args.threads is not None:
-        from ..backend import set_num_threads
+        from ..kernels.parallel import set_num_threads
 
         if args.threads < 1:
             raise UserError(f"--threads must be at least 1, got {args.threads}")

@@ -1,5 +1,6 @@
-"""Direct correlation for stride-1 layers with few channels (LeNet's): the sum over channels and
-kernel offsets computed in place, without an im2col matrix, and its adjoint; and a compiled col2im.
+"""Direct correlation for stride-1 layers with few channels: the sum over channels and kernel
+offsets computed in place, without an im2col matrix, and its adjoint; and a compiled col2im.
+The drivers that split the work into chunks are in ``conv_direct.py``.
 
 The trick that makes it vectorise is to index a padded plane of width Wp by one flat position
 f = i·Wp + j.  Output (i, j) reads input (i + p, j + q), at flat position f + (p·Wp + q), so for
@@ -9,49 +10,43 @@ p·Wp + q:
     Y_wide[o, f] = Σ_{c, p, q} K[o, c, p, q] · X[c, f + p·Wp + q],   f = 0 … (Ho − 1)·Wp + Wo − 1
 
 The positions with j ≥ Wo (the right overhang of each row) are computed and thrown away, a
-(Wp − Wo)/Wo overhead (14% on LeNet's conv1).  In return the inner loop is a long unit-stride run.
-The weight gradient is the same sum read the other way, a dot product per (o, c, p, q) between
-the output gradient laid out "wide" (zeros in the overhang) and the shifted input:
+(Wp − Wo)/Wo overhead; in return the inner loop is a long unit-stride run.  The weight gradient is
+the same sum read the other way, a dot product per (o, c, p, q) between the output gradient laid
+out "wide" (zeros in the overhang) and the shifted input:
 
     ∂L/∂K[o, c, p, q] = Σ_f G_wide[o, f] · X[c, f + p·Wp + q]
 
-Why: on LeNet's layers (1→6 and 6→16 channels, 5×5) the im2col GEMMs have 6 or 16 rows, where
-OpenBLAS reached only 22–52 GFLOP/s here.  The loops below (two output channels at a time,
-the kernel row unrolled) do the forward in about half that time on one core.  The readable twin is
-``conv._correlate_reference``, the same sum as one tensordot per kernel offset.
-
-The input gradient of a layer that widens (O > C, LeNet's conv2) is the forward's adjoint,
+The input gradient of a layer that widens (O > C) is the forward's adjoint,
 X[c, f + p·Wp + q] += K[o, c, p, q] · G_wide[o, f], computed as a gather per position of X (each
 kernel row reversed, so the loop reads G_wide forward) into a scratch row per pair of input
-channels: ``transpose_kernel``.  It replaced GEMM + col2im there (LeNet's conv2, float32, batch
-128, 2 cores, alternating in one process: 1.35 → 1.17 ms; a LeNet-5 training step 10.0 → 9.0 ms).
+channels: ``transpose_kernel``.
 
-col2im (the adjoint of im2col, used for the input gradient of strided layers and of widening
-layers with more channels) adds each kernel offset's slice of the column matrix back into the
-padded planes.  NumPy does that as kh·kw strided passes over the whole buffer; the compiled loop
-below adds one channel's offsets while that channel's planes sit in the L2 cache.  The whole
-input gradient, float32, batch 128, 2 cores: LeNet's conv2 4.0 → 2.2–2.8 ms (before the adjoint
-above took it), ResNet-20's 16→32 stride-2 layer 9.8 → 6.7–7.4 ms
-(a 1×1 stride-2 layer, one pass either way, about the same).
+Why: with 6 or 16 output channels the im2col GEMMs are too thin for BLAS to run fast, and these
+loops (two output channels at a time, the kernel row unrolled) did the same work in about half
+the time (docs/convolution-plan.md).  The readable twin is ``conv_reference.correlate``.
+
+col2im (the adjoint of im2col, for the input gradient of strided layers and of widening layers
+with more channels) adds each kernel offset's slice of the column matrix back into the padded
+planes; the compiled loop adds one channel's offsets while that channel's planes are in cache,
+where NumPy makes kh·kw strided passes over the whole buffer.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 
-from . import jit
+from . import jit, settings
 from .jit import compiled
 
 _forward_kernels: dict[int, Any] = {}
 
 
 def available() -> bool:
-    """True when the compiled kernels can run (Numba installed) and ``STRIATE_DIRECT`` is not set
-    to 0 (which sends these layers to im2col, e.g. to compare the two)."""
-    return jit.available() and os.environ.get("STRIATE_DIRECT", "1") != "0"
+    """True when the compiled kernels can run (Numba installed) and ``striate.backends.conv``
+    allows them (``direct = False`` sends these layers to im2col, e.g. to compare the two)."""
+    return jit.available() and settings.conv.direct
 
 
 def forward_kernel(kernel_width: int):

@@ -1,21 +1,21 @@
-"""Both cores busy: independent pieces of a kernel's work run on a small pool of threads.
+"""Both cores busy: independent chunks of a kernel's work run on a small pool of threads.
 
 NumPy releases the GIL inside array copies and BLAS calls, so two threads, each copying its own
-piece's windows and multiplying them with a single-threaded BLAS, keep two cores working through
+chunk's windows and multiplying them with a single-threaded BLAS, keep two cores working through
 the memory-bound im2col as well as the GEMM.  Letting OpenBLAS split each small chunk's GEMM over
-its own threads instead was slower here, and far slower when anything else shares the cores.
+its own threads instead was slower, and far slower when anything else shares the cores, so
+:func:`map_chunks` holds NumPy's BLAS to one thread while its chunks run and restores the
+caller's setting after (a scoped limit: importing striate changes nothing).  Large products
+outside the convolutions (fully connected layers) are split over the worker threads
+(:func:`matmul`).  The worker count is ``striate.backends.cpu.num_threads``.
 
-So ``import striate`` also keeps NumPy's BLAS to one thread for good
-(:func:`keep_numpy_blas_single_threaded`): after each multi-threaded call OpenBLAS's idle thread
-spins for a while, taking a core from the kernels' own threads that run next.  Measured in one
-process, alternating rounds, batch 128: LeNet-5 training 16.5 → 14.0 ms per step and inference
-5.0 → 3.4 ms, ResNet-20 training 626 → 548 ms.  Large products outside the convolutions (fully
-connected layers) are split over the worker threads instead (:func:`matmul`).
+:func:`set_num_threads` and :func:`get_num_threads` (``st.set_num_threads``) set and read NumPy's
+BLAS threads for the caller's own products; ``striate.backends.tune_process`` sets one thread for
+the whole process, as the command line does (why: docs/convolution-plan.md, "Threads").
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -25,10 +25,14 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from . import settings
+from .settings import usable_cores  # noqa: F401 - part of this module's interface
+
 T = TypeVar("T")
 
 _pool: ThreadPoolExecutor | None = None
 _blas: list | None = None  # threadpoolctl's controllers of the BLAS the kernels call
+_pinned = False  # NumPy's BLAS set to one thread for good (tune_process), so nothing to switch
 
 
 def _forget_pool() -> None:
@@ -42,27 +46,19 @@ if hasattr(os, "register_at_fork"):
 
 
 def num_workers() -> int:
-    """Threads for chunk-parallel kernels: ``STRIATE_NUM_THREADS``, else the usable cores (as
-    the process started: an affinity changed later is not seen)."""
-    value = os.environ.get("STRIATE_NUM_THREADS")
-    if value:
-        return max(1, int(value))
-    return usable_cores()
-
-
-@functools.cache
-def usable_cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """Threads for chunk-parallel kernels: ``striate.backends.cpu.num_threads``."""
+    return settings.cpu.num_threads
 
 
 def _single_threaded_blas():
-    """A context that keeps NumPy's BLAS to one thread while the chunk threads run (if
-    threadpoolctl is installed; otherwise BLAS keeps its own setting).  Usually it has one
-    already (:func:`keep_numpy_blas_single_threaded`): then asking for the count (well under a
-    microsecond) replaces switching it (threadpoolctl's limiter took about 10 µs to set and
-    restore every BLAS loaded, SciPy's included, on every convolution at batch 1)."""
+    """A context that keeps NumPy's BLAS to one thread within it (if threadpoolctl is
+    installed; otherwise BLAS keeps its own setting).  Nothing to do once
+    :func:`keep_numpy_blas_single_threaded` pinned it; else, where it has one thread already,
+    asking for the count (about a microsecond) replaces switching it (about 5 µs to set and
+    restore; threadpoolctl's own limiter, which sets every BLAS loaded, about 10 µs)."""
     global _blas
+    if _pinned:
+        return nullcontext()
     if _blas is None:
         try:
             # NumPy's BLAS (the kernels' products), or every BLAS where it is not recognisable
@@ -99,14 +95,38 @@ def numpy_blas():
 
 
 def keep_numpy_blas_single_threaded() -> None:
-    """Set NumPy's BLAS to one thread (see the module's note); ``striate.set_num_threads`` and
-    ``--threads`` change it again."""
+    """Set NumPy's BLAS to one thread for the whole process (``striate.backends.tune_process``
+    calls it; :func:`set_num_threads` and ``--threads`` change it again)."""
+    global _pinned
     try:
         libraries = numpy_blas()
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         return
     for lib in libraries:
         lib.set_num_threads(1)
+    _pinned = bool(libraries)
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads in NumPy's BLAS (needs the ``threadpoolctl`` package)."""
+    global _pinned
+    if n < 1:
+        raise ValueError(f"set_num_threads: need at least 1 thread, got {n}")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        raise RuntimeError("set_num_threads needs: pip install threadpoolctl") from None
+    _pinned = False
+    threadpool_limits(limits=int(n), user_api="blas")
+
+
+def get_num_threads() -> int:
+    """Threads NumPy's BLAS uses (0 when it cannot be told).  Other BLAS libraries in the process
+    (SciPy's, which Numba loads) do not count: striate's kernels call NumPy's."""
+    try:
+        return max((lib.num_threads for lib in numpy_blas()), default=0)
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        return 0
 
 
 PARALLEL_MIN_MACS = 1 << 22  # a product smaller than this runs whole on one thread
@@ -114,16 +134,17 @@ PARALLEL_MIN_MACS = 1 << 22  # a product smaller than this runs whole on one thr
 
 def matmul(a: Any, b: Any) -> Any:
     """a @ b for 2-D NumPy arrays, with the rows of a split over the worker threads when the
-    product has at least ``PARALLEL_MIN_MACS`` multiply-adds per piece (BLAS single-threaded
+    product has at least ``PARALLEL_MIN_MACS`` multiply-adds per chunk (BLAS single-threaded
     in each); the plain product otherwise (and on the GPU)."""
     rows = a.shape[0]
-    pieces = min(rows, a.shape[0] * a.shape[1] * b.shape[1] // PARALLEL_MIN_MACS)
-    if pieces > 1:  # (the thread count is read only for products that could use it)
-        pieces = min(pieces, num_workers())
-    if pieces <= 1 or not isinstance(a, np.ndarray):
-        return a @ b
+    count = min(rows, a.shape[0] * a.shape[1] * b.shape[1] // PARALLEL_MIN_MACS)
+    if count > 1:  # (the thread count is read only for products that could use it)
+        count = min(count, num_workers())
+    if count <= 1 or not isinstance(a, np.ndarray):
+        with _single_threaded_blas():  # else OpenBLAS wakes threads that then spin
+            return a @ b
     out = np.empty((rows, b.shape[1]), dtype=np.result_type(a, b))
-    bounds = [rows * i // pieces for i in range(pieces + 1)]
+    bounds = [rows * i // count for i in range(count + 1)]
     parts = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
     map_chunks(lambda part: np.matmul(a[part], b, out=out[part]), parts)
     return out
@@ -133,10 +154,9 @@ def map_chunks(fn: Callable[[Any], T], parts: Sequence[Any], tiny: bool = False)
     """``[fn(p) for p in parts]``, spread over the worker threads when there is more than one.
 
     BLAS is single-threaded inside, also when the parts run one after another: a convolution's
-    GEMMs are too small for OpenBLAS's threads to pay for waking them.  ResNet-20 at batch 1
-    trained at 41 images/s with two BLAS threads in its convolutions and 68 with one.  Only
-    ``tiny`` work (one part, a product of a few hundred thousand multiply-adds) skips that
-    switch, which itself costs about 12 µs: more than LeNet's whole layers take at batch 1."""
+    GEMMs are too small for OpenBLAS's threads to pay for waking them.  Only ``tiny`` work (one
+    part, a product of a few hundred thousand multiply-adds) skips that switch, which can cost
+    more than such a part (docs/convolution-plan.md, "Threads")."""
     global _pool
     workers = min(num_workers(), len(parts)) if len(parts) > 1 else 1
     if tiny and workers <= 1:
@@ -168,6 +188,6 @@ def _share(fn: Callable[[Any], T], parts: Sequence[Any], workers: int) -> list[T
     try:
         drain()
     finally:
-        for helper in helpers:  # wait for every piece, and re-raise a helper's error
+        for helper in helpers:  # wait for every part, and re-raise a helper's error
             helper.result()
     return results

@@ -96,7 +96,7 @@ _affine_relu_kernels = {(relu, residual): _make_affine_relu(relu, residual)
 
 
 def _rows(a: Any) -> Any:
-    """An (O, N, H, W) piece as an (O, N, H·W) view when each image's rows lie back to back in
+    """An (O, N, H, W) chunk as an (O, N, H·W) view when each image's rows lie back to back in
     unit steps, else None."""
     o, n, h, w = a.shape
     if a.strides[3] != a.itemsize or (h > 1 and a.strides[2] != w * a.itemsize):
@@ -105,10 +105,10 @@ def _rows(a: Any) -> Any:
 
 
 def affine_relu_(y: Any, scale: Any, shift: Any, relu: bool, residual: Any = None) -> None:
-    """y = y·scale + shift per channel (y's first axis: a piece (O, N, H, W) of a convolution's
+    """y = y·scale + shift per channel (y's first axis: a chunk (O, N, H, W) of a convolution's
     output; None for scale 1 or shift 0), plus ``residual`` (an array of y's shape) when given,
     then y = max(y, 0) (NaN stays NaN) when ``relu``: in place, one pass, so a convolution can
-    finish each piece of its output while the piece is in cache instead of walking the whole
+    finish each chunk of its output while the chunk is in cache instead of walking the whole
     output again for each."""
     xp = array_module(y)
     scale = xp.ones(y.shape[0], dtype=y.dtype) if scale is None else scale

@@ -19,40 +19,36 @@ backward pass is made of their adjoints:
 * ∂L/∂U[ξ] = ∂L/∂M[ξ] · V[ξ]ᵀ,  ∂L/∂K = Gᵀ ∂L/∂U G        (:func:`weight_from_tiles`)
 * ∂L/∂V[ξ] = U[ξ]ᵀ · ∂L/∂M[ξ],  ∂L/∂X = B ∂L/∂V_t Bᵀ per tile, added into the tile's window
   (:func:`input_tiles_adjoint`); the weight gradient's ∂L/∂M serves both, in one pass over the
-  pieces (``conv.correlate_gradients``).  ∂L/∂X is also a 3×3 stride-1 correlation (with the
-  kernel rotated), and where the pieces cut images' rows (or on F(2×2, 3×3)) it runs through the
+  chunks (``conv_winograd.gradients``).  ∂L/∂X is also a 3×3 stride-1 correlation (with the
+  kernel rotated), and where the chunks cut images' rows (or on F(2×2, 3×3)) it runs through the
   forward transforms again.
 
 Two schemes are here, each a module with its matrices and compiled transforms: F(2×2, 3×3)
 (``winograd_f2.py``: 16 products per 4 outputs, 2.25× fewer multiply-adds than im2col) and
 F(4×4, 3×3) (``winograd_f4.py``: 36 per 16, 4× fewer, with larger transforms and about twenty
-times the float32 rounding error).  ``conv.py`` picks one per layer.
+times the float32 rounding error).  The convolution plan (``conv_plan.py``) picks one per layer;
+the drivers that run them over chunks of the work are in ``conv_winograd.py``.
 
 Each transform has a readable NumPy reference written with the matrices (``*_reference``) and a
 compiled twin (Numba); the tests check that they agree.  The tiles are numbered t = (i, n, j):
 tile row, then image, then tile column.  The order is internal (V and M only meet each other), and
 this one puts the tiles that one tile row of every image yields side by side, so the compiled
-twins transform them in single unit-stride loops of N·wt instead of wt (4 on an 8×8 plane with
-F(2×2, 3×3)), and write V and M in runs that long rather than in short interleaved streams.
-Measured on one core, float32, F(2×2, 3×3), one piece of ResNet-20's work (65,536 input pixels),
-(n, i, j) order → (i, n, j): input transform 0.16 / 0.25 / 0.42 ms → 0.08 / 0.08 / 0.08 ms on
-32×32 / 16×16 / 8×8 planes, output transform 0.10 / 0.11 / 0.20 → 0.04 / 0.05 / 0.05 ms,
-gradient transform 0.11 / 0.17 / 0.31 → 0.05–0.08 ms.  Each compiled kernel is specialised to
-its plane geometry (compiled once per geometry, :func:`_kernel_for`), so the short loops that
-split and interleave columns unroll.  Without Numba the convolutions keep to im2col (the NumPy
-transforms, which must walk strided views, were slower than im2col here).
+twins transform them in single unit-stride loops of N·wt instead of wt, and write V and M in long
+runs rather than short interleaved streams (about twice as fast; docs/convolution-plan.md).  Each
+compiled kernel is specialised to its plane geometry (compiled once per geometry,
+:func:`_kernel_for`), so the short loops that split and interleave columns unroll.  Without Numba
+the convolutions keep to im2col (the NumPy transforms, which walk strided views, are slower).
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from . import jit, winograd_f2, winograd_f4, winograd_weight
+from . import jit, settings, winograd_f2, winograd_f4, winograd_weight
 from .jit import compiled
 
 F2: ModuleType = winograd_f2  # F(2×2, 3×3)
@@ -60,9 +56,9 @@ F4: ModuleType = winograd_f4  # F(4×4, 3×3)
 
 
 def available() -> bool:
-    """True when the compiled transforms can run (Numba installed) and ``STRIATE_WINOGRAD`` is not
-    set to 0 (which keeps every convolution on im2col, e.g. to compare the two)."""
-    return jit.available() and os.environ.get("STRIATE_WINOGRAD", "1") != "0"
+    """True when the compiled transforms can run (Numba installed) and ``striate.backends.conv``
+    allows Winograd (``winograd = False`` keeps every convolution on im2col, to compare)."""
+    return jit.available() and settings.conv.winograd
 
 
 def positions(scheme: ModuleType) -> int:
@@ -193,11 +189,9 @@ _kernels: dict[Any, Any] = {}
 
 def _kernel_for(scheme: ModuleType, kind: str, key: Any) -> Any:
     """``scheme``'s compiled ``make_<kind>(key)``, compiled once per key (its compile-time
-    constants: a new plane geometry costs one compile per kernel and dtype, 1–3 s each on a
-    2-core AVX2 machine, cached on disk).  Runtime geometry instead would compile each kernel
-    once, but ran ResNet-20's training step 12–15% slower there (the short copies and
-    interleaves no longer unroll: F(4×4, 3×3)'s input transform 1.4–2× slower on 16×16 and
-    8×8 planes, even with each input row first copied into a zero-padded row)."""
+    constants: a new plane geometry costs one compile per kernel and dtype, a second or so,
+    cached on disk).  Why: with the geometry a runtime argument the short copies and interleaves
+    no longer unroll, and ResNet-20's training step ran 12–15% slower."""
     name = (scheme.__name__, kind, key)
     if name not in _kernels:
         _kernels[name] = compiled(getattr(scheme, f"make_{kind}")(key))

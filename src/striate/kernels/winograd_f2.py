@@ -37,8 +37,7 @@ def tiles(size: int) -> int:
 def make_input(key: tuple[int, int, int]):
     """The input transform for ``key`` = (wt, left, W): wt tile columns read from planes W wide
     padded by ``left`` columns.  All three are compile-time constants, so the copies into the
-    scratch below have fixed bounds and unroll (per piece, one core: 0.13 / 0.15 / 0.17 →
-    0.08 ms on 32×32 / 16×16 / 8×8 planes)."""
+    scratch below have fixed bounds and unroll (about twice as fast as runtime bounds)."""
     wt, left, w = key
     runs = column_runs(OUT, wt, left, w)
 
@@ -89,7 +88,7 @@ def make_output(width: int):
     def output(m, y):  # pragma: no cover - compiled
         """y (O, N, Ho, Wo) = Aᵀ M_t A per tile: Aᵀ over ξ's rows into z, then A over its
         columns into the even and odd output columns of every tile (one pass over all the
-        piece's tiles each), then those interleaved into y."""
+        chunk's tiles each), then those interleaved into y."""
         o, n, h = y.shape[:3]
         run = n * wt
         ht = (h + 1) // 2
@@ -132,7 +131,7 @@ def make_gradient(width: int):
         """∂L/∂M (16, O, ht·N·wt) from g (O, N, Ho, Wo): every tile's even and odd columns
         gathered into d (zeros past the edges, which stay from the first channel on), then per
         row i of the 2×2 tile h_i = (g_i0, g_i0 + g_i1, g_i0 − g_i1, −g_i1), then the same over
-        the two rows, each one pass over all the piece's tiles."""
+        the two rows, each one pass over all the chunk's tiles."""
         o, n, h = g.shape[:3]
         run = n * wt
         ht = (h + 1) // 2

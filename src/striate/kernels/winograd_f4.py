@@ -8,17 +8,17 @@ for the same 16 outputs (Lavin & Gray 2016, interpolation points 0, ±1, ±2, �
     Aᵀ = [[1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0], [0, 1, 1, 4, 4, 0], [0, 1, −1, 8, −8, 1]]
 
 The price is rounding: in float32 a 16–64-channel layer's output differs from the exact
-correlation by 3–7·10⁻⁶ of its largest value, against 2–3·10⁻⁷ for F(2×2, 3×3) (both measured on
-ResNet-20's layer shapes), so ``winograd.py`` uses it only where its GEMMs dominate.
+correlation by 3–7·10⁻⁶ of its largest value, against 2–3·10⁻⁷ for F(2×2, 3×3) (on ResNet-20's
+layer shapes), so the convolution plan uses it only where its GEMMs dominate
+(``conv_plan.WINOGRAD_F4_MIN_CHANNELS``).
 
 The kernels follow ``winograd_f2.py``: tiles numbered (tile row, image, tile column), one factory
 per kernel returning it for one plane geometry (compile-time constants, so the short copies
 unroll).  Their passes run over the tiles of many tile rows at once (up to ``BLOCK_TILES`` in the
-input transform, all of a piece's in the others), not one tile row at a time: at batch 1 a tile
-row is 8 tiles, and ResNet-20's inference there went 4.02 → 3.51 ms, its training step 11.7 →
-10.2 ms (batch 128: 82 → 76 and 274 → 259 ms, within the noise; alternating in one process).
-The matrices' entries are written out as sums (a product by an integer constant would promote
-float32 to float64 in Numba, which made these loops three times slower).
+input transform, all of a chunk's in the others), not one tile row at a time: at batch 1 a tile
+row is only 8 tiles, too short a loop to vectorise well.  The matrices' entries are written out
+as sums: a product by an integer constant would promote float32 to float64 in Numba, and the
+loops ran three times slower.
 """
 
 from __future__ import annotations
@@ -65,9 +65,8 @@ def make_input(key: tuple[int, int, int]):
 
         Per channel, d[q, r', t] = row r' of tile t at column offset q (``winograd_scratch.py``);
         then Bᵀ over the six rows r' and Bᵀ again over the six columns q, each one unit-stride
-        pass over every tile t of the piece (per tile row, as before, the passes ran over only
-        N·wt tiles: at batch 1, 8, and a 16-channel 32×32 layer's transform took 0.077 ms
-        against 0.030 now; a batch-128 piece about the same or a little faster)."""
+        pass over every tile t of the chunk (not per tile row, whose N·wt tiles are too few at
+        batch 1)."""
         n, c = x.shape[:2]
         run = n * wt  # the tiles of one tile row, over all images
         block = max(1, min(ht, BLOCK_TILES // run))  # tile rows per pass
@@ -131,7 +130,7 @@ def make_output(width: int):
 
     def output(m, y):  # pragma: no cover - compiled
         """y (O, N, Ho, Wo) = Aᵀ M_t A per tile: Aᵀ over ξ's rows, then over its columns, each
-        one pass over every tile of the piece, then the four output columns of each tile
+        one pass over every tile of the chunk, then the four output columns of each tile
         interleaved into y."""
         o, n, h = y.shape[:3]
         run = n * wt  # the tiles of one tile row, over all images
@@ -168,7 +167,7 @@ def make_gradient(width: int):
         """∂L/∂M (36, O, ht·N·wt) = A ∂L/∂Y_t Aᵀ per tile, from g (O, N, Ho, Wo): every tile's
         four rows of four output columns gathered into d (zeros past the edges, which stay from
         the first channel on), then A over columns and over rows, each one pass over every
-        tile of the piece."""
+        tile of the chunk."""
         o, n, h = g.shape[:3]
         run = n * wt
         ht = (h + 3) // 4
@@ -198,10 +197,9 @@ def make_gradient(width: int):
 
 @inlined
 def _apply_b_t(d, r):  # pragma: no cover - compiled
-    """r[a] = Σ_i Bᵀ[a, i] d[i] for (6, K) arrays, with the shared partial sums.  Taking two 2-D
-    arrays rather than twelve rows made the loop vectorise (the input transform's column pass
-    over one piece: 0.095 ms on twelve rows, 0.020 ms on two arrays; the copies out cost 0.010).
-    The output and gradient transforms measured faster the other way, so they keep rows."""
+    """r[a] = Σ_i Bᵀ[a, i] d[i] for (6, K) arrays, with the shared partial sums.  Two 2-D arrays
+    rather than twelve rows, so the loop vectorises; the output and gradient transforms run
+    faster on rows, so they keep them."""
     for k in range(d.shape[1]):
         d0, d1, d2, d3, d4, d5 = d[0, k], d[1, k], d[2, k], d[3, k], d[4, k], d[5, k]
         four_d0, four_d1 = (d0 + d0) + (d0 + d0), (d1 + d1) + (d1 + d1)

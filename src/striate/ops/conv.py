@@ -3,6 +3,8 @@
 Both are built on one primitive, the cross-correlation Y = X ⋆ K of ``kernels/conv.py``, and its two
 adjoints (in X and in K).  conv2d's input gradient is a transposed convolution and
 conv_transpose2d's input gradient is a convolution, so the two ops share every line of arithmetic.
+The forward looks up the convolution's plan (``kernels/conv_plan.py``: which algorithm each pass
+takes) and stores it on the context as ``ctx.plan``; the backward runs what it names.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from typing import Any, NamedTuple
 
 from ..function import Context, Function
 from ..kernels.conv import (
-    Pads,
     correlate,
     correlate_gradients,
     correlate_transpose,
     correlate_weight,
-    output_size,
 )
+from ..kernels.conv_geometry import Pads, output_size
+from ..kernels.conv_plan import plan_for
 from ..kernels.pointwise import relu_backward
 from ..tensor import Tensor, is_grad_enabled
 from .checks import expect_float, expect_rank, pair
@@ -61,10 +63,12 @@ class Conv2d(Function):
             residual = None if residual is None else residual[None]
         ctx.conf = (stride, pads, dilation, groups)
         ctx.save_for_backward(x, weight)
-        kept: list | None = [] if ctx.needs_input_grad[1] else None  # x's windows, if small
+        ctx.plan = plan = plan_for(x.shape, weight.shape, stride, pads, dilation, groups,
+                                   x.dtype, type(x))
+        kept: list | None = [] if ctx.needs_input_grad[1] else None  # as the plan keeps
         y = correlate(x, weight, stride, pads, dilation, groups, bias=bias, scale=scale,
-                      relu=relu, residual=residual, keep=kept)
-        ctx.columns = kept[0] if kept else None
+                      relu=relu, residual=residual, kept=kept, plan=plan)
+        ctx.kept = kept[0] if kept else None
         ctx.rectified = y if relu and ctx.requires_grad else None
         return y[0] if ctx.unbatched else y
 
@@ -76,16 +80,16 @@ class Conv2d(Function):
         if ctx.rectified is not None:
             g = relu_backward(g, ctx.rectified)
         gx = gw = gb = None
-        both = ctx.needs_input_grad[0] and ctx.needs_input_grad[1]
-        together = correlate_gradients(x, g, weight, stride, pads, dilation, groups,
-                                       ctx.columns) if both else None
-        if together is not None:
-            gx, gw = together
+        plan = ctx.plan
+        if ctx.needs_input_grad[0] and ctx.needs_input_grad[1] and plan.together:
+            gx, gw = correlate_gradients(x, g, weight, stride, pads, dilation, groups, ctx.kept,
+                                         plan=plan)
         if ctx.needs_input_grad[0] and gx is None:
-            gx = correlate_transpose(g, weight, stride, pads, dilation, groups, x.shape[2:])
+            gx = correlate_transpose(g, weight, stride, pads, dilation, groups, x.shape[2:],
+                                     plan=plan)
         if ctx.needs_input_grad[1] and gw is None:
             gw = correlate_weight(x, g, weight.shape[2:], stride, pads, dilation, groups,
-                                  columns=ctx.columns)
+                                  kept=ctx.kept, plan=plan)
         if ctx.needs_input_grad[2]:
             gb = channel_sum(g)
         return gx if gx is None or not ctx.unbatched else gx[0], gw, gb
@@ -117,7 +121,11 @@ class ConvTranspose2d(Function):
             x = x[None]
         ctx.conf = (stride, pads, dilation, groups)
         ctx.save_for_backward(x, weight)
-        z = correlate_transpose(x, weight, stride, pads, dilation, groups, out_hw)
+        # the plan of the conv2d (input out_hw, output x's size) whose adjoint this is
+        ctx.plan = plan = plan_for((x.shape[0], weight.shape[1] * groups, *out_hw), weight.shape,
+                                   stride, pads, dilation, groups, x.dtype, type(x),
+                                   tuple(x.shape[2:]))
+        z = correlate_transpose(x, weight, stride, pads, dilation, groups, out_hw, plan=plan)
         if bias is not None:
             z += bias[:, None, None]
         return z[0] if ctx.unbatched else z
@@ -129,10 +137,11 @@ class ConvTranspose2d(Function):
         g = g[None] if ctx.unbatched else g
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
-            gx = correlate(g, weight, stride, pads, dilation, groups, out_hw=x.shape[2:])
+            gx = correlate(g, weight, stride, pads, dilation, groups, plan=ctx.plan)
             gx = gx[0] if ctx.unbatched else gx
         if ctx.needs_input_grad[1]:
-            gw = correlate_weight(g, x, weight.shape[2:], stride, pads, dilation, groups)
+            gw = correlate_weight(g, x, weight.shape[2:], stride, pads, dilation, groups,
+                                  plan=ctx.plan)
         if ctx.needs_input_grad[2]:
             gb = channel_sum(g)
         return gx, gw, gb
@@ -207,7 +216,7 @@ def conv2d_inference(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
                      residual: Any = None, relu: bool = False):
     """conv2d(...)·scale + bias per output channel (``scale`` None: 1), plus ``residual`` (a
     tensor of the output's shape), then max(·, 0) when ``relu``: a convolution with an
-    evaluation-mode batch norm, a residual sum and a ReLU after it (``nn.utils.conv_bn`` calls
+    evaluation-mode batch norm, a residual sum and a ReLU after it (``nn.utils.fuse`` calls
     it so), as one op whose kernels apply the epilogue to each piece of the output while it is
     in cache, where the separate layers made a pass over the whole output each.  It records no
     gradient (RuntimeError where one would be)."""

@@ -1,0 +1,297 @@
+"""The convolution plan: every algorithm choice of a correlation, made once per geometry.
+
+For a correlation Y = X ⋆ K (X (N, C, H, W), K (O, C/G, kh, kw), stride, pads, dilation, G
+groups, output (Ho, Wo)) on one dtype and device, under the settings of ``striate.backends``,
+:func:`plan_for` returns a :class:`ConvPlan`: for each of the three passes of a training step
+(the forward; the input gradient, the adjoint in X; the weight gradient, the adjoint in K) the
+algorithm, its Winograd scheme and its chunks; whether the two gradients are computed in one
+pass; and what the forward keeps for the weight gradient.  Plans are cached under the geometry
+and the settings, so a layer's later calls cost one dictionary lookup; ``ops/conv.py`` stores
+the plan on the op's context and the backward reads it.  ``conv_transpose2d`` uses the plan of
+the conv2d whose adjoint it is (its forward is that plan's input gradient).
+
+Algorithms (docs/convolution-plan.md describes each, and the measurements behind every
+threshold below):
+
+* ``im2col``: one copy of the input windows, one GEMM (``conv_im2col.py``);
+* ``winograd``: Winograd's F(2×2, 3×3) or F(4×4, 3×3) for 3×3 stride-1 layers
+  (``conv_winograd.py``);
+* ``direct``: compiled loops over channels and kernel offsets for stride-1 layers with few
+  channels (``conv_direct.py``);
+* for the input gradient also ``col2im`` (GEMM then the adjoint of im2col, touching none of the
+  zeros of an upsampled gradient) and ``direct-adjoint`` (the direct loops' own adjoint).  Else
+  the input gradient is the full correlation of the upsampled gradient with the rotated kernel,
+  by whichever of the three above that correlation's geometry takes.
+
+Vocabulary: see ``conv_geometry.py`` (chunk, upsample, kept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from . import jit, settings, winograd
+from .conv_geometry import Chunk, Chunks, Pads, Pair, full_pads, out_size
+
+# Every threshold of the convolution kernels; the measurements: docs/convolution-plan.md.
+CHUNK_BYTES = 2 << 20  # im2col bytes per chunk: the copy and its GEMM stay in cache ("Chunks")
+PARALLEL_MIN_BYTES = 1 << 19  # least work (im2col bytes) a chunk needs to be worth a thread
+TINY_BYTES = 1 << 17  # less work than this skips the BLAS thread switch, which costs more
+WINOGRAD_MIN_WIDTH = 4  # narrower output rows are too short to pay for the tile transforms
+WINOGRAD_MIN_PIXELS = 256  # N·H·W below which im2col is faster (batch 1 on 8×8)
+WINOGRAD_MAX_CHANNELS = 128  # in + out above which im2col's GEMMs are efficient enough
+WINOGRAD_F4_MIN_CHANNELS = 16  # in and out from which F(4×4)'s cheaper GEMMs beat F(2×2)
+DIRECT_MAX_CHANNELS = 16  # in and out above which im2col's GEMM beats the direct loops
+DIRECT_BEFORE_WINOGRAD = 4  # input channels up to which the direct loops beat Winograd's thin GEMMs
+COL2IM_MAX_PIXELS = 128  # N·Ho·Wo up to which GEMM + col2im beats the full correlation
+
+IM2COL, DIRECT, WINOGRAD = "im2col", "direct", "winograd"
+COL2IM, DIRECT_ADJOINT = "col2im", "direct-adjoint"
+SCHEME_NAMES = {winograd.F2: "F(2×2, 3×3)", winograd.F4: "F(4×4, 3×3)"}
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """One pass of a convolution: its algorithm, Winograd scheme (else None), its chunks, and
+    whether it is too little work to switch BLAS's threads for (``map_chunks``'s ``tiny``)."""
+
+    algorithm: str
+    scheme: ModuleType | None
+    chunks: Chunks
+    tiny: bool
+
+    def __repr__(self) -> str:
+        scheme = f" {SCHEME_NAMES[self.scheme]}" if self.scheme is not None else ""
+        count = len(self.chunks)
+        return f"{self.algorithm}{scheme} ({count} chunk{'s' if count != 1 else ''})"
+
+
+@dataclass(frozen=True, slots=True)
+class ConvPlan:
+    """Which algorithm computes each pass of one convolution geometry (see the module note).
+
+    ``together``: both gradients in one pass over the chunks (Winograd F(4×4, 3×3) on chunks of
+    whole images), where both are wanted.  ``keep``: what the forward keeps for the weight
+    gradient, "columns" (x's im2col matrix), "tiles" (Winograd's V) or None.  ``out_hw``: the
+    output's (Ho, Wo)."""
+
+    forward: Pass
+    input_grad: Pass
+    weight_grad: Pass
+    together: bool
+    keep: str | None
+    out_hw: Pair
+
+    def __repr__(self) -> str:
+        return (f"ConvPlan(out_hw={self.out_hw}, forward={self.forward!r}, "
+                f"input_grad={self.input_grad!r}, weight_grad={self.weight_grad!r}, "
+                f"together={self.together}, keep={self.keep})")
+
+    def summary(self) -> str:
+        """One line, e.g. "winograd F(4×4); dX+dW together" or "im2col; dX col2im, dW im2col"."""
+        def name(p: Pass) -> str:
+            return p.algorithm + (f" {SCHEME_NAMES[p.scheme][:5]})" if p.scheme else "")
+
+        if self.together:
+            return f"{name(self.forward)}; dX+dW together"
+        return f"{name(self.forward)}; dX {name(self.input_grad)}, dW {name(self.weight_grad)}"
+
+
+_plans: dict[tuple, ConvPlan] = {}
+
+
+def plan_for(x_shape: tuple[int, ...], weight_shape: tuple[int, ...], stride: Pair, pads: Pads,
+             dilation: Pair, groups: int, dtype: Any, array_type: type = np.ndarray,
+             out_hw: Pair | None = None) -> ConvPlan:
+    """The plan of the correlation of an input of ``x_shape`` (an array of ``dtype`` and
+    ``array_type``: NumPy's on the CPU, CuPy's on a GPU) with a kernel of ``weight_shape``;
+    ``out_hw`` None: as many windows as fit.  A dictionary lookup once the geometry was seen."""
+    key = (x_shape, weight_shape, stride, pads, dilation, groups, dtype, array_type, out_hw,
+           settings.state)
+    plan = _plans.get(key)
+    if plan is None:
+        if out_hw is None:
+            out_hw = out_size(x_shape[2:], weight_shape[2:], stride, pads, dilation)
+        plan = _plans[key] = _make_plan(tuple(x_shape), tuple(weight_shape), stride, pads,
+                                        dilation, groups, tuple(out_hw), np.dtype(dtype),
+                                        issubclass(array_type, np.ndarray))
+    return plan
+
+
+def clear_cache() -> None:
+    """Forget every plan (after a threshold was changed, as the tests do)."""
+    _plans.clear()
+
+
+def _make_plan(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads, dilation: Pair,
+               groups: int, out_hw: Pair, dtype: np.dtype, on_cpu: bool) -> ConvPlan:
+    n, c, h, w = x_shape
+    o, cg, kh, kw = weight_shape
+    compiled = on_cpu and jit.available() and dtype in jit.COMPILED_DTYPES
+    geometry = (x_shape, weight_shape, (1, 1), pads, stride, dilation, groups, out_hw)
+    forward = _correlation_pass(*geometry, dtype, on_cpu, compiled)
+    weight_grad = forward  # the same windows of x: the same algorithm and chunks
+    together = (forward.scheme is winograd.F4
+                and all(rows == slice(0, out_hw[0]) for _, rows in forward.chunks))
+    keep = None
+    if len(forward.chunks) == 1:
+        if forward.algorithm == IM2COL:
+            kept_bytes = c * kh * kw * n * out_hw[0] * out_hw[1] * dtype.itemsize
+            keep = "columns" if kept_bytes <= CHUNK_BYTES else None
+        elif forward.algorithm == WINOGRAD:
+            tiles = forward.scheme.tiles(out_hw[0]) * n * forward.scheme.tiles(out_hw[1])
+            kept_bytes = winograd.positions(forward.scheme) * c * tiles * dtype.itemsize
+            keep = "tiles" if kept_bytes <= CHUNK_BYTES else None
+    input_grad = _input_grad_pass(x_shape, weight_shape, stride, pads, dilation, groups, out_hw,
+                                  dtype, on_cpu, compiled)
+    return ConvPlan(forward, input_grad, weight_grad, together, keep, out_hw)
+
+
+def _input_grad_pass(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads,
+                     dilation: Pair, groups: int, out_hw: Pair, dtype: np.dtype, on_cpu: bool,
+                     compiled: bool) -> Pass:
+    """The adjoint in X.  As the seeds derive it, the full correlation of the gradient upsampled
+    by the stride with the rotated kernel; but where that upsampled gradient would be larger
+    than the input (O·s_h·s_w > C: a strided or widening layer), most of that work multiplies
+    zeros, and GEMM + col2im (or, for a stride-1 layer with few channels, the direct loops'
+    adjoint) computes the same operator touching none; so does col2im for the smallest
+    gradients (``COL2IM_MAX_PIXELS``), where the full correlation's copies cost more."""
+    n, c, h, w = x_shape
+    o, cg, kh, kw = weight_shape
+    ho, wo = out_hw
+    (top, _), (left, _) = pads
+    direct_ok = _direct_fits(weight_shape, (1, 1), stride, dilation, groups, compiled)
+    adjoint = None
+    if o * stride[0] * stride[1] > cg * groups:
+        adjoint = DIRECT_ADJOINT if direct_ok else COL2IM
+    elif n * ho * wo <= COL2IM_MAX_PIXELS and not direct_ok:
+        adjoint = COL2IM
+    if adjoint == DIRECT_ADJOINT:
+        buf_width = max(left + w, wo + kw - 1)
+        return Pass(adjoint, None, chunks(n, ho, c * kh * kw * buf_width, dtype, on_cpu,
+                                          split_rows=False), True)
+    if adjoint == COL2IM:
+        values = groups * cg * kh * kw * wo
+        return Pass(adjoint, None, chunks(n, ho, values, dtype, on_cpu, split_rows=False),
+                    _tiny(n * ho * values, dtype))
+    full = full_pads((kh, kw), stride, pads, dilation, out_hw, (h, w))
+    return _correlation_pass((n, o, ho, wo), (groups * cg, o // groups, kh, kw), stride, full,
+                             (1, 1), dilation, groups, (h, w), dtype, on_cpu, compiled)
+
+
+def _correlation_pass(x_shape: tuple, weight_shape: tuple, upsample: Pair, pads: Pads,
+                      stride: Pair, dilation: Pair, groups: int, out_hw: Pair, dtype: np.dtype,
+                      on_cpu: bool, compiled: bool) -> Pass:
+    """The pass of a correlation of x upsampled by ``upsample`` and padded by ``pads``: the
+    algorithm that measured fastest for its geometry.  Where both compiled paths fit, the
+    direct loops win for inputs of at most ``DIRECT_BEFORE_WINOGRAD`` channels."""
+    n, c, h, w = x_shape
+    o, cg, kh, kw = weight_shape
+    (ho, wo) = out_hw
+    direct_ok = _direct_fits(weight_shape, upsample, stride, dilation, groups, compiled)
+    if direct_ok and cg <= DIRECT_BEFORE_WINOGRAD:
+        algorithm = DIRECT
+    elif (settings.conv.winograd and compiled and (kh, kw) == (3, 3)
+          and upsample == stride == dilation == (1, 1) and groups == 1
+          and wo >= WINOGRAD_MIN_WIDTH and n * h * w >= WINOGRAD_MIN_PIXELS
+          and o + c <= WINOGRAD_MAX_CHANNELS):
+        algorithm = WINOGRAD
+    else:
+        algorithm = DIRECT if direct_ok else IM2COL
+    if algorithm == WINOGRAD:
+        scheme = winograd_scheme(c, o)
+        values_per_row = winograd.positions(scheme) * (c + o) * scheme.tiles(wo) // scheme.OUT
+        return Pass(WINOGRAD, scheme, chunks(n, ho, values_per_row, dtype, on_cpu,
+                                             step=scheme.OUT),
+                    _tiny(n * ho * values_per_row, dtype))
+    if algorithm == DIRECT:
+        padded_width = pads[1][0] + w + pads[1][1]
+        return Pass(DIRECT, None, chunks(n, ho, cg * kh * kw * padded_width, dtype, on_cpu,
+                                         split_rows=False), True)
+    values_per_row = groups * cg * kh * kw * wo
+    return Pass(IM2COL, None, chunks(n, ho, values_per_row, dtype, on_cpu),
+                _tiny(n * ho * values_per_row, dtype))
+
+
+def correlation_algorithm(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
+                          upsample: Pair = (1, 1), stride: Pair = (1, 1),
+                          dilation: Pair = (1, 1), groups: int = 1,
+                          out_hw: Pair | None = None, dtype: Any = np.float32) -> str:
+    """The algorithm a NumPy correlation of this geometry takes (unpadded; ``out_hw`` None: the
+    input's size), as every pass of a plan asks: "im2col", "direct" or "winograd"."""
+    dtype = np.dtype(dtype)
+    compiled = jit.available() and dtype in jit.COMPILED_DTYPES
+    return _correlation_pass(tuple(x_shape), tuple(weight_shape), upsample, ((0, 0), (0, 0)),
+                             stride, dilation, groups, out_hw or tuple(x_shape[2:]), dtype, True,
+                             compiled).algorithm
+
+
+def _direct_fits(weight_shape: tuple, upsample: Pair, stride: Pair, dilation: Pair, groups: int,
+                 compiled: bool) -> bool:
+    """True where the direct loops measured faster than im2col: a stride-1 correlation in one
+    group with at most ``DIRECT_MAX_CHANNELS`` input and output channels and a kernel larger
+    than 1×1."""
+    o, c, kh, kw = weight_shape
+    return (settings.conv.direct and compiled and upsample == stride == dilation == (1, 1)
+            and groups == 1 and kh * kw > 1 and max(o, c) <= DIRECT_MAX_CHANNELS)
+
+
+def winograd_scheme(channels: int, out_channels: int) -> ModuleType:
+    """F(4×4, 3×3) where its cheaper GEMMs outweigh its larger transforms (at least
+    ``WINOGRAD_F4_MIN_CHANNELS`` in and out, and ``backends.conv.winograd_f4``), else
+    F(2×2, 3×3)."""
+    if min(channels, out_channels) >= WINOGRAD_F4_MIN_CHANNELS and settings.conv.winograd_f4:
+        return winograd.F4
+    return winograd.F2
+
+
+def _tiny(values: int, dtype: np.dtype) -> bool:
+    return values * dtype.itemsize < TINY_BYTES
+
+
+def chunks(n: int, rows: int, values_per_row: int, dtype: np.dtype, on_cpu: bool = True,
+           split_rows: bool = True, step: int = 1) -> Chunks:
+    """(images, output rows) chunks of a kernel's work whose im2col matrix (``values_per_row``
+    values per output row) stays near ``CHUNK_BYTES``, and at least one per worker thread where
+    each still gets ``PARALLEL_MIN_BYTES`` (one chunk on a GPU).  Whole images are grouped
+    while they fit; a larger image, or a batch smaller than the number of workers, is cut into
+    blocks of output rows, a multiple of ``step`` (unless ``split_rows`` is False, for kernels
+    whose chunks would write overlapping rows).  Groups of images come in a multiple of the
+    worker count and differ in size by one image at most, so no thread is left a chunk more."""
+    if not on_cpu:
+        return ((slice(0, n), slice(0, rows)),)
+    workers = settings.cpu.num_threads
+    row_bytes = max(1, values_per_row * dtype.itemsize)
+    count = max(1, min(workers, n * rows * row_bytes // PARALLEL_MIN_BYTES))
+    block = rows
+    if split_rows:
+        if row_bytes * rows > CHUNK_BYTES:
+            block = max(1, CHUNK_BYTES // row_bytes)
+        if n < count:
+            block = min(block, -(-rows * n // count))
+        if block < rows:
+            block = min(rows, max(step, block - block % step))
+    if n == 0:  # an empty batch: no work
+        return ()
+    if block < rows:
+        return tuple((slice(i, i + 1), slice(r, min(r + block, rows)))
+                     for i in range(n) for r in range(0, rows, block))
+    images = max(1, min(CHUNK_BYTES // (row_bytes * rows), -(-n // count)))
+    groups = -(-n // images)
+    groups = min(n, -(-groups // count) * count)  # a multiple of the workers, where n allows
+    bounds = [i * n // groups for i in range(groups + 1)]  # ⌊n/groups⌋ or ⌈n/groups⌉ images
+    return tuple((slice(bounds[i], bounds[i + 1]), slice(0, rows)) for i in range(groups))
+
+
+def whole_images(chunk_list: Chunks) -> bool:
+    """True when every chunk holds whole images (all output rows)."""
+    return all(rows.start == 0 for _, rows in chunk_list)
+
+
+__all__ = ["COL2IM", "DIRECT", "DIRECT_ADJOINT", "IM2COL", "WINOGRAD", "Chunk", "ConvPlan",
+           "Pass", "chunks", "clear_cache", "correlation_algorithm", "plan_for",
+           "winograd_scheme"]
