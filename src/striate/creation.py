@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .backend import DEFAULT_DTYPE, is_array, resolve_generator, to_device
+from .backend import DEFAULT_DTYPE, is_array, to_device
+from .random import resolve_generator
 from .tensor import Tensor
 
 

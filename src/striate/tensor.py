@@ -13,6 +13,10 @@ that has been written since (it would give wrong gradients without a word).  A v
 base's counter (``detach()``, and an op's output that views its input's memory: reshape, basic
 indexing, permute); writing through ``.data`` (the raw array) bumps nothing: it is the escape
 hatch, as ``.data`` is in PyTorch.
+
+This module is the engine and imports no op.  The methods that are ops (``a + b``, ``x.sum()``,
+``x.reshape(...)``, ``clone``, ``to``) are attached to :class:`Tensor` by ``ops/methods.py``
+when the ``ops`` package is imported (``import striate`` does it).
 """
 
 from __future__ import annotations
@@ -172,11 +176,6 @@ class Tensor:
         out._version_counter = self._version_counter
         return out
 
-    def clone(self) -> Tensor:
-        from .ops.shape import copy
-
-        return copy(self)
-
     def requires_grad_(self, mode: bool = True) -> Tensor:
         if mode and self.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, got {self.dtype}")
@@ -186,34 +185,6 @@ class Tensor:
     def retain_grad(self) -> None:
         """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
         self._retain_grad = True
-
-    def to(self, target: Any = None, dtype: Any = None) -> Tensor:
-        """``t.to('cuda')``, ``t.to(np.float64)``, ``t.to('cpu', np.float32)``: differentiable."""
-        from .ops.shape import astype, move
-
-        if target is not None and not isinstance(target, str) and dtype is None:
-            try:
-                dtype, target = np.dtype(target), None
-            except TypeError:
-                pass
-        out = self
-        if target is not None and device_of(self.data) != str(target).split(":")[0]:
-            out = move(out, str(target))
-        if dtype is not None and np.dtype(dtype) != out.dtype:
-            out = astype(out, np.dtype(dtype))
-        return out
-
-    def cpu(self) -> Tensor:
-        return self.to("cpu")
-
-    def cuda(self) -> Tensor:
-        return self.to("cuda")
-
-    def float(self) -> Tensor:
-        return self.to(dtype=np.float32)
-
-    def double(self) -> Tensor:
-        return self.to(dtype=np.float64)
 
     def long(self) -> Tensor:
         return Tensor(self.data.astype(np.int64))
@@ -352,7 +323,3 @@ def as_tensor_like(value: Any, like: Tensor) -> Tensor:
     if device_of(arr) != like.device:
         arr = to_device(arr, like.device)
     return Tensor(arr)
-
-
-# Operators and methods are attached in ops/methods.py, which needs this module loaded first.
-from .ops import methods as _methods  # noqa: E402,F401

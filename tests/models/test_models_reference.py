@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import striate as st
-import striate.interop.torch_models as tr
+import striate.bench.torch_twins as tr
 import striate.nn  # noqa: F401  (st.nn below)
 from helpers import assert_close, torch
 from striate.models import get_model, list_models

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import default_generator
+from ..random import default_generator
 from .arrays import fetch_batch
 
 _END = object()

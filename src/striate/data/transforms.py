@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..backend import resolve_generator
+from ..random import resolve_generator
 
 Transform = Callable[..., np.ndarray]
 

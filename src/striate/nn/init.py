@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import array_module, resolve_generator, to_device
+from ..backend import array_module, to_device
+from ..random import resolve_generator
 from ..tensor import Tensor, increment_version
 
 Generator = np.random.Generator | None

@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import array_module, device_of, resolve_generator, to_device
+from ..backend import array_module, device_of, to_device
 from ..function import Context, Function
+from ..random import resolve_generator
 from ..tensor import unwrap
 
 

@@ -1,15 +1,23 @@
-"""Tensor's operators and methods, each a thin call into an op (so ``a + b`` and ``x.sum()`` build
-the graph like any other op).  Kept apart from ``tensor.py`` so the engine stays small."""
+"""Tensor's operators and methods, each a thin call into an op (so ``a + b``, ``x.sum()`` and
+``x.to('cuda')`` build the graph like any other op).
+
+Kept apart from ``tensor.py`` so the engine imports no op: ``ops/__init__.py`` imports this module,
+which attaches every entry of :data:`METHODS` to :class:`~striate.tensor.Tensor`.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+import numpy as np
+
+from ..backend import device_of
 from ..tensor import Tensor, as_tensor_like
 from . import elementwise as E
 from . import reduce as R
 from . import shape as S
+from .activation import rectify, relu
 from .matmul import matmul
 
 
@@ -39,18 +47,6 @@ def _rpow(self: Tensor, base: Any) -> Tensor:
     return E.exp(self * math.log(base))
 
 
-def _abs(self: Tensor) -> Tensor:
-    from .activation import rectify
-
-    return rectify(self)
-
-
-def _relu(self: Tensor) -> Tensor:
-    from .activation import relu
-
-    return relu(self)
-
-
 def _argmax(self: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     out = self.data.argmax(axis=dim)
     if keepdim and dim is not None:
@@ -73,6 +69,21 @@ def _view(self: Tensor, *shape: Any) -> Tensor:
     return S.reshape(self, *shape)
 
 
+def _to(self: Tensor, target: Any = None, dtype: Any = None) -> Tensor:
+    """``t.to('cuda')``, ``t.to(np.float64)``, ``t.to('cpu', np.float32)``: differentiable."""
+    if target is not None and not isinstance(target, str) and dtype is None:
+        try:
+            dtype, target = np.dtype(target), None
+        except TypeError:
+            pass
+    out = self
+    if target is not None and device_of(self.data) != str(target).split(":")[0]:
+        out = S.move(out, str(target))
+    if dtype is not None and np.dtype(dtype) != out.dtype:
+        out = S.astype(out, np.dtype(dtype))
+    return out
+
+
 METHODS = {
     "__add__": _binary(E.Add), "__radd__": _binary(E.Add, True),
     "__sub__": _binary(E.Sub), "__rsub__": _binary(E.Sub, True),
@@ -87,7 +98,7 @@ METHODS = {
     "__eq__": _compare("__eq__"), "__ne__": _compare("__ne__"),
     "__lt__": _compare("__lt__"), "__le__": _compare("__le__"),
     "__gt__": _compare("__gt__"), "__ge__": _compare("__ge__"),
-    "__abs__": _abs, "abs": _abs, "relu": _relu,
+    "__abs__": rectify, "abs": rectify, "relu": relu,
     "exp": E.exp, "log": E.log, "sqrt": E.sqrt, "clamp": E.clamp, "clip": E.clamp,
     "sum": R.sum, "mean": R.mean, "var": R.var, "max": _max, "min": _min, "amax": R.amax,
     "amin": R.amin, "argmax": _argmax,
@@ -95,6 +106,10 @@ METHODS = {
     "reshape": S.reshape, "view": _view, "flatten": S.flatten, "permute": S.permute,
     "transpose": S.transpose, "unsqueeze": S.unsqueeze, "squeeze": S.squeeze,
     "matmul": matmul, "expand": S.expand,
+    "clone": S.copy, "to": _to,
+    "cpu": lambda self: _to(self, "cpu"), "cuda": lambda self: _to(self, "cuda"),
+    "float": lambda self: _to(self, dtype=np.float32),
+    "double": lambda self: _to(self, dtype=np.float64),
     "T": property(lambda self: S.permute(self, tuple(reversed(range(self.ndim))))),
 }
 

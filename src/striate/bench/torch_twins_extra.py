@@ -1,5 +1,6 @@
 """PyTorch twins of DenseNet, MobileNet v1, All-CNN-C and Jarrett's network (with its local
-contrast normalisation written out in torch); see ``torch_models`` for how they are used."""
+contrast normalisation written out in torch); see ``torch_twins`` for how
+they are used (only to compare with PyTorch; importing this module imports torch)."""
 
 from __future__ import annotations
 

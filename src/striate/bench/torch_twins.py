@@ -1,9 +1,14 @@
-"""PyTorch twins of ``striate.models``, for parity tests and side-by-side benchmarks.
+"""PyTorch twins of ``striate.models``: they exist only to compare striate with PyTorch.
+
+``striate bench`` (its PyTorch column, skipped by ``--no-torch``), the scripts in ``benchmarks/``
+and the parity tests (``tests/models/test_models_reference.py``) use them; nothing else in the
+library does.  Importing this module imports torch, so only those callers import it, and only
+when a comparison with PyTorch is asked for.
 
 Each class mirrors torchvision's code (or, for models torchvision lacks, ours) with the same
 module names, so ``state_dict`` keys match one to one.  ``build(name, **kwargs)`` builds one on
 the meta device (no init cost); ``twin(name, model)`` builds one holding a copy of a striate
-model's weights.  Importing this module needs PyTorch.
+model's weights.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .torch_models_extra import AllConvNet, DenseNet, Jarrett, MobileNetV1
+from .torch_twins_extra import AllConvNet, DenseNet, Jarrett, MobileNetV1
 
 # --- LeNet-5, AlexNet, VGG -------------------------------------------------------------------
 
