@@ -1,6 +1,6 @@
-"""Where a batch-1 convolution's time goes outside its kernels: one ``conv_bn`` call (conv → BN →
-ReLU at inference) of a 3×3 Winograd layer, timed at each level of the call, from the compiled
-kernels alone up to ``nn.utils.conv_bn``, alternating in one process.
+"""Where a batch-1 convolution's time goes outside its kernels: one fused conv → BN → ReLU call at
+inference of a 3×3 Winograd layer, timed at each level of the call, from the compiled kernels
+alone up to the op ``conv2d_inference``, alternating in one process.
 
     python benchmarks/batch1_overhead.py                      # 32 → 32 channels on 16×16
     python benchmarks/batch1_overhead.py --channels 16 --size 32 --rounds 41
@@ -8,9 +8,8 @@ kernels alone up to ``nn.utils.conv_bn``, alternating in one process.
 Levels (each includes the one above it):
   kernels            BN's s and t, the weight transform U, the input tiles V, U·V, the output
                      transform and the compiled epilogue, called directly
-  correlate          ``kernels.conv.correlate`` (path and piece choice, closures, the same kernels)
+  correlate          ``kernels.conv.correlate`` (the plan's lookup, closures, the same kernels)
   conv2d_inference   the op: argument checks, ``Function.apply``, the op's context
-  conv_bn            the module-level call that decides to fuse
 Prints the median µs of each level over the rounds and what each level adds.
 """
 
@@ -25,8 +24,8 @@ import numpy as np
 import striate as st
 from striate import nn
 from striate.kernels import conv as K
-from striate.kernels import pointwise, winograd
-from striate.nn.utils import _bn_affine, conv_bn
+from striate.kernels import conv_plan, pointwise, winograd
+from striate.nn.fusion import bn_affine
 from striate.ops.conv import conv2d_inference
 
 
@@ -40,19 +39,20 @@ def main() -> None:
 
     c, hw = args.channels, args.size
     rng = np.random.default_rng(0)
-    conv, bn, relu = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()
+    conv, bn = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
     bn.running_var[...] = rng.uniform(0.5, 2, c)
     bn.eval()
     x = st.tensor(rng.standard_normal((1, c, hw, hw)).astype(np.float32))
     xa, wa = x.data, conv.weight.data
-    if K._method(xa, wa.shape, (1, 1), (1, 1), (1, 1), 1, hw) != "winograd":
+    plan = conv_plan.plan_for(xa.shape, wa.shape, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, xa.dtype)
+    if plan.forward.algorithm != "winograd":
         raise SystemExit(f"{c} channels on {hw}×{hw} at batch 1 do not take Winograd's path; "
                          "try more channels or a larger size")
-    scheme = K._winograd_scheme(c, c)
+    scheme = plan.forward.scheme
     tiles = (scheme.tiles(hw), scheme.tiles(hw))
 
     def kernels():
-        s, t = _bn_affine(bn, None, wa.dtype)
+        s, t = bn_affine(bn, None, wa.dtype)
         u = winograd.transform_weight(wa, scheme)
         v = winograd.input_tiles(xa, 1, 1, tiles, scheme)
         y = np.empty((c, 1, hw, hw), wa.dtype)
@@ -60,16 +60,15 @@ def main() -> None:
         pointwise.affine_relu_(y, s, t, True)
 
     def correlate():
-        s, t = _bn_affine(bn, None, wa.dtype)
+        s, t = bn_affine(bn, None, wa.dtype)
         K.correlate(xa, wa, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, bias=t, scale=s, relu=True)
 
     def op():
-        s, t = _bn_affine(bn, None, wa.dtype)
+        s, t = bn_affine(bn, None, wa.dtype)
         conv2d_inference(x, conv.weight, t, conv.stride, conv.padding, conv.dilation,
                          conv.groups, scale=s, relu=True)
 
-    levels = {"kernels": kernels, "correlate": correlate, "conv2d_inference": op,
-              "conv_bn": lambda: conv_bn(conv, bn, x, relu)}
+    levels = {"kernels": kernels, "correlate": correlate, "conv2d_inference": op}
     times: dict[str, list[float]] = {name: [] for name in levels}
     with st.no_grad():
         for fn in levels.values():  # warm-up: compiles, caches

@@ -20,14 +20,20 @@ def step_functions(package: str, model_name: str,
     st = importlib.import_module(package)
     F = importlib.import_module(f"{package}.nn.functional")
     models = importlib.import_module(f"{package}.models")
+    # fusion and process tuning are explicit since the Design issue; older copies fuse inside
+    # their models and tune the process at import
+    fuse = getattr(importlib.import_module(f"{package}.nn.utils"), "fuse", lambda m: m)
+    backends = getattr(st, "backends", None)
+    if backends is not None:
+        backends.tune_process()
     st.manual_seed(0)
-    model = models.get_model(model_name)
+    model = fuse(models.get_model(model_name))
     optimiser = importlib.import_module(f"{package}.optim").SGD(model.parameters(), lr=0.01,
                                                                   momentum=0.9)
     rng = np.random.default_rng(0)
     x = st.tensor(rng.standard_normal((batch, *INPUTS[model_name])).astype(np.float32))
     y = st.tensor(rng.integers(0, 10, batch))
-    evaluated = models.get_model(model_name).eval()
+    evaluated = fuse(models.get_model(model_name)).eval()
 
     def train() -> None:
         loss = F.cross_entropy(model(x), y)

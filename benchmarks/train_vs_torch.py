@@ -84,10 +84,12 @@ def main() -> None:
     args = p.parse_args()
 
     import striate as st
+    from striate.bench.torch_twins import twin
     from striate.data import Normalizer, fashion_mnist
-    from striate.interop.torch_models import twin
     from striate.models import lenet5
+    from striate.nn.utils import fuse
 
+    st.backends.tune_process()  # as `striate train` does (it tunes the process for both)
     train, test = fashion_mnist("train"), fashion_mnist("test")
     if args.limit:
         from striate.data import ArrayDataset
@@ -99,6 +101,7 @@ def main() -> None:
     st.manual_seed(args.seed)
     ours = lenet5()
     theirs = twin("lenet5", ours)  # a copy of the same initial weights
+    fuse(ours)  # conv → ReLU as one op, as the trainer runs it
     results = {}
     for name, model, fit in (("striate", ours, train_striate), ("torch", theirs, train_torch)):
         data = batches(train, normalizer, args.batch_size, args.epochs, args.seed)

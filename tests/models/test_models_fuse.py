@@ -1,4 +1,5 @@
-"""fuse_conv_bn: folding evaluation-mode BN into the preceding conv keeps the function."""
+"""Fusion: folding evaluation-mode BN into the preceding conv (``fuse_conv_bn``) and running
+conv → BN → (+ shortcut) → ReLU chains as single ops (``fuse``) keep the model's function."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import striate as st
 from helpers import assert_close
 from striate import nn
 from striate.models import get_model
-from striate.nn.utils import count_parameters, fuse_conv_bn
+from striate.nn import fusion
+from striate.nn.utils import count_parameters, fuse, fuse_conv_bn, is_fused, unfuse
 
 
 def _bns(model):
@@ -46,7 +48,7 @@ def test_fused_model_computes_the_same(name, kwargs, shape, left, inplace):
     bns, params = _bns(model), count_parameters(model)
     with st.no_grad():
         before = model(x)
-        fused = fuse_conv_bn(model, inplace=inplace)
+        fused = fuse_conv_bn(model, x, inplace=inplace)
         after = fused(x)
     assert (fused is model) == inplace
     assert _bns(fused) == left < bns
@@ -73,11 +75,36 @@ def test_fold_formula_and_inplace():
 
 def test_training_mode_bn_is_left_alone():
     model = get_model("resnet20")
-    fused = fuse_conv_bn(model)  # still in training mode
-    assert _bns(fused) == _bns(model)
+    x = st.tensor(np.zeros((2, 3, 8, 8), np.float32))
+    fused = fuse_conv_bn(model, x)  # still in training mode
+    assert _bns(fused) == _bns(model) and fused.training
 
 
-# --- conv_bn: the same fold, on every call at inference ------------------------------------------
+def test_without_an_example_input_only_sequential_pairs_fold():
+    model = get_model("resnet18", num_classes=10).eval()
+    fused = fuse_conv_bn(model)  # the downsampling shortcuts are Sequential(conv, bn)
+    assert _bns(model) - _bns(fused) == 3
+
+
+def test_a_conv_whose_output_is_read_elsewhere_is_not_folded():
+    class Both(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn = nn.Conv2d(2, 2, 3, padding=1), nn.BatchNorm2d(2)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return self.bn(y) + y  # y is needed beside bn(y)
+
+    model = Both().double()
+    _randomise_bn(model)
+    x = st.tensor(np.random.default_rng(3).standard_normal((1, 2, 5, 5)))
+    with st.no_grad():
+        assert _bns(fuse_conv_bn(model.eval(), x)) == 1
+        assert_close(fuse(model)(x), unfuse(model)(x), rtol=1e-12, what="read twice")
+
+
+# --- fuse: conv → BN → (+ shortcut) → ReLU chains as one op, the model as written ---------------
 
 
 def _conv_bn_layers(bias, affine):
@@ -91,69 +118,53 @@ def _conv_bn_layers(bias, affine):
     return conv, bn.eval(), nn.ReLU()
 
 
+def _chain(conv, bn, relu, x, residual):
+    y = conv(x)
+    y = y if bn is None else bn(y)
+    y = y if residual is None else y + residual
+    return y if relu is None else relu(y)
+
+
+def _fused(*layers):
+    """Deep copies of ``layers`` (None kept), fused."""
+    import copy
+
+    return [None if m is None else fuse(copy.deepcopy(m)) for m in layers]
+
+
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("affine", [False, True])
 @pytest.mark.parametrize("with_bn", [True, False])
 @pytest.mark.parametrize("with_relu", [True, False])
 @pytest.mark.parametrize("with_residual", [True, False])
-def test_conv_bn_is_one_op_at_inference_and_equals_the_layers(monkeypatch, bias, affine,
+def test_a_chain_is_one_op_at_inference_and_equals_the_layers(monkeypatch, bias, affine,
                                                               with_bn, with_relu, with_residual):
-    from striate.nn import utils
-
     conv, bn, relu = _conv_bn_layers(bias, affine)
     bn, relu = (bn if with_bn else None), (relu if with_relu else None)
     rng = np.random.default_rng(6)
     x = st.tensor(rng.standard_normal((2, 3, 9, 9)))
     residual = st.tensor(rng.standard_normal((2, 4, 5, 5))) if with_residual else None
     calls = []
-    fused = utils.conv2d_inference
-    monkeypatch.setattr(utils, "conv2d_inference",
-                        lambda *a, **k: calls.append(1) or fused(*a, **k))
+    one_op = fusion.conv2d_inference
+    monkeypatch.setattr(fusion, "conv2d_inference",
+                        lambda *a, **k: calls.append(1) or one_op(*a, **k))
     with st.no_grad():
-        expected = conv(x) if bn is None else bn(conv(x))
-        expected = expected if residual is None else expected + residual
-        expected = expected if relu is None else relu(expected)
-        y = utils.conv_bn(conv, bn, x, relu, residual)
-    assert calls == [1]
-    assert_close(y, expected, rtol=1e-12, what="conv_bn fused")
+        expected = _chain(conv, bn, relu, x, residual)
+        y = _chain(*_fused(conv, bn, relu), x, residual)
+        y.data  # noqa: B018  (a deferred value is computed when read)
+    assert calls == ([1] if with_bn else [])
+    assert_close(y, expected, rtol=1e-12, what="fused chain")
 
 
-def test_conv_bn_runs_the_layers_in_training_with_gradients_or_hooks(monkeypatch):
-    from striate.nn import utils
-
-    conv, bn, relu = _conv_bn_layers(False, True)
-    x = st.tensor(np.random.default_rng(7).standard_normal((2, 3, 9, 9)))
-    monkeypatch.setattr(utils, "conv2d_inference", lambda *a, **k: pytest.fail("fused"))
-    y = utils.conv_bn(conv, bn, x, relu)  # gradients wanted (the parameters')
-    y.sum().backward()
-    assert conv.weight.grad is not None
-    seen = []
-    handle = bn.register_forward_hook(lambda m, i, o: seen.append(o))
-    with st.no_grad():
-        utils.conv_bn(conv, bn, x, relu)  # a hook on bn sees its output
-    handle.remove()
-    assert len(seen) == 1
-    bn.train()
-    before = int(bn.num_batches_tracked)
-    with st.no_grad():
-        utils.conv_bn(conv, bn, x, relu)  # training: batch statistics, running ones updated
-    assert int(bn.num_batches_tracked) == before + 1
-
-
-@pytest.mark.parametrize("with_relu, with_residual", [(True, True), (True, False),
-                                                     (False, True)])
-def test_conv_bn_in_training_fuses_bn_residual_relu_and_equals_the_layers(
-        monkeypatch, with_relu, with_residual):
-    """In training, conv_bn runs the conv, then BN, the residual sum and the ReLU as one op
-    (BatchNorm2d.forward_fused, no ReLU layer): the layers' output, running statistics and
-    gradients; a hook on the ReLU sends it back to the layers as written."""
-    import copy
-
-    from striate.nn import utils
-
+@pytest.mark.parametrize("with_bn, with_relu, with_residual", [
+    (True, True, True), (True, True, False), (True, False, True), (False, True, False)])
+def test_a_chain_in_training_equals_the_layers_with_gradients(monkeypatch, with_bn, with_relu,
+                                                             with_residual):
+    """In training the conv runs, then BN, the sum and the ReLU as one op (no ReLU layer
+    runs); with no BN, conv → ReLU is one op: the layers' output, statistics and gradients."""
     conv, bn, relu = _conv_bn_layers(True, True)
     bn.train()
-    relu = relu if with_relu else None
+    bn, relu = (bn if with_bn else None), (relu if with_relu else None)
     rng = np.random.default_rng(10)
     data = rng.standard_normal((2, 3, 9, 9))
     r = rng.standard_normal((2, 4, 5, 5)) if with_residual else None
@@ -161,75 +172,115 @@ def test_conv_bn_in_training_fuses_bn_residual_relu_and_equals_the_layers(
     relu_forward = nn.ReLU.forward
     monkeypatch.setattr(nn.ReLU, "forward", lambda m, i: ran.append(m) or relu_forward(m, i))
     runs = []
-    for path in ("fused", "layers"):
-        layers = [copy.deepcopy(m) for m in (conv, bn, relu)]
+    for path in ("layers", "fused"):
+        layers = _fused(conv, bn, relu)
+        if path == "layers":
+            layers = [None if m is None else unfuse(m) for m in layers]
         x = st.tensor(data, requires_grad=True)
         res = None if r is None else st.tensor(r, requires_grad=True)
-        if path == "fused":
-            y = utils.conv_bn(*layers[:2], x, layers[2], res)
-            assert ran == []  # no ReLU layer ran
-        else:
-            y = layers[1](layers[0](x))
-            y = y if res is None else y + res
-            y = y if layers[2] is None else layers[2](y)
+        ran.clear()
+        y = _chain(*layers, x, res)
         y.backward(st.tensor(np.cos(np.arange(y.data.size)).reshape(y.shape)))
-        runs.append([y, layers[1].running_mean, layers[1].running_var, x.grad,
-                     layers[0].weight.grad, layers[1].weight.grad, layers[1].bias.grad]
+        assert bool(ran) == (relu is not None and path == "layers")  # fused: no ReLU layer ran
+        stats = [] if bn is None else [layers[1].running_mean, layers[1].running_var,
+                                       layers[1].weight.grad, layers[1].bias.grad]
+        runs.append([y, x.grad, layers[0].weight.grad, layers[0].bias.grad, *stats]
                     + ([] if res is None else [res.grad]))
     for ours, theirs in zip(*runs, strict=True):
-        assert_close(ours, theirs, rtol=1e-12, what="conv_bn in training")
-    if relu is not None:
-        seen = []
-        relu.register_forward_hook(lambda m, i, o: seen.append(o))
-        utils.conv_bn(conv, bn, st.tensor(data), relu, None if r is None else st.tensor(r))
-        assert len(seen) == 1 and ran  # the ReLU ran as a layer, its hook saw the output
+        assert_close(ours, theirs, rtol=1e-12, what="fused chain in training")
 
 
-def test_conv_bn_in_training_without_bn_is_conv_relu_and_equals_the_layers(monkeypatch):
-    """With no BN and no residual, conv_bn(conv, None, x, relu) in training is one op
-    (conv2d_relu: no ReLU layer runs): the layers' output and gradients; a hook on the conv or
-    the ReLU sends it back to the layers as written."""
+@pytest.mark.parametrize("hooked", [0, 1, 2])
+def test_a_hook_on_a_layer_sees_it_run(hooked):
+    plain = _conv_bn_layers(False, True)
+    conv, bn, relu = _fused(*plain)
+    seen = []
+    [conv, bn, relu][hooked].register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    x = st.tensor(np.random.default_rng(7).standard_normal((2, 3, 9, 9)))
+    with st.no_grad():
+        y = relu(bn(conv(x)))
+        assert seen == [(2, 4, 5, 5)]
+        assert_close(y, _chain(*plain, x, None), rtol=1e-12, what="hooked")
+
+
+def test_a_value_used_twice_is_the_same_and_statistics_update_once():
+    plain = _conv_bn_layers(False, True)
+    conv, bn, relu = _fused(*plain)
+    bn.train(), plain[1].train()
+    x = st.tensor(np.random.default_rng(9).standard_normal((2, 3, 9, 9)))
+    ours = bn(conv(x))
+    both = relu(ours) + ours * 2  # the pre-ReLU value is read after the fused op used it
+    theirs = plain[1](plain[0](x))
+    assert_close(both, plain[2](theirs) + theirs * 2, rtol=1e-12, what="used twice")
+    assert int(bn.num_batches_tracked) == 1
+    assert_close(bn.running_var, plain[1].running_var, rtol=1e-12, what="statistics")
+
+
+def test_a_deferred_value_keeps_the_grad_mode_it_was_made_in():
+    conv, relu = _fused(nn.Conv2d(3, 4, 3), nn.ReLU())
+    x = st.tensor(np.random.default_rng(1).standard_normal((1, 3, 6, 6)).astype(np.float32))
+    with st.no_grad():
+        y = conv(x)
+    assert not relu(y).requires_grad and not y.requires_grad
+
+
+ZOO = [  # (model, kwargs, input shape): every architecture family in the zoo
+    ("lenet5", {}, (2, 1, 28, 28)),
+    ("lenet5", {"activation": "tanh"}, (2, 1, 28, 28)),
+    ("resnet20", {}, (2, 3, 16, 16)),
+    ("resnet18", {}, (2, 3, 32, 32)),
+    ("resnet18", {"block_variant": "seed000"}, (2, 3, 32, 32)),
+    ("resnet50", {"num_classes": 10}, (2, 3, 32, 32)),
+    ("vgg11_bn", {"num_classes": 10, "input_size": 32}, (2, 3, 32, 32)),
+    ("vgg11", {"num_classes": 10, "input_size": 32}, (2, 3, 32, 32)),
+    ("mobilenet_v1", {}, (2, 3, 32, 32)),
+    ("googlenet", {"num_classes": 10}, (2, 3, 40, 40)),
+    ("densenet_bc", {"depth": 10, "growth_rate": 4}, (2, 3, 8, 8)),
+    ("allconv", {}, (2, 3, 32, 32)),
+    ("jarrett", {}, (2, 1, 28, 28)),
+    ("alexnet", {"num_classes": 10}, (1, 3, 63, 63)),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,shape", ZOO, ids=[f"{n}{k}" for n, k, _ in ZOO])
+def test_every_zoo_model_fused_equals_unfused_in_values_and_gradients(name, kwargs, shape):
+    """Training (values, gradients, BN statistics) and inference, float64; the same keys."""
     import copy
 
-    from striate.nn import utils
-
-    conv, _, relu = _conv_bn_layers(True, True)
-    data = np.random.default_rng(11).standard_normal((2, 3, 9, 9))
-    ran = []
-    relu_forward = nn.ReLU.forward
-    monkeypatch.setattr(nn.ReLU, "forward", lambda m, i: ran.append(m) or relu_forward(m, i))
-    runs = []
-    for path in ("fused", "layers"):
-        layers = [copy.deepcopy(m) for m in (conv, relu)]
-        x = st.tensor(data, requires_grad=True)
-        y = (utils.conv_bn(layers[0], None, x, layers[1]) if path == "fused"
-             else layers[1](layers[0](x)))
-        assert (ran == []) == (path == "fused")
+    plain = get_model(name, generator=np.random.default_rng(0), **kwargs).double()
+    _randomise_bn(plain)
+    fused = fuse(copy.deepcopy(plain))
+    assert is_fused(fused) and not is_fused(plain)
+    assert list(fused.state_dict()) == list(plain.state_dict())
+    x = np.random.default_rng(1).standard_normal(shape)
+    outs = []
+    for model in (plain, fused):
+        model.train()
+        st.manual_seed(0)  # dropout draws the same masks
+        y = model(st.tensor(x))
         y.backward(st.tensor(np.cos(np.arange(y.data.size)).reshape(y.shape)))
-        runs.append([y, x.grad, layers[0].weight.grad, layers[0].bias.grad])
-    for ours, theirs in zip(*runs, strict=True):
-        assert_close(ours, theirs, rtol=1e-12, what="conv_bn without BN in training")
-    for layer in (conv, relu):
-        ran.clear()
-        handle = layer.register_forward_hook(lambda m, i, o: None)
-        utils.conv_bn(conv, None, st.tensor(data, requires_grad=True), relu)
-        handle.remove()
-        assert ran  # the ReLU ran as a layer
+        model.eval()
+        with st.no_grad():
+            inference = model(st.tensor(x))
+        outs.append([y, inference, *(p.grad for p in model.parameters()),
+                     *model.buffers()])
+    for ours, theirs in zip(outs[1], outs[0], strict=True):
+        assert (ours is None) == (theirs is None)
+        if ours is not None:
+            assert_close(ours, theirs, rtol=1e-9, what=f"{name} fused")
+    assert not is_fused(unfuse(fused))
 
 
-def test_resnet20_inference_is_fused_and_equals_the_unfused_layers(monkeypatch):
-    """The CIFAR ResNet calls conv_bn: at inference its BNs do not run as layers, and the
-    output is the layers' (float64, to roundoff); with gradients wanted they run as before."""
-    model = get_model("resnet20").double()
-    _randomise_bn(model)
-    model.eval()
-    x = st.tensor(np.random.default_rng(8).standard_normal((2, 3, 16, 16)))
+def test_resnet20_fused_runs_no_relu_layer_and_at_inference_no_bn_layer(monkeypatch):
+    model = fuse(get_model("resnet20"))
     ran = []
-    forward = nn.BatchNorm2d.forward
-    monkeypatch.setattr(nn.BatchNorm2d, "forward", lambda m, i: ran.append(m) or forward(m, i))
-    layers = model(x)  # gradients wanted (the parameters'): the layers run
-    assert len(ran) == _bns(model)
+    for kind in (nn.ReLU, nn.BatchNorm2d):
+        forward = kind.forward
+        monkeypatch.setattr(kind, "forward", lambda m, i, f=forward: ran.append(m) or f(m, i))
+    x = st.tensor(np.random.default_rng(2).standard_normal((2, 3, 16, 16)).astype(np.float32))
+    model(x).sum().backward()
+    assert not any(isinstance(m, nn.ReLU) for m in ran)  # each ReLU joined its BN
+    ran.clear()
     with st.no_grad():
-        fused = model(x)
-    assert len(ran) == _bns(model)  # none ran again
-    assert_close(fused, layers, rtol=1e-10, what="resnet20 fused inference")
+        model.eval()(x)
+    assert ran == []  # each BN joined its conv, each ReLU the chain

@@ -66,10 +66,11 @@ def striate_throughput(name: str, batch: int, input_shape: tuple[int, int, int],
     import striate as st
     import striate.nn.functional as F
     from striate.models import get_model
+    from striate.nn.utils import fuse
     from striate.optim import SGD
 
     st.manual_seed(0)
-    model = get_model(name, **model_args)
+    model = fuse(get_model(name, **model_args))
     opt = SGD(model.parameters(), lr=0.01, momentum=0.9)
     x, y = _inputs((batch, *input_shape), model_args.get("num_classes", 10))
     x, y = st.tensor(x), st.tensor(y)
@@ -97,7 +98,7 @@ def torch_throughput(name: str, batch: int, input_shape: tuple[int, int, int],
     import torch
 
     import striate as st
-    from striate.interop.torch_models import twin
+    from striate.bench.torch_twins import twin
     from striate.models import get_model
 
     st.manual_seed(0)

@@ -46,9 +46,6 @@ class DenseLayer(nn.Module):
         self.dropout = nn.Dropout(drop_rate)
         self.drop_rate = drop_rate
 
-    def conv_bn_pairs(self) -> list[tuple[str, str]]:
-        return [("conv1", "norm2")]
-
     def forward(self, features: list[Any]) -> Any:
         x = F.cat(features, 1) if len(features) > 1 else features[0]
         x = self.conv1(self.relu1(self.norm1(x)))

@@ -34,9 +34,6 @@ class BasicConv2d(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
         self.relu = nn.ReLU()
 
-    def conv_bn_pairs(self) -> list[tuple[str, str]]:
-        return [("conv", "bn")]
-
     def forward(self, x: Any) -> Any:
         return self.relu(self.bn(self.conv(x)))
 

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from .. import nn
-from ..nn.utils import conv_bn
 from ._init import check_input_size, init_weights
 
 Generator = np.random.Generator | None
@@ -44,20 +43,18 @@ class _Residual(nn.Module):
 
     names: tuple[tuple[str, str], ...] = ()
 
-    def conv_bn_pairs(self) -> list[tuple[str, str]]:
-        return list(self.names) if self.variant == "standard" else []
-
     def forward(self, x: Any) -> Any:
         identity = x if self.downsample is None else self.downsample(x)
+        layers = [(getattr(self, conv), getattr(self, bn)) for conv, bn in self.names]
         out = x
-        last = len(self.names) - 1
-        for i, (conv, bn) in enumerate(self.names):
-            if self.variant == "seed000":  # conv → ReLU → BN, every stage; the sum last
-                out = getattr(self, bn)(self.relu(getattr(self, conv)(out)))
-            else:  # conv → BN → ReLU, the last ReLU after the addition: relu(bn(conv) + x)
-                out = conv_bn(getattr(self, conv), getattr(self, bn), out, self.relu,
-                              residual=identity if i == last else None)
-        return out + identity if self.variant == "seed000" else out
+        if self.variant == "seed000":  # conv → ReLU → BN, every stage; the sum last
+            for conv, bn in layers:
+                out = bn(self.relu(conv(out)))
+            return out + identity
+        for conv, bn in layers[:-1]:  # conv → BN → ReLU, the last ReLU after the sum
+            out = self.relu(bn(conv(out)))
+        conv, bn = layers[-1]
+        return self.relu(bn(conv(out)) + identity)
 
 
 class BasicBlock(_Residual):
@@ -127,9 +124,6 @@ class ResNet(nn.Module):
                 if isinstance(m, _Residual):
                     nn.init.zeros_(getattr(m, m.names[-1][1]).weight)
 
-    def conv_bn_pairs(self) -> list[tuple[str, str]]:
-        return [("conv1", "bn1")]
-
     def _make_layer(self, block: type[_Residual], planes: int, blocks: int,
                     stride: int = 1) -> nn.Sequential:
         g = self._generator
@@ -144,7 +138,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x: Any) -> Any:
-        x = self.maxpool(conv_bn(self.conv1, self.bn1, x, self.relu))
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(self.avgpool(x).flatten(1))
 

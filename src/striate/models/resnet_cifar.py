@@ -18,7 +18,6 @@ import numpy as np
 
 from .. import nn
 from ..nn import functional as F
-from ..nn.utils import conv_bn
 from ._init import check_size, init_weights
 from .resnet import conv3x3
 
@@ -56,15 +55,10 @@ class CifarBasicBlock(nn.Module):
         self.shortcut = (PadShortcut(in_planes, planes, stride)
                          if stride != 1 or in_planes != planes else None)
 
-    def conv_bn_pairs(self) -> list[tuple[str, str]]:
-        return [("conv1", "bn1"), ("conv2", "bn2")]
-
     def forward(self, x: Any) -> Any:
-        # conv_bn(conv, bn, x, relu, residual) is relu(bn(conv(x)) + residual), one op at
-        # inference
-        out = conv_bn(self.conv1, self.bn1, x, self.relu)
         identity = x if self.shortcut is None else self.shortcut(x)
-        return conv_bn(self.conv2, self.bn2, out, self.relu, residual=identity)
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + identity)
 
 
 class CifarResNet(nn.Module):
@@ -94,11 +88,8 @@ class CifarResNet(nn.Module):
         layers += [CifarBasicBlock(planes, planes, 1, generator) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
-    def conv_bn_pairs(self) -> list[tuple[str, str]]:
-        return [("conv1", "bn1")]
-
     def forward(self, x: Any) -> Any:
-        x = conv_bn(self.conv1, self.bn1, x, self.relu)
+        x = self.relu(self.bn1(self.conv1(x)))
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(self.avgpool(x).flatten(1))
 

@@ -86,7 +86,7 @@ class _BatchNorm(Module):
     def forward_fused(self, input: Any, residual: Any = None, relu: bool = False) -> Any:
         """max(self(input) + residual, 0) as one op (see ``F.batch_norm``), leaving out the
         sum when ``residual`` is None and the rectifier unless ``relu``: what
-        ``nn.utils.conv_bn`` calls in training.  No hooks run (the caller checks there are
+        ``nn.utils.fuse`` calls in training.  No hooks run (the caller checks there are
         none)."""
         self._check_input(input)
         factor = 0.0 if self.momentum is None else self.momentum

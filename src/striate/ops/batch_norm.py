@@ -135,7 +135,7 @@ class BatchNorm(Function):
     "Backprop through BatchNorm"): ∂y_{t'l'm'}/∂h_{tlm} = (γ/s)·[δ − (1 + x̂_{t'l'm'} x̂_{tlm})/M],
     contracted with g; seed 001's step-by-step chain through ∂L/∂σ²_B and ∂L/∂μ_B gives the same.
 
-    Fused (``residual`` and/or ``relu``; ``nn.utils.conv_bn`` in training): z = max(y + r, 0),
+    Fused (``residual`` and/or ``relu``; ``nn.utils.fuse`` in training): z = max(y + r, 0),
     in the same pass over the activations as y.  Backward then first takes g through the
     rectifier, g·[z > 0], which is also ∂L/∂r, and goes on as above: a residual block's
     "BN → (+ shortcut) → ReLU" as one op, where the three ops made a pass and a full-size array
@@ -236,7 +236,7 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
 
     Beyond PyTorch's arguments, ``residual`` (a tensor of the input's shape) is added to the
     result and ``relu`` rectifies it, in the same op: max(batch_norm(x) + residual, 0), which
-    ``nn.utils.conv_bn`` uses for a residual block in training.
+    ``nn.utils.fuse`` uses for a residual block in training.
 
     ``running_mean``/``running_var`` are (C,) arrays (or tensors) updated in place when
     ``training``; they may be None in training (batch statistics only).  ``momentum`` must be a

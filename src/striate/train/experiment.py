@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
 from ..errors import UserError
+from ..random import manual_seed
 from .checkpoint import Checkpoint, load_checkpoint
 from .config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, TrainConfig, check_config
 from .datasets import describe_test_set, load_data, settled
@@ -27,10 +27,11 @@ from .trainer import NonFiniteLossError, Trainer
 def build_model(name: str, num_classes: int, image_shape: tuple[int, int, int],
                 model_args: dict[str, Any]):
     from .. import models
+    from ..nn.utils import fuse
 
     channels, height, _ = image_shape
-    return models.get_model(name, num_classes=num_classes, in_channels=channels,
-                            input_size=height, **model_args)
+    return fuse(models.get_model(name, num_classes=num_classes, in_channels=channels,
+                                 input_size=height, **model_args))
 
 
 def build_optimizer(config: TrainConfig, params):
@@ -114,7 +115,7 @@ def train(config: TrainConfig, resume: str | None = None,
     config = settled(config)
     run_dir = config.run_dir()
     check_writable(run_dir) if checkpoint is not None else prepare(run_dir, overwrite=overwrite)
-    backend.manual_seed(config.seed)
+    manual_seed(config.seed)
     train_set, val_set, test_set = load_data(config)
     if checkpoint is not None:
         normalizer = Normalizer.from_state_dict(checkpoint.meta["normalizer"])

@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import UserError
 from ..interop.safetensors import short_repr
 from ..nn import Module
+from ..nn.utils import fuse
 from .checkpoint import Checkpoint
 from .checkpoint_meta import MODEL_SIZE_ARGS, validate_meta
 
@@ -34,7 +35,8 @@ SHOWN_KEYS = 3  # keys named in a mismatch message
 
 
 def model_from_checkpoint(checkpoint: Checkpoint) -> Module:
-    """Validate, rebuild and load the model ``checkpoint`` describes; in eval mode."""
+    """Validate, rebuild and load the model ``checkpoint`` describes; fused (``nn.utils.fuse``)
+    and in eval mode."""
     where = checkpoint.path or "checkpoint"
     validate_meta(checkpoint.meta, where)
     info = checkpoint.meta["model"]
@@ -44,7 +46,7 @@ def model_from_checkpoint(checkpoint: Checkpoint) -> Module:
     model = _build(name, kwargs, DRAWS_PER_VALUE * held, f"{where}: its metadata")
     model.load_state_dict(_fitting_state(model, checkpoint.model_state, f"{where}: the weights "
                                          f"do not fit the {name} its metadata describes"))
-    return model.eval()
+    return fuse(model).eval()
 
 
 class _OverBudget(Exception):

@@ -24,6 +24,7 @@ import numpy as np
 from .. import backend
 from ..nn import functional as F
 from ..nn.module import Module
+from ..random import default_generator
 from ..tensor import Tensor, no_grad
 from .checkpoint import Checkpoint, save_checkpoint
 from .metrics import MetricsLog, RunningMetrics
@@ -126,8 +127,12 @@ class Trainer:
         Ctrl-C or SIGTERM finishes the current step, saves ``last.safetensors`` (resumable
         mid-epoch) and raises :class:`TrainingInterrupted`; a second one stops at once. An
         epoch that ends with a non-finite loss or weights raises :class:`NonFiniteLossError`
-        and saves nothing, so the checkpoints keep the last good epoch.
+        and saves nothing, so the checkpoints keep the last good epoch.  Tunes the process for
+        training first (``st.backends.tune_process``: allocator and BLAS threads, for good).
         """
+        from ..backends import tune_process
+
+        tune_process()
         try:
             with self._stop_between_steps():
                 while self.epoch < epochs:
@@ -227,7 +232,7 @@ class Trainer:
             epoch=self.epoch, history=self.history, best_accuracy=self.best_accuracy,
             stale_epochs=self.stale,
             loader_rng=self.train_loader.state_dict(),
-            global_rng=backend.default_generator().bit_generator.state,
+            global_rng=default_generator().bit_generator.state,
             scheduler=self.scheduler.state_dict() if self.scheduler is not None else None)
         path = save_checkpoint(self.run_dir / f"{name}.safetensors", self.model.state_dict(),
                                meta, self.optimizer.state_dict())
@@ -249,7 +254,7 @@ class Trainer:
         self.stale = int(meta.get("stale_epochs", 0))
         self.saved_epoch = self.epoch
         self.train_loader.load_state_dict(meta["loader_rng"])
-        backend.default_generator().bit_generator.state = meta["global_rng"]
+        default_generator().bit_generator.state = meta["global_rng"]
         self.log.rewrite(self.history)
 
 

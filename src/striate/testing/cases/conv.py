@@ -17,7 +17,7 @@ def _conv(config: str, x_shape, w_shape, bias: bool = True, **kw) -> Case:
 
 
 def _conv_relu(config: str, x_shape, w_shape, **kw) -> Case:
-    """conv2d with its ReLU in the epilogue (``nn.utils.conv_bn`` in training, no BN)."""
+    """conv2d with its ReLU in the epilogue (``nn.utils.fuse`` in training, no BN)."""
     def make(rng):
         return [rng.standard_normal(x_shape), rng.standard_normal(w_shape),
                 rng.standard_normal(w_shape[0])]
