@@ -172,8 +172,7 @@ def load_pickle(path: str | os.PathLike) -> Any:
 
     Python 2 ``str`` objects come back as ``bytes`` (``encoding="bytes"``), as the CIFAR page
     prescribes. Any refusal or corruption raises :class:`DatasetError` naming the file. Memory
-    stays within a small multiple of the file's size (the structure check costs about 20 ms
-    for a 30 MB CIFAR batch).
+    stays within a small multiple of the file's size.
     """
     try:
         with open(path, "rb") as f:

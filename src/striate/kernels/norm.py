@@ -34,11 +34,8 @@ def by_channels(kernel: Any, view: Any, *args: Any) -> None:
     at least ``PARALLEL_MIN_BYTES`` of the activations; else one call.  Every kernel below
     computes each channel from that channel's values alone, so the ranges are independent.
 
-    The passes are bound by memory, which two cores share (one copy thread 20 GB/s here, two
-    28), and each hand-off costs 0.1–0.15 ms: the fused BN → (+ shortcut) → ReLU forward and
-    backward (four passes), float32, 2 cores, one range → two: (128, 16, 32, 32) 0.90 → 0.79 of
-    its time before this change, (512, 64, 8, 8) 0.89 → 0.80, but shared from 1 MiB a range,
-    (128, 64, 8, 8) went 1.00 → 1.50 and (128, 32, 16, 16) 1.02 → 1.34."""
+    The passes are bound by memory, which the cores share, and each hand-off to a thread has a
+    fixed cost: splitting pays on large activations only (docs/convolution-plan.md, threads)."""
     channels = view.shape[1]
     pieces = 1 if view.nbytes < 2 * PARALLEL_MIN_BYTES else \
         min(num_workers(), channels, view.nbytes // PARALLEL_MIN_BYTES)

@@ -54,8 +54,8 @@ def _single_threaded_blas():
     """A context that keeps NumPy's BLAS to one thread within it (if threadpoolctl is
     installed; otherwise BLAS keeps its own setting).  Nothing to do once
     :func:`keep_numpy_blas_single_threaded` pinned it; else, where it has one thread already,
-    asking for the count (about a microsecond) replaces switching it (about 5 µs to set and
-    restore; threadpoolctl's own limiter, which sets every BLAS loaded, about 10 µs)."""
+    asking for the count replaces switching it, which costs several times more (as does
+    threadpoolctl's own limiter, which sets every BLAS loaded)."""
     global _blas
     if _pinned:
         return nullcontext()

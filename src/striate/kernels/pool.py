@@ -240,8 +240,7 @@ def _compiled_tiles(a, win: Windows) -> bool:
     """True where the compiled kernels below serve: side-by-side windows inside the input (every
     2×2 stride-2 max pool without padding or a ceil-mode window past the edge), on the CPU.
     They read and write each pixel once, where the NumPy versions make several passes per kernel
-    offset: LeNet-5's first pool (batch 128, 6 maps of 28×28, float32) measured 0.7–1.0 → 0.26 ms
-    forward and 0.58 → 0.23 ms backward on an AVX-512 machine."""
+    offset."""
     return win.tiles and win.padded == win.size and jit.serves(a)
 
 
@@ -250,8 +249,8 @@ _tile_kernels: dict[tuple[int, int], tuple] = {}
 
 def tile_kernels(kh: int, kw: int) -> tuple:
     """The compiled (max, max letting NaN win, scatter) kernels for kh × kw tiles: the tile size
-    is a compile-time constant, so the loops over a tile unroll (with a run-time size they
-    measured 5× slower)."""
+    is a compile-time constant, so the loops over a tile unroll (with a run-time size they do
+    not, and run several times slower)."""
     if (kh, kw) not in _tile_kernels:
         _tile_kernels[kh, kw] = (_make_max_tiles(kh, kw, nan_wins=False),
                                  _make_max_tiles(kh, kw, nan_wins=True),
@@ -265,7 +264,7 @@ def _make_max_tiles(kh: int, kw: int, nan_wins: bool):
 
     A plain ``v > b`` compiles to a maximum and a conditional move; letting a NaN win as well
     needs a select on floats, which x86 without AVX-512 compiles to a branch that random data
-    mispredicts (LeNet-5's first pool, batch 128, on an AVX2 machine: 2.6 ms against 0.34). So
+    mispredicts, several times slower. So
     the kernel without ``nan_wins`` skips NaN and reports whether it met one; the caller then
     runs the one with ``nan_wins``, where the first NaN wins, as in np.argmax and PyTorch."""
 
@@ -301,7 +300,7 @@ def _make_scatter_tiles(kh: int, kw: int):
     def scatter_tiles(g, arg, gx):  # pragma: no cover - compiled
         """g of each tile goes to the pixel at its arg offset in gx, which the caller zeroed
         (contiguous): one store per tile, where a select per pixel compiled to a mispredicted
-        branch on AVX2 (LeNet-5's first pool, batch 128: 1.6 → 0.35 ms, plus 0.1 to zero)."""
+        branch on AVX2."""
         n_count, c_count, oh, ow = g.shape
         width = gx.shape[3]
         for n in range(n_count):
