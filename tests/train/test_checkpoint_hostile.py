@@ -21,8 +21,9 @@ from striate.data import Normalizer
 from striate.errors import UserError
 from striate.interop.safetensors import load_file, save_file
 from striate.train.checkpoint import FORMAT, VERSION, load_checkpoint, save_checkpoint
-from striate.train.checkpoint_meta import check_model_args, validate_meta
+from striate.train.checkpoint_meta import validate_meta
 from striate.train.config import TrainConfig
+from striate.train.model_args import check_model_args
 from striate.train.restore import model_from_checkpoint
 
 DELETE = object()

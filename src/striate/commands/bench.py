@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from ..bench.machine import cpu_description
     from ..bench.throughput import striate_throughput, torch_throughput
     from ..kernels.parallel import set_num_threads
-    from ..train.checkpoint_meta import check_model_args
+    from ..train.model_args import check_model_args
 
     if args.model not in models.list_models():
         raise UserError(f"unknown model {args.model!r}; see 'striate summary --list'")

@@ -10,7 +10,7 @@ from ..errors import UserError
 
 def parse_model_args(text: str, model: str) -> dict[str, Any]:
     """The JSON object ``text`` as keyword arguments that ``model``'s builder accepts."""
-    from ..train.checkpoint_meta import check_model_args
+    from ..train.model_args import check_model_args
 
     try:
         args = json.loads(text)

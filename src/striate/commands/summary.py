@@ -26,7 +26,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import models
     from ..nn.summary import format_summary
-    from ..train.checkpoint_meta import check_model_args
+    from ..train.model_args import check_model_args
 
     if args.list or not args.model:
         print("\n".join(models.list_models()))

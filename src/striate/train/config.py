@@ -68,7 +68,7 @@ class TrainConfig:
 def check_config(config: TrainConfig) -> None:
     """The options that need no data, checked before any is looked for (an unknown model is
     reported as such on a machine without the dataset too)."""
-    from .checkpoint_meta import check_model_args
+    from .model_args import check_model_args
 
     check_model_args(config.model, config.model_args, where="--model-args")
     fixed = sorted(set(config.model_args) & {"num_classes", "in_channels", "input_size"})

@@ -28,7 +28,8 @@ from ..interop.safetensors import short_repr
 from ..nn import Module
 from ..nn.utils import fuse
 from .checkpoint import Checkpoint
-from .checkpoint_meta import MODEL_SIZE_ARGS, validate_meta
+from .checkpoint_meta import validate_meta
+from .model_args import MODEL_SIZE_ARGS
 
 DRAWS_PER_VALUE = 4
 SHOWN_KEYS = 3  # keys named in a mismatch message
