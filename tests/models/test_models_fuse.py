@@ -239,6 +239,9 @@ ZOO = [  # (model, kwargs, input shape): every architecture family in the zoo
     ("allconv", {}, (2, 3, 32, 32)),
     ("jarrett", {}, (2, 1, 28, 28)),
     ("alexnet", {"num_classes": 10}, (1, 3, 63, 63)),
+    ("alexnet_original", {"num_classes": 10}, (1, 3, 67, 67)),
+    ("googlenet_original", {"num_classes": 10}, (2, 3, 40, 40)),
+    ("resnet20", {"block_variant": "seed000"}, (2, 3, 16, 16)),
 ]
 
 

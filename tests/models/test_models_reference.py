@@ -64,6 +64,15 @@ CASES = [
     ("allconv_fmnist", "allconv", {"in_channels": 1, "input_size": 28, "dropout": 0.0,
                                    "input_dropout": 0.0}, (2, 1, 28, 28), 1_368_010, True),
     ("jarrett", "jarrett", {}, (2, 1, 28, 28), 84_234, True),
+    ("alexnet_original", "alexnet_original", NO_DROP, (2, 3, 67, 67), 60_965_224, True),
+    ("googlenet_original", "googlenet_original", NO_DROP, (2, 3, 57, 57), 6_998_552, True),
+    ("googlenet_original_aux", "googlenet_original",
+     {"aux_logits": True, "dropout": 0.0, "dropout_aux": 0.0}, (1, 3, 224, 224), 13_378_280,
+     True),
+    ("jarrett_fcsg", "jarrett", {"activation": "tanh", "gain": True, "connections": "random"},
+     (2, 1, 28, 28), 84_330, True),
+    ("resnet20_seed000", "resnet20", {"block_variant": "seed000"}, (2, 3, 32, 32), 269_722,
+     True),
 ]
 
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .torch_twins_extra import AllConvNet, DenseNet, Jarrett, MobileNetV1
+from .torch_twins_extra import AllConvNet, DenseNet, MobileNetV1
 
 # --- LeNet-5, AlexNet, VGG -------------------------------------------------------------------
 
@@ -296,6 +296,8 @@ class CifarResNet(nn.Module):
 
 
 def _builders():
+    from . import torch_twins_original as original  # it builds on the classes above
+
     b = {
         "lenet5": LeNet5, "alexnet": AlexNet, "googlenet": GoogLeNet,
         "resnet18": lambda **k: ResNet(BasicBlock, [2, 2, 2, 2], **k),
@@ -308,10 +310,13 @@ def _builders():
         "densenet_bc": lambda depth=100, growth_rate=12, num_classes=10, in_channels=3,
         input_size=32: DenseNet(growth_rate, (((depth - 4) // 6),) * 3, 2 * growth_rate,
                                 num_classes, in_channels, small_input=True),
-        "mobilenet_v1": MobileNetV1, "allconv": AllConvNet, "jarrett": Jarrett,
+        "mobilenet_v1": MobileNetV1, "allconv": AllConvNet,
+        "jarrett": lambda **k: original.jarrett(**k),
+        "alexnet_original": lambda **k: original.AlexNetOriginal(**k),
+        "googlenet_original": lambda **k: original.GoogLeNetOriginal(**k),
     }
     for depth in (20, 32, 44, 56, 110):
-        b[f"resnet{depth}"] = lambda d=depth, **k: CifarResNet(d, **k)
+        b[f"resnet{depth}"] = lambda d=depth, **k: original.cifar_resnet(d, **k)
     for name, cfg in VGG_CONFIGS.items():
         b[name] = lambda c=cfg, **k: VGG(c, False, **k)
         b[name + "_bn"] = lambda c=cfg, **k: VGG(c, True, **k)

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import nn
-from .alexnet import AlexNet, alexnet
+from .alexnet import AlexNet, AlexNetOriginal, alexnet, alexnet_original
 from .allconv import AllConvNet, allconv
 from .densenet import DenseNet, densenet121, densenet_bc
 from .googlenet import GoogLeNet, googlenet
+from .googlenet_original import GoogLeNetOriginal, googlenet_original
 from .jarrett import Jarrett, jarrett
 from .lenet import LeNet5, lenet5
 from .mobilenet import MobileNetV1, mobilenet_v1
@@ -42,6 +43,7 @@ _REGISTRY: dict[str, Callable[..., nn.Module]] = {
         lenet5, alexnet, vgg11, vgg13, vgg16, vgg19, vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn,
         googlenet, resnet18, resnet34, resnet50, resnet101, resnet152, resnet20, resnet32,
         resnet44, resnet56, resnet110, densenet121, densenet_bc, mobilenet_v1, allconv, jarrett,
+        alexnet_original, googlenet_original,
     )
 }
 
@@ -84,6 +86,7 @@ def default_in_channels(name: str) -> int:
 
 __all__ = [
     "get_model", "list_models", "default_input_size", "default_in_channels", *_REGISTRY,
-    "AlexNet", "AllConvNet", "CifarResNet", "DenseNet", "GoogLeNet", "Jarrett", "LeNet5",
+    "AlexNet", "AlexNetOriginal", "AllConvNet", "CifarResNet", "DenseNet", "GoogLeNet",
+    "GoogLeNetOriginal", "Jarrett", "LeNet5",
     "MobileNetV1", "ResNet", "VGG",
 ]

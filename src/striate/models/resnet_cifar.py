@@ -8,6 +8,9 @@ Parameter counts for 10 classes: 269,722 / 464,154 / 658,586 / 853,018 / 1,727,9
 ``input_size`` only has to be positive: the global average pool takes any size (28 for
 Fashion-MNIST, 32 for CIFAR).  Keys: ``conv1``, ``bn1``, ``layer{1,2,3}.i.{conv,bn}{1,2}``, ``fc``.
 Initialisation: conv ~ kaiming_normal_(fan_out, relu), BN γ = 1, β = 0, Linear PyTorch's default.
+``block_variant='seed000'`` orders each block as seed 000 draws it (BN after each ReLU, the last
+ReLU before the addition, nothing after the sum), exactly as the ImageNet ResNets' option of that
+name (the block is theirs, ``resnet.BasicBlock``); the keys are the same either way.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 from .. import nn
 from ..nn import functional as F
 from ._init import check_size, init_weights
-from .resnet import conv3x3
+from .resnet import VARIANTS, BasicBlock, conv3x3
 
 Generator = np.random.Generator | None
 
@@ -41,33 +44,29 @@ class PadShortcut(nn.Module):
         return f"stride={self.stride}, pad={self.pad}"
 
 
-class CifarBasicBlock(nn.Module):
-    """conv3×3 → BN → ReLU → conv3×3 → BN, plus the (option A) shortcut, then ReLU."""
+class CifarBasicBlock(BasicBlock):
+    """The ImageNet basic block (conv3×3 → BN → ReLU → conv3×3 → BN, plus the shortcut, then
+    ReLU; or the ``seed000`` order) with the parameter-free option A shortcut."""
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1,
-                 generator: Generator = None):
-        super().__init__()
-        self.conv1 = conv3x3(in_planes, planes, stride, generator)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = conv3x3(planes, planes, 1, generator)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU()
-        self.shortcut = (PadShortcut(in_planes, planes, stride)
-                         if stride != 1 or in_planes != planes else None)
-
-    def forward(self, x: Any) -> Any:
-        identity = x if self.shortcut is None else self.shortcut(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        return self.relu(self.bn2(self.conv2(out)) + identity)
+                 generator: Generator = None, variant: str = "standard"):
+        shortcut = (PadShortcut(in_planes, planes, stride)
+                    if stride != 1 or in_planes != planes else None)
+        super().__init__(in_planes, planes, stride, shortcut, variant, generator)
 
 
 class CifarResNet(nn.Module):
     def __init__(self, depth: int, num_classes: int = 10, in_channels: int = 3,
-                 input_size: int = 32, generator: Generator = None):
+                 input_size: int = 32, block_variant: str = "standard",
+                 generator: Generator = None):
         super().__init__()
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 \
                 or (depth - 2) % 6:
             raise ValueError(f"resnet_cifar: depth must be 6n + 2 with n >= 1, got {depth!r}")
+        if block_variant not in VARIANTS:
+            raise ValueError(f"resnet_cifar: block_variant must be one of {VARIANTS}, "
+                             f"got {block_variant!r}")
+        self._variant = block_variant
         self.input_size = check_size("resnet_cifar", "input_size", input_size)
         n = (depth - 2) // 6
         g = generator
@@ -81,11 +80,11 @@ class CifarResNet(nn.Module):
         self.fc = nn.Linear(64, num_classes, generator=g)
         init_weights(self, conv_mode="fan_out", zero_bias=False, generator=g)
 
-    @staticmethod
-    def _stage(in_planes: int, planes: int, blocks: int, stride: int,
+    def _stage(self, in_planes: int, planes: int, blocks: int, stride: int,
                generator: Generator) -> nn.Sequential:
-        layers = [CifarBasicBlock(in_planes, planes, stride, generator)]
-        layers += [CifarBasicBlock(planes, planes, 1, generator) for _ in range(1, blocks)]
+        v = self._variant
+        layers = [CifarBasicBlock(in_planes, planes, stride, generator, v)]
+        layers += [CifarBasicBlock(planes, planes, 1, generator, v) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
     def forward(self, x: Any) -> Any:
@@ -96,7 +95,8 @@ class CifarResNet(nn.Module):
 
 def resnet20(num_classes: int = 10, in_channels: int = 3, input_size: int = 32,
              **kwargs: Any) -> CifarResNet:
-    """CIFAR ResNet-20 (n = 3); ``kwargs``: ``generator``."""
+    """CIFAR ResNet-20 (n = 3); ``kwargs``: ``block_variant`` ('standard' | 'seed000'),
+    ``generator``."""
     return CifarResNet(20, num_classes, in_channels, input_size, **kwargs)
 
 

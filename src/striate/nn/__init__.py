@@ -17,6 +17,7 @@ from .activation import (  # noqa: F401
 from .containers import ModuleDict, ModuleList, Sequential  # noqa: F401
 from .conv import Conv2d, ConvTranspose2d  # noqa: F401
 from .linear import Dropout, Flatten, Identity, Linear  # noqa: F401
+from .local import LocallyConnected2d  # noqa: F401
 from .loss import (  # noqa: F401
     BCEWithLogitsLoss,
     CrossEntropyLoss,
@@ -40,3 +41,4 @@ from .pool import (  # noqa: F401
     LPPool2d,
     MaxPool2d,
 )
+from .subtractive_norm import SubtractiveNorm2d  # noqa: F401

@@ -19,10 +19,12 @@ from ..ops.batch_norm import batch_norm  # noqa: F401
 from ..ops.conv import conv2d, conv_transpose2d  # noqa: F401
 from ..ops.dropout import dropout  # noqa: F401
 from ..ops.linear import linear  # noqa: F401
+from ..ops.local import locally_connected2d  # noqa: F401
 from ..ops.local_norm import (  # noqa: F401
     brightness_norm,
     local_contrast_norm,
     local_response_norm,
+    subtractive_norm,
 )
 from ..ops.loss import (  # noqa: F401
     binary_cross_entropy_with_logits,

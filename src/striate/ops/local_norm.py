@@ -1,5 +1,6 @@
 """Local normalisations across feature maps: local response normalisation (AlexNet), brightness
-normalisation (seed 001, eq. 13) and local contrast normalisation (Jarrett et al. 2009).
+normalisation (seed 001, eq. 13), local contrast normalisation (Jarrett et al. 2009) and its
+subtractive step on its own (seed 001, eq. 11).
 
 LRN and brightness normalisation are the same computation, y_c = x_c / (k + a · Σ_{j∈W(c)} x_j²)^β
 over a window W(c) of neighbouring channels at the same position; they differ only in how the
@@ -157,6 +158,16 @@ def _gaussian_filter(a: Any, taps_h: list[float], taps_w: list[float]) -> Any:
     return _filter_1d(_filter_1d(a, taps_h, -2), taps_w, -1)
 
 
+def subtract_local_mean(a: Any, taps: tuple[list[float], list[float]]) -> Any:
+    """a − G(Σ_j a_j): the subtractive step (seed 001, eq. 11), G the Gaussian window of
+    :func:`_gaussian_filter` with ``taps`` = (taps_h, taps_w), summed over the maps j.
+
+    Self-adjoint (G is symmetric and the same G(Σ_j ·) is taken from every map), so the
+    backward of the step is the step itself applied to the output gradient.
+    """
+    return a - _gaussian_filter(a.sum(axis=1, keepdims=True), *taps)
+
+
 class LocalContrastNorm(Function):
     """Local contrast normalisation of Jarrett et al. (2009), on (N, C, H, W).
 
@@ -185,7 +196,7 @@ class LocalContrastNorm(Function):
     @staticmethod
     def forward(ctx: Context, x, *, taps_h: list[float], taps_w: list[float], eps: float):
         xp = array_module(x)
-        v = x - _gaussian_filter(x.sum(axis=1, keepdims=True), taps_h, taps_w)
+        v = subtract_local_mean(x, (taps_h, taps_w))
         sigma = xp.sqrt(_gaussian_filter((v * v).sum(axis=1, keepdims=True), taps_h, taps_w))
         c = sigma.mean(axis=(2, 3), keepdims=True)
         use_sigma = sigma >= c
@@ -209,7 +220,7 @@ class LocalContrastNorm(Function):
         positive = sigma > 0
         g_s = xp.where(positive, g_sigma / (2 * xp.where(positive, sigma, 1)), zero)
         gv += 2 * v * _gaussian_filter(g_s, *ctx.taps)
-        return gv - _gaussian_filter(gv.sum(axis=1, keepdims=True), *ctx.taps)
+        return subtract_local_mean(gv, ctx.taps)
 
 
 def local_contrast_norm(input: Any, kernel_size: int | tuple[int, int] = 9,
@@ -225,6 +236,17 @@ def local_contrast_norm(input: Any, kernel_size: int | tuple[int, int] = 9,
     is of order 1/ε.  See :class:`LocalContrastNorm`.
     """
     op = "local_contrast_norm"
+    taps_h, taps_w = _map_window_taps(op, input, kernel_size, sigma)
+    if eps <= 0:
+        raise ValueError(f"{op}: eps must be > 0, got {eps}")
+    return LocalContrastNorm.apply(input, taps_h=taps_h, taps_w=taps_w, eps=float(eps))
+
+
+def _map_window_taps(op: str, input: Any, kernel_size: int | tuple[int, int],
+                     sigma: float | None) -> tuple[list[float], list[float]]:
+    """The separable taps of a Gaussian window normalised over the input's C maps and its
+    (odd) ``kernel_size`` positions (Σ_{j,p,q} w = 1), after checking the input is (N, C, H, W)
+    floats."""
     x = unwrap(input)
     expect_rank(op, "input", x, 4, "(N, C, H, W)")
     expect_float(op, "input", x)
@@ -232,10 +254,40 @@ def local_contrast_norm(input: Any, kernel_size: int | tuple[int, int] = 9,
     if kh % 2 == 0 or kw % 2 == 0:
         raise ValueError(f"{op}: kernel_size must be odd (the window needs a centre pixel), "
                          f"got {(kh, kw)}")
-    if eps <= 0:
-        raise ValueError(f"{op}: eps must be > 0, got {eps}")
     window = gaussian_window((kh, kw), sigma)
     channels = max(x.shape[1], 1)
-    taps_h = [float(t) / channels for t in window.sum(axis=1)]
-    taps_w = [float(t) for t in window.sum(axis=0)]
-    return LocalContrastNorm.apply(input, taps_h=taps_h, taps_w=taps_w, eps=float(eps))
+    return ([float(t) / channels for t in window.sum(axis=1)],
+            [float(t) for t in window.sum(axis=0)])
+
+
+class SubtractiveNorm(Function):
+    """Subtractive normalisation alone (seed 001, eq. 11), on (N, C, H, W):
+
+        v_ijk = x_ijk − Σ_{i', p, q} w_pq · x_{i', j+p, k+q},   Σ_{i', p, q} w_pq = 1,
+
+    a Gaussian window w over positions spread evenly over the C maps (zero padding, same size).
+    Backward: the map is linear and self-adjoint (see :func:`subtract_local_mean`), so
+    ∂L/∂x = g − Σ_{i'} G(g_{i'}).  Why on its own: it removes the local mean so that the
+    following divisive step, or a classifier, sees local contrast rather than brightness.
+    """
+
+    name = "subtractive_norm"
+
+    @staticmethod
+    def forward(ctx: Context, x, *, taps_h: list[float], taps_w: list[float]):
+        ctx.taps = (taps_h, taps_w)
+        return subtract_local_mean(x, ctx.taps)
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        return subtract_local_mean(g, ctx.taps)
+
+
+def subtractive_norm(input: Any, kernel_size: int | tuple[int, int] = 9,
+                     sigma: float | None = None):
+    """The subtractive step of local contrast normalisation on its own (seed 001, eq. 11):
+    x minus its Gaussian-weighted local mean over neighbouring positions and all maps.
+    ``kernel_size`` (odd) and ``sigma`` as :func:`local_contrast_norm`.  See
+    :class:`SubtractiveNorm`."""
+    taps_h, taps_w = _map_window_taps("subtractive_norm", input, kernel_size, sigma)
+    return SubtractiveNorm.apply(input, taps_h=taps_h, taps_w=taps_w)

@@ -101,8 +101,13 @@ class Trainer:
 
     def train_step(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
         """Forward, loss, backward, update; refuses to take a step on a non-finite loss."""
-        logits = self.model(Tensor(images))
-        loss = self.loss_fn(logits, Tensor(labels))
+        logits, target = self.model(Tensor(images)), Tensor(labels)
+        heads = ()
+        if isinstance(logits, tuple):  # GoogLeNet's auxiliary heads (training mode only)
+            logits, *heads = logits
+        loss = self.loss_fn(logits, target)
+        for head in heads:  # weighted 0.3 each, as Szegedy et al. (2015) do
+            loss = loss + 0.3 * self.loss_fn(head, target)
         value = float(loss.item())
         if not math.isfinite(value):
             raise NonFiniteLossError(f"the loss became {value} during epoch {self.epoch + 1}; "
