@@ -15,7 +15,7 @@ import sys
 
 from .errors import UserError
 
-COMMANDS = ["train", "evaluate", "predict", "summary", "gradcheck", "bench"]
+COMMANDS = ["train", "evaluate", "predict", "summary", "gradcheck", "bench", "deconvnet"]
 TUNED = ("train", "bench")  # commands that tune the process first (st.backends.tune_process)
 
 

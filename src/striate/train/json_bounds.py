@@ -30,6 +30,7 @@ DEFAULT_INT_BOUNDS = (0, 4096)        # any other int: widths, kernel sizes, pad
 FLOAT_BOUNDS: dict[str, tuple[float, float]] = {
     "dropout": (0.0, 1.0), "input_dropout": (0.0, 1.0), "dropout_aux": (0.0, 1.0),
     "drop_rate": (0.0, 1.0), "compression": (1 / 64, 1.0), "width_mult": (1 / 64, 4.0),
+    "lam": (0.0, 1e12), "beta_schedule": (0.0, 1e12), "cg_tol": (0.0, 1.0),  # deconvnet layers
 }
 DEFAULT_FLOAT_BOUNDS = (-4096.0, 4096.0)  # any other float (always finite)
 MAX_SEQUENCE = 64       # items of a list argument (per-stage widths, block sizes)
