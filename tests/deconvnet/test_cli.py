@@ -112,3 +112,9 @@ def test_user_errors_print_one_line_and_exit_2(argv, message, run_dir, tmp_path,
     first, *hints = capsys.readouterr().err.strip().splitlines()
     assert first.startswith("striate deconvnet: error: ") and message in first, first
     assert not hints or "To get it:" in hints  # a missing dataset says how to get it
+
+
+def test_evaluate_names_a_deconvnet_checkpoint_for_what_it_is(run_dir, capsys):
+    assert main(["evaluate", str(run_dir / FILE_NAME)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Deconvolutional Network" in err[0] and "deconvnet infer" in err[0]

@@ -51,6 +51,9 @@ def validate_meta(meta: Any, path: str | Path) -> None:
 def _check_meta(meta: Any) -> None:
     if not isinstance(meta, dict):
         raise UserError("it is not a JSON object")
+    if meta.get("kind") == "deconvnet":
+        raise UserError("it holds a Deconvolutional Network, not a classifier; use "
+                        "`striate deconvnet infer` or `striate deconvnet show`")
     model = _field(meta, "model", dict)
     sizes = {key: _int_field(model, key, "model.") for key in MODEL_SIZE_ARGS}
     args = model.get("args", {})
