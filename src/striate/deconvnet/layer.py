@@ -254,22 +254,56 @@ class DeconvLayer:
             self.filters = old
         return self._data_cost(y, z) + float(np.sum(np.abs(z) ** self.p))
 
+    def recentre_filters(self) -> None:
+        """Shift each map's filter planes so that their energy centroid sits at the centre.
+
+        For map j the energy e_j = Σ_i f_ij² (all its planes together, since one map shift
+        moves them all) has a centroid (dy, dx) relative to the kernel's centre; the planes are
+        moved by −(dy, dx) rounded, with zeros filled in, and renormalised.  Translating a
+        filter by s while translating its map by −s leaves ŷ unchanged as long as nothing is
+        pushed out of the k × k support (or the maps' border), so when the filters' true
+        support is smaller than k this is a move between equally good solutions that puts a
+        filter drifting towards the edge back where it has room to grow; what it pushes out,
+        if anything, is the part of the filter with the least energy.  Not a descent step:
+        ``fit`` applies it only between epochs, and the next batch re-infers its maps."""
+        f = self._filters.copy()
+        k = self.kernel_size
+        c = np.arange(k) - (k - 1) / 2
+        energy = np.sum(f * f, axis=0)                      # (M, k, k)
+        for j in range(self.num_maps):
+            total = float(energy[j].sum())
+            if total <= 0:
+                continue
+            dy = int(np.round(float(energy[j].sum(axis=1) @ c) / total))
+            dx = int(np.round(float(energy[j].sum(axis=0) @ c) / total))
+            if dy or dx:
+                f[:, j] = _shift_planes(f[:, j], dy, dx)
+        self.filters = _keep_zero_planes(f, self._filters)
+
     def fit(self, images: Any, epochs: int = 1, batch_size: int = 32,
-            progress: bool = True) -> list[float]:
+            progress: bool = True, recentre_epochs: int = 0) -> list[float]:
         """Learn the filters from images (N, C, H, W): for each batch, infer the maps then take
-        one filter step.  Returns the cost per image after each batch's step."""
+        one filter step.  After each of the first ``recentre_epochs`` epochs the filters are
+        re-centred (:meth:`recentre_filters`), which keeps learning from random filters out of
+        the shifted-copy local minima when the kernel is larger than the filters' support
+        (docs/deconvnet.md).  Returns the cost per image after each batch's step."""
         from ..train.trainer import _progress
 
         images = self._check(images, self.in_channels, "images")
         if int(epochs) != epochs or epochs < 1 or int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"epochs and batch_size must be positive integers, not "
                              f"{epochs!r} and {batch_size!r}")
+        if int(recentre_epochs) != recentre_epochs or recentre_epochs < 0:
+            raise ValueError(f"recentre_epochs must be a non-negative integer, not "
+                             f"{recentre_epochs!r}")
         rng = np.random.default_rng(self.seed)
         n = images.shape[0]
         starts = range(0, n, batch_size)
         costs: list[float] = []
         with _progress(epochs * len(starts), "deconvnet", progress) as bar:
-            for _ in range(epochs):
+            for epoch in range(epochs):
+                if 0 < epoch <= recentre_epochs:
+                    self.recentre_filters()
                 order = rng.permutation(n)
                 for start in starts:
                     y = images[order[start:start + batch_size]]
@@ -306,3 +340,13 @@ def _keep_zero_planes(new: np.ndarray, old: np.ndarray) -> np.ndarray:
     """new, with any plane that collapsed to zero (no map activity) taken from old."""
     dead = np.sum(new * new, axis=(2, 3), keepdims=True) < 1e-24
     return np.where(dead, old, new)
+
+
+def _shift_planes(f: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Planes (..., k, k) moved by (−dy, −dx), zeros filled in: out[a, b] = f[a + dy, b + dx]."""
+    out = np.zeros_like(f)
+    k = f.shape[-1]
+    src_y, dst_y = slice(max(dy, 0), k + min(dy, 0)), slice(max(-dy, 0), k + min(-dy, 0))
+    src_x, dst_x = slice(max(dx, 0), k + min(dx, 0)), slice(max(-dx, 0), k + min(-dx, 0))
+    out[..., dst_y, dst_x] = f[..., src_y, src_x]
+    return out
