@@ -132,14 +132,16 @@ class Trainer:
         Ctrl-C or SIGTERM finishes the current step, saves ``last.safetensors`` (resumable
         mid-epoch) and raises :class:`TrainingInterrupted`; a second one stops at once. An
         epoch that ends with a non-finite loss or weights raises :class:`NonFiniteLossError`
-        and saves nothing, so the checkpoints keep the last good epoch.  Tunes the process for
+        and saves nothing, so the checkpoints keep the last good epoch (NumPy's floating-point
+        warnings are silenced meanwhile: that error says it, once).  Tunes the process for
         training first (``st.backends.tune_process``: allocator and BLAS threads, for good).
         """
         from ..backends import tune_process
 
         tune_process()
         try:
-            with self._stop_between_steps():
+            with self._stop_between_steps(), np.errstate(over="ignore", invalid="ignore",
+                                                         divide="ignore"):
                 while self.epoch < epochs:
                     started = time.perf_counter()
                     train = self.train_epoch()
