@@ -97,6 +97,9 @@ class _Chain(NamedTuple):
     first: list  # [True] until a training BN has updated its running statistics once
 
 
+_TENSOR_SLOTS = tuple(slot for slot in Tensor.__slots__ if slot != "__weakref__")
+
+
 class Deferred(Tensor):
     """A tensor whose value is a chain of layers not computed yet; reading any of its tensor
     attributes computes it (Tensor's slots are unset until then, so Python asks
@@ -111,8 +114,7 @@ class Deferred(Tensor):
         if chain is None:  # computed already: the attribute does not exist
             raise AttributeError(name)
         value = _compute(chain, relu=False)
-        for slot in ("data", "grad", "requires_grad", "_ctx", "_retain_grad",
-                     "_version_counter"):
+        for slot in _TENSOR_SLOTS:
             object.__setattr__(self, slot, getattr(value, slot))
         return object.__getattribute__(self, name)
 
