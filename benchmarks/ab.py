@@ -23,12 +23,14 @@ import argparse
 import statistics
 import time
 
-from steps import INPUTS, step_functions
+from steps import step_functions
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("model", choices=list(INPUTS))
+    p.add_argument("model", help="a zoo model, e.g. resnet20, vgg11_bn")
+    p.add_argument("--input-size", type=int, default=None,
+                   help="input height = width (default: the model's own)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--variants", required=True, help="Python file defining VARIANTS")
     p.add_argument("--steps", type=int, default=10, help="timed calls per variant and round")
@@ -40,7 +42,7 @@ def main() -> None:
         exec(compile(f.read(), args.variants, "exec"), namespace)  # the user's own file
     variants = namespace["VARIANTS"]
 
-    train, infer = step_functions("striate", args.model, args.batch_size)
+    train, infer = step_functions("striate", args.model, args.batch_size, args.input_size)
 
     times: dict = {(name, what): [] for name in variants for what in ("train", "infer")}
     for _ in range(args.rounds):

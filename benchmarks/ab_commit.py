@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from steps import INPUTS, step_functions
+from steps import step_functions
 
 
 def _extract(commit: str, folder: Path) -> str:
@@ -45,7 +45,9 @@ def _extract(commit: str, folder: Path) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("model", choices=list(INPUTS))
+    p.add_argument("model", help="a zoo model, e.g. resnet20, vgg11_bn")
+    p.add_argument("--input-size", type=int, default=None,
+                   help="input height = width (default: the model's own)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--against", default="HEAD", help="the commit to compare with")
     p.add_argument("--steps", type=int, default=10, help="timed calls per version and round")
@@ -55,8 +57,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         sys.path.insert(0, folder)
         old = _extract(args.against, Path(folder))
-        versions = {"old": step_functions(old, args.model, args.batch_size),
-                    "new": step_functions("striate", args.model, args.batch_size)}
+        versions = {"old": step_functions(old, args.model, args.batch_size, args.input_size),
+                    "new": step_functions("striate", args.model, args.batch_size, args.input_size)}
         for fns in versions.values():  # warm-up: compiles, caches
             for fn in fns:
                 fn()

@@ -9,14 +9,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-INPUTS = {"lenet5": (1, 28, 28), "resnet20": (3, 32, 32)}
 
-
-def step_functions(package: str, model_name: str,
-                   batch: int) -> tuple[Callable[[], None], Callable[[], None]]:
+def step_functions(package: str, model_name: str, batch: int,
+                   input_size: int | None = None) -> tuple[Callable[[], None], Callable[[], None]]:
     """(train step, inference batch) of ``model_name`` built by the package ``package`` (its
-    import name: ``striate`` or an extracted copy), on random data of the model's input size;
-    inference runs a second copy of the model in evaluation mode."""
+    import name: ``striate`` or an extracted copy), on random data of ``input_size`` (None: the
+    model's own); inference runs a second copy of the model in evaluation mode."""
     st = importlib.import_module(package)
     F = importlib.import_module(f"{package}.nn.functional")
     models = importlib.import_module(f"{package}.models")
@@ -27,13 +25,16 @@ def step_functions(package: str, model_name: str,
     if backends is not None:
         backends.tune_process()
     st.manual_seed(0)
-    model = fuse(models.get_model(model_name))
+    size = input_size or models.default_input_size(model_name)
+    args = {} if input_size is None else {"input_size": input_size}
+    model = fuse(models.get_model(model_name, **args))
     optimiser = importlib.import_module(f"{package}.optim").SGD(model.parameters(), lr=0.01,
                                                                   momentum=0.9)
     rng = np.random.default_rng(0)
-    x = st.tensor(rng.standard_normal((batch, *INPUTS[model_name])).astype(np.float32))
+    shape = (batch, models.default_in_channels(model_name), size, size)
+    x = st.tensor(rng.standard_normal(shape).astype(np.float32))
     y = st.tensor(rng.integers(0, 10, batch))
-    evaluated = fuse(models.get_model(model_name)).eval()
+    evaluated = fuse(models.get_model(model_name, **args)).eval()
 
     def train() -> None:
         loss = F.cross_entropy(model(x), y)

@@ -70,10 +70,13 @@ CONVT = [
 ]
 
 
-@pytest.fixture(params=["default", "im2col"])
+@pytest.fixture(params=["default", "im2col", "measured"])
 def conv_path(request, monkeypatch):
     """Run a comparison on the paths chosen by shape (direct loops, Winograd or im2col), then
-    with every convolution forced onto im2col, so each fast path keeps its checks."""
+    with every convolution forced onto im2col, then on the paths measured fastest
+    (``backends.conv.benchmark``), so each fast path keeps its checks."""
+    if request.param == "measured":
+        monkeypatch.setattr(st.backends.conv, "benchmark", True)
     if request.param == "im2col":
         monkeypatch.setattr(st.backends.conv, "direct", False)
         monkeypatch.setattr(st.backends.conv, "winograd", False)

@@ -327,7 +327,13 @@ BUILDERS = _builders()
 
 
 def build(name: str, **kwargs) -> nn.Module:
-    """The torch twin of ``striate.models.get_model(name, **kwargs)``, on the meta device."""
+    """The torch twin of ``striate.models.get_model(name, **kwargs)``, on the meta device.
+    The ImageNet models (built for 224 px or more) pool adaptively before their classifier, so
+    ``input_size`` changes none of their layers and their twins do not take it."""
+    from striate.models import default_input_size
+
+    if default_input_size(name) >= 224:
+        kwargs.pop("input_size", None)
     with torch.device("meta"):
         return BUILDERS[name](**kwargs)
 

@@ -129,16 +129,34 @@ def clear_cache() -> None:
 
 def _make_plan(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads, dilation: Pair,
                groups: int, out_hw: Pair, dtype: np.dtype, on_cpu: bool) -> ConvPlan:
-    n, c, h, w = x_shape
-    o, cg, kh, kw = weight_shape
+    if settings.conv.benchmark and on_cpu and x_shape[0] > 0:  # an empty batch: nothing to time
+        from .conv_tuning import measured_plan  # it runs the kernels, which import this module
+
+        return measured_plan(x_shape, weight_shape, stride, pads, dilation, groups, out_hw, dtype)
     compiled = on_cpu and jit.available() and dtype in jit.COMPILED_DTYPES
     geometry = (x_shape, weight_shape, (1, 1), pads, stride, dilation, groups, out_hw)
     forward = _correlation_pass(*geometry, dtype, on_cpu, compiled)
-    weight_grad = forward  # the same windows of x: the same algorithm and chunks
-    together = (forward.scheme is winograd.F4
-                and all(rows == slice(0, out_hw[0]) for _, rows in forward.chunks))
+    input_grad = _input_grad_pass(x_shape, weight_shape, stride, pads, dilation, groups, out_hw,
+                                  dtype, on_cpu, compiled)
+    # the weight gradient correlates the same windows of x: the same algorithm and chunks
+    return assemble(forward, input_grad, forward, x_shape, weight_shape, out_hw, dtype)
+
+
+def assemble(forward: Pass, input_grad: Pass, weight_grad: Pass, x_shape: tuple,
+             weight_shape: tuple, out_hw: Pair, dtype: np.dtype,
+             together: bool | None = None) -> ConvPlan:
+    """The plan of these three passes, with what the forward keeps for the weight gradient
+    (where both take the same algorithm, on one chunk, and the buffer fits ``CHUNK_BYTES``) and
+    whether the two gradients go together (``together`` None: wherever they can, which is
+    F(4×4, 3×3) on chunks of whole images for the weight gradient)."""
+    n, c, h, w = x_shape
+    o, cg, kh, kw = weight_shape
+    can_go_together = (weight_grad.scheme is winograd.F4
+                       and all(rows == slice(0, out_hw[0]) for _, rows in weight_grad.chunks))
+    together = can_go_together if together is None else together and can_go_together
     keep = None
-    if len(forward.chunks) == 1:
+    same = (forward.algorithm, forward.scheme) == (weight_grad.algorithm, weight_grad.scheme)
+    if same and len(forward.chunks) == 1:
         if forward.algorithm == IM2COL:
             kept_bytes = c * kh * kw * n * out_hw[0] * out_hw[1] * dtype.itemsize
             keep = "columns" if kept_bytes <= CHUNK_BYTES else None
@@ -146,8 +164,6 @@ def _make_plan(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads, di
             tiles = forward.scheme.tiles(out_hw[0]) * n * forward.scheme.tiles(out_hw[1])
             kept_bytes = winograd.positions(forward.scheme) * c * tiles * dtype.itemsize
             keep = "tiles" if kept_bytes <= CHUNK_BYTES else None
-    input_grad = _input_grad_pass(x_shape, weight_shape, stride, pads, dilation, groups, out_hw,
-                                  dtype, on_cpu, compiled)
     return ConvPlan(forward, input_grad, weight_grad, together, keep, out_hw)
 
 
@@ -163,24 +179,58 @@ def _input_grad_pass(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pa
     n, c, h, w = x_shape
     o, cg, kh, kw = weight_shape
     ho, wo = out_hw
-    (top, _), (left, _) = pads
     direct_ok = _direct_fits(weight_shape, (1, 1), stride, dilation, groups, compiled)
     adjoint = None
     if o * stride[0] * stride[1] > cg * groups:
         adjoint = DIRECT_ADJOINT if direct_ok else COL2IM
     elif n * ho * wo <= COL2IM_MAX_PIXELS and not direct_ok:
         adjoint = COL2IM
+    if adjoint is not None:
+        return adjoint_pass(adjoint, x_shape, weight_shape, pads, groups, out_hw, dtype, on_cpu)
+    return _correlation_pass(*_full_correlation(x_shape, weight_shape, stride, pads, dilation,
+                                                groups, out_hw), dtype, on_cpu, compiled)
+
+
+def _full_correlation(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads,
+                      dilation: Pair, groups: int, out_hw: Pair) -> tuple:
+    """The geometry of the adjoint in X as a correlation: (input shape, weight shape, upsample,
+    pads, stride, dilation, groups, out_hw) of the gradient upsampled by the stride, fully
+    padded, with the rotated kernel (``conv.correlate_transpose``)."""
+    n, c, h, w = x_shape
+    o, cg, kh, kw = weight_shape
+    ho, wo = out_hw
+    full = full_pads((kh, kw), stride, pads, dilation, out_hw, (h, w))
+    return ((n, o, ho, wo), (groups * cg, o // groups, kh, kw), stride, full, (1, 1), dilation,
+            groups, (h, w))
+
+
+def adjoint_pass(adjoint: str, x_shape: tuple, weight_shape: tuple, pads: Pads, groups: int,
+                 out_hw: Pair, dtype: np.dtype, on_cpu: bool = True) -> Pass:
+    """The input-gradient pass by GEMM + ``col2im`` or the ``direct-adjoint`` loops."""
+    n, c, h, w = x_shape
+    o, cg, kh, kw = weight_shape
+    ho, wo = out_hw
     if adjoint == DIRECT_ADJOINT:
-        buf_width = max(left + w, wo + kw - 1)
+        buf_width = max(pads[1][0] + w, wo + kw - 1)
         return Pass(adjoint, None, chunks(n, ho, c * kh * kw * buf_width, dtype, on_cpu,
                                           split_rows=False), True)
-    if adjoint == COL2IM:
-        values = groups * cg * kh * kw * wo
-        return Pass(adjoint, None, chunks(n, ho, values, dtype, on_cpu, split_rows=False),
-                    _tiny(n * ho * values, dtype))
-    full = full_pads((kh, kw), stride, pads, dilation, out_hw, (h, w))
-    return _correlation_pass((n, o, ho, wo), (groups * cg, o // groups, kh, kw), stride, full,
-                             (1, 1), dilation, groups, (h, w), dtype, on_cpu, compiled)
+    values = groups * cg * kh * kw * wo
+    return Pass(adjoint, None, chunks(n, ho, values, dtype, on_cpu, split_rows=False),
+                _tiny(n * ho * values, dtype))
+
+
+def input_grad_candidates(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads,
+                          dilation: Pair, groups: int, out_hw: Pair,
+                          dtype: np.dtype) -> list[Pass]:
+    """Every pass that can compute the adjoint in X under the current settings: GEMM + col2im,
+    the direct loops' adjoint where they fit, and each way of the full correlation."""
+    compiled = jit.available() and dtype in jit.COMPILED_DTYPES
+    candidates = [adjoint_pass(COL2IM, x_shape, weight_shape, pads, groups, out_hw, dtype)]
+    if _direct_fits(weight_shape, (1, 1), stride, dilation, groups, compiled):
+        candidates.append(adjoint_pass(DIRECT_ADJOINT, x_shape, weight_shape, pads, groups,
+                                       out_hw, dtype))
+    return candidates + correlation_candidates(*_full_correlation(
+        x_shape, weight_shape, stride, pads, dilation, groups, out_hw), dtype)
 
 
 def _correlation_pass(x_shape: tuple, weight_shape: tuple, upsample: Pair, pads: Pads,
@@ -195,15 +245,25 @@ def _correlation_pass(x_shape: tuple, weight_shape: tuple, upsample: Pair, pads:
     direct_ok = _direct_fits(weight_shape, upsample, stride, dilation, groups, compiled)
     if direct_ok and cg <= DIRECT_BEFORE_WINOGRAD:
         algorithm = DIRECT
-    elif (settings.conv.winograd and compiled and (kh, kw) == (3, 3)
-          and upsample == stride == dilation == (1, 1) and groups == 1
+    elif (_winograd_fits(weight_shape, upsample, stride, dilation, groups, compiled)
           and wo >= WINOGRAD_MIN_WIDTH and n * h * w >= WINOGRAD_MIN_PIXELS
           and o + c <= WINOGRAD_MAX_CHANNELS):
         algorithm = WINOGRAD
     else:
         algorithm = DIRECT if direct_ok else IM2COL
+    scheme = winograd_scheme(c, o) if algorithm == WINOGRAD else None
+    return correlation_pass(algorithm, scheme, x_shape, weight_shape, pads, groups, out_hw,
+                            dtype, on_cpu)
+
+
+def correlation_pass(algorithm: str, scheme: ModuleType | None, x_shape: tuple,
+                     weight_shape: tuple, pads: Pads, groups: int, out_hw: Pair, dtype: np.dtype,
+                     on_cpu: bool = True) -> Pass:
+    """The pass of a correlation by ``algorithm`` (and Winograd ``scheme``), with its chunks."""
+    n, c, h, w = x_shape
+    o, cg, kh, kw = weight_shape
+    (ho, wo) = out_hw
     if algorithm == WINOGRAD:
-        scheme = winograd_scheme(c, o)
         values_per_row = winograd.positions(scheme) * (c + o) * scheme.tiles(wo) // scheme.OUT
         return Pass(WINOGRAD, scheme, chunks(n, ho, values_per_row, dtype, on_cpu,
                                              step=scheme.OUT),
@@ -215,6 +275,23 @@ def _correlation_pass(x_shape: tuple, weight_shape: tuple, upsample: Pair, pads:
     values_per_row = groups * cg * kh * kw * wo
     return Pass(IM2COL, None, chunks(n, ho, values_per_row, dtype, on_cpu),
                 _tiny(n * ho * values_per_row, dtype))
+
+
+def correlation_candidates(x_shape: tuple, weight_shape: tuple, upsample: Pair, pads: Pads,
+                           stride: Pair, dilation: Pair, groups: int, out_hw: Pair,
+                           dtype: np.dtype) -> list[Pass]:
+    """Every pass that can compute this correlation on the CPU under the current settings,
+    whatever the thresholds say: im2col always, the direct loops and each Winograd scheme where
+    the geometry and ``backends.conv`` allow them (what ``conv_tuning`` times)."""
+    compiled = jit.available() and dtype in jit.COMPILED_DTYPES
+    shapes = (x_shape, weight_shape, pads, groups, out_hw, dtype)
+    candidates = [correlation_pass(IM2COL, None, *shapes)]
+    if _direct_fits(weight_shape, upsample, stride, dilation, groups, compiled):
+        candidates.append(correlation_pass(DIRECT, None, *shapes))
+    if _winograd_fits(weight_shape, upsample, stride, dilation, groups, compiled):
+        schemes = [winograd.F2, winograd.F4] if settings.conv.winograd_f4 else [winograd.F2]
+        candidates += [correlation_pass(WINOGRAD, scheme, *shapes) for scheme in schemes]
+    return candidates
 
 
 def correlation_algorithm(x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
@@ -238,6 +315,14 @@ def _direct_fits(weight_shape: tuple, upsample: Pair, stride: Pair, dilation: Pa
     o, c, kh, kw = weight_shape
     return (settings.conv.direct and compiled and upsample == stride == dilation == (1, 1)
             and groups == 1 and kh * kw > 1 and max(o, c) <= DIRECT_MAX_CHANNELS)
+
+
+def _winograd_fits(weight_shape: tuple, upsample: Pair, stride: Pair, dilation: Pair,
+                   groups: int, compiled: bool) -> bool:
+    """True where Winograd's F(m×m, 3×3) computes the correlation: a 3×3 kernel, stride,
+    dilation and upsampling 1, one group, compiled transforms, ``backends.conv.winograd``."""
+    return (settings.conv.winograd and compiled and tuple(weight_shape[2:]) == (3, 3)
+            and upsample == stride == dilation == (1, 1) and groups == 1)
 
 
 def winograd_scheme(channels: int, out_channels: int) -> ModuleType:
@@ -293,5 +378,6 @@ def whole_images(chunk_list: Chunks) -> bool:
 
 
 __all__ = ["COL2IM", "DIRECT", "DIRECT_ADJOINT", "IM2COL", "WINOGRAD", "Chunk", "ConvPlan",
-           "Pass", "chunks", "clear_cache", "correlation_algorithm", "plan_for",
+           "Pass", "adjoint_pass", "assemble", "chunks", "clear_cache", "correlation_algorithm",
+           "correlation_candidates", "correlation_pass", "input_grad_candidates", "plan_for",
            "winograd_scheme"]

@@ -34,16 +34,20 @@ class ConvSettings:
     * ``winograd``: Winograd's F(m×m, 3×3) for 3×3 stride-1 layers (else im2col);
     * ``winograd_f4``: F(4×4, 3×3) where it pays (False keeps every Winograd layer on
       F(2×2, 3×3), whose rounding error is about twenty times smaller in float32);
-    * ``direct``: the direct compiled loops for stride-1 layers with few channels.
+    * ``direct``: the direct compiled loops for stride-1 layers with few channels;
+    * ``benchmark``: choose by measurement instead of the rules: the first call with a new
+      geometry times every allowed algorithm for each pass and keeps the fastest for the
+      process (``conv_tuning.py``; off by default, as in cuDNN, since it costs time once).
 
     Each is a bool; ``striate.backends.flags`` sets them for a block."""
 
-    __slots__ = ("_winograd", "_winograd_f4", "_direct")
+    __slots__ = ("_winograd", "_winograd_f4", "_direct", "_benchmark")
 
     def __init__(self) -> None:
         self._winograd = _flag("STRIATE_WINOGRAD", "0")
         self._winograd_f4 = _flag("STRIATE_WINOGRAD", "2")
         self._direct = _flag("STRIATE_DIRECT", "0")
+        self._benchmark = False
 
     def _set(self, name: str, value: bool) -> None:
         if not isinstance(value, bool):
@@ -56,10 +60,12 @@ class ConvSettings:
     winograd_f4 = property(lambda self: self._winograd_f4,
                            lambda self, value: self._set("winograd_f4", value))
     direct = property(lambda self: self._direct, lambda self, value: self._set("direct", value))
+    benchmark = property(lambda self: self._benchmark,
+                         lambda self, value: self._set("benchmark", value))
 
     def __repr__(self) -> str:
         return (f"ConvSettings(winograd={self.winograd}, winograd_f4={self.winograd_f4}, "
-                f"direct={self.direct})")
+                f"direct={self.direct}, benchmark={self.benchmark})")
 
 
 class CpuSettings:
@@ -95,7 +101,7 @@ state: tuple = ()
 
 def _update() -> None:
     global state
-    state = (conv.winograd, conv.winograd_f4, conv.direct, cpu.num_threads)
+    state = (conv.winograd, conv.winograd_f4, conv.direct, conv.benchmark, cpu.num_threads)
 
 
 _update()
@@ -103,15 +109,17 @@ _update()
 
 @contextmanager
 def flags(*, winograd: bool | None = None, winograd_f4: bool | None = None,
-          direct: bool | None = None, num_threads: int | None = None) -> Iterator[None]:
+          direct: bool | None = None, benchmark: bool | None = None,
+          num_threads: int | None = None) -> Iterator[None]:
     """Within the block, the given settings (None: unchanged); all restored after."""
     before = state
     try:
         for target, name, value in ((conv, "winograd", winograd),
                                     (conv, "winograd_f4", winograd_f4),
-                                    (conv, "direct", direct), (cpu, "num_threads", num_threads)):
+                                    (conv, "direct", direct), (conv, "benchmark", benchmark),
+                                    (cpu, "num_threads", num_threads)):
             if value is not None:
                 setattr(target, name, value)
         yield
     finally:
-        (conv.winograd, conv.winograd_f4, conv.direct, cpu.num_threads) = before
+        (conv.winograd, conv.winograd_f4, conv.direct, conv.benchmark, cpu.num_threads) = before

@@ -1,0 +1,132 @@
+"""The convolution plan chosen by measurement: every candidate it may time computes the same
+correlation as the reference loops, and the plan it keeps is the fastest of what it timed."""
+
+import numpy as np
+import pytest
+
+import striate as st
+import striate.nn.functional as F
+from helpers import assert_close, to_torch, torch
+from plan_fixtures import fresh_plans  # noqa: F401 - autouse, for this module
+from striate.kernels import conv as K
+from striate.kernels import conv_plan, conv_tuning
+
+# (input, weight, stride, pads ((top, bottom), (left, right)), dilation, groups): odd sizes,
+# uneven strides, non-square kernels, groups, and 3×3 stride-1 layers too narrow or too small
+# for the rules to give them to Winograd, or too wide for the direct loops
+GEOMETRIES = [
+    ((2, 3, 9, 8), (4, 3, 3, 2), (1, 1), ((1, 1), (0, 0)), (1, 1), 1),
+    ((2, 4, 10, 9), (6, 2, 3, 3), (2, 3), ((1, 2), (0, 1)), (1, 2), 2),
+    ((1, 3, 7, 7), (3, 1, 3, 3), (2, 2), ((1, 1), (1, 1)), (2, 2), 3),
+    ((2, 2, 6, 6), (4, 2, 1, 1), (3, 1), ((0, 0), (0, 0)), (1, 1), 1),
+    ((2, 6, 8, 7), (4, 3, 3, 3), (1, 1), ((1, 2), (2, 0)), (2, 1), 2),
+    ((1, 2, 5, 3), (3, 2, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1),
+    ((3, 5, 7, 11), (6, 5, 3, 3), (1, 1), ((0, 2), (1, 0)), (1, 1), 1),
+    ((2, 20, 6, 5), (18, 20, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1),
+    ((2, 3, 9, 9), (5, 3, 5, 5), (1, 1), ((2, 2), (2, 2)), (1, 1), 1),
+    ((2, 8, 7, 7), (8, 1, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1), 8),
+]
+
+
+def _inputs(x_shape, w_shape, stride, pads, dilation, dtype):
+    rng = np.random.default_rng(5)
+    out_hw = conv_plan.out_size(x_shape[2:], w_shape[2:], stride, pads, dilation)
+    x, w, g = (rng.standard_normal(s).astype(dtype)
+               for s in (x_shape, w_shape, (x_shape[0], w_shape[0], *out_hw)))
+    return x, w, g, tuple(out_hw)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pads, dilation, groups", GEOMETRIES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_every_candidate_matches_the_reference(x_shape, w_shape, stride, pads, dilation, groups,
+                                               dtype):
+    dtype = np.dtype(dtype)
+    x, w, g, out_hw = _inputs(x_shape, w_shape, stride, pads, dilation, dtype)
+    geometry = (stride, pads, dilation, groups)
+    y_ref = K.correlate(x, w, *geometry, reference=True)
+    gx_ref = K.correlate_transpose(g, w, *geometry, x_shape[2:], reference=True)
+    gw_ref = K.correlate_weight(x, g, w_shape[2:], *geometry, reference=True)
+    rtol = 1e-11 if dtype == np.float64 else 2e-4
+    shapes = (x_shape, w_shape, out_hw, dtype)
+    forwards = conv_plan.correlation_candidates(x_shape, w_shape, (1, 1), pads, stride, dilation,
+                                                groups, out_hw, dtype)
+    inputs = conv_plan.input_grad_candidates(x_shape, w_shape, *geometry, out_hw, dtype)
+    assert len(forwards) >= 1 and len(inputs) >= 2
+    for p in forwards:
+        plan = conv_plan.assemble(p, inputs[0], p, *shapes)
+        kept = []
+        assert_close(K.correlate(x, w, *geometry, kept=kept, plan=plan), y_ref, rtol=rtol,
+                     what=f"forward {p}")
+        gw = K.correlate_weight(x, g, w_shape[2:], *geometry, kept=kept[0] if kept else None,
+                                plan=plan)
+        assert_close(gw, gw_ref, rtol=rtol, what=f"weight grad {p}")
+        if plan.together:
+            gx, gw = K.correlate_gradients(x, g, w, *geometry, kept[0] if kept else None,
+                                           plan=plan)
+            assert_close(gx, gx_ref, rtol=rtol, what=f"input grad together {p}")
+            assert_close(gw, gw_ref, rtol=rtol, what=f"weight grad together {p}")
+    for p in inputs:
+        plan = conv_plan.assemble(forwards[0], p, forwards[0], *shapes)
+        assert_close(K.correlate_transpose(g, w, *geometry, x_shape[2:], plan=plan), gx_ref,
+                     rtol=rtol, what=f"input grad {p}")
+
+
+def test_candidates_follow_the_settings():
+    x_shape, w_shape = (4, 8, 16, 16), (8, 8, 3, 3)
+    pads, one = ((1, 1), (1, 1)), (1, 1)
+    args = (x_shape, w_shape, one, pads, one, one, 1, (16, 16), np.dtype(np.float32))
+
+    def names():
+        return {repr(p).split(" (")[0] for p in conv_plan.correlation_candidates(*args)}
+
+    assert names() == {"im2col", "direct", "winograd F(2×2, 3×3)", "winograd F(4×4, 3×3)"}
+    with st.backends.flags(winograd_f4=False, direct=False):
+        assert names() == {"im2col", "winograd F(2×2, 3×3)"}
+    with st.backends.flags(winograd=False):
+        assert names() == {"im2col", "direct"}
+
+
+def test_measured_plan_keeps_the_fastest_once_per_geometry():
+    x_shape, w_shape = (8, 8, 12, 12), (8, 8, 3, 3)
+    rules = st.backends.conv_plan(x_shape, w_shape, padding=1)
+    with st.backends.flags(benchmark=True):
+        spent = conv_tuning.seconds_spent()
+        plan = st.backends.conv_plan(x_shape, w_shape, padding=1)
+        after = conv_tuning.seconds_spent()
+        assert after > spent
+        assert st.backends.conv_plan(x_shape, w_shape, padding=1) is plan  # cached
+        assert conv_tuning.seconds_spent() == after
+    assert not st.backends.conv.benchmark
+    assert st.backends.conv_plan(x_shape, w_shape, padding=1) == rules  # rules again
+    times = next(t for key, t in conv_tuning.timings.items() if key[:2] == (x_shape, w_shape))
+    assert times["forward"][repr(plan.forward)] == min(times["forward"].values())
+    assert times["input_grad"][repr(plan.input_grad)] == min(times["input_grad"].values())
+    if not plan.together:
+        assert times["weight_grad"][repr(plan.weight_grad)] == min(times["weight_grad"].values())
+
+
+def test_benchmark_setting_is_a_checked_bool():
+    with pytest.raises(TypeError, match="benchmark must be True or False"):
+        st.backends.conv.benchmark = 1
+    assert "benchmark=False" in repr(st.backends.conv)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kw", [
+    ((3, 6, 11, 9), (8, 6, 3, 3), {"padding": 1}),
+    ((2, 4, 9, 10), (6, 2, 3, 2), {"stride": (2, 1), "groups": 2, "dilation": (1, 2)}),
+    ((2, 3, 13, 13), (4, 3, 5, 5), {"padding": 2}),
+])
+def test_measured_training_step_matches_torch(x_shape, w_shape, kw):
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    xs, ws = st.tensor(x, requires_grad=True), st.tensor(w, requires_grad=True)
+    xt, wt = to_torch(x, requires_grad=True), to_torch(w, requires_grad=True)
+    with st.backends.flags(benchmark=True):
+        y = F.conv2d(xs, ws, **kw)
+    yt = torch.nn.functional.conv2d(xt, wt, **kw)
+    g = rng.standard_normal(tuple(yt.shape))
+    y.backward(g)
+    yt.backward(to_torch(g))
+    assert_close(y, yt, what="forward")
+    assert_close(xs.grad, xt.grad, what="input grad")
+    assert_close(ws.grad, wt.grad, what="weight grad")
