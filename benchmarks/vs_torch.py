@@ -132,20 +132,24 @@ def forward_flops(model: str, size: int | None) -> int:
 
 
 def worker(library: str, model: str, batch: int, size: int | None, seconds: float,
-           repeats: int) -> None:
-    from striate.backends import tune_process
+           repeats: int, conv_plan: str) -> None:
+    from striate.backends import flags, tune_process
     from striate.bench.throughput import striate_throughput, torch_throughput
+    from striate.data.locate import cache_root
 
     tune_process()  # as the command line does (both libraries' processes, as before)
     shape, args = model_input(model, size)
     measure = striate_throughput if library == "striate" else torch_throughput
-    print(json.dumps(asdict(measure(model, batch, shape, seconds, repeats, **args))))
+    measured = conv_plan == "measured"  # as the command line does, with its cache of choices
+    with flags(benchmark=measured,
+               benchmark_cache=cache_root() / "conv-plans.json" if measured else None):
+        print(json.dumps(asdict(measure(model, batch, shape, seconds, repeats, **args))))
 
 
 def run_worker(library: str, model: str, batch: int, size: int | None, seconds: float,
-               repeats: int) -> dict:
+               repeats: int, conv_plan: str) -> dict:
     cmd = [sys.executable, __file__, "--worker", library, model, str(batch),
-           "--seconds", str(seconds), "--repeats", str(repeats)]
+           "--seconds", str(seconds), "--repeats", str(repeats), "--conv-plan", conv_plan]
     if size is not None:
         cmd += ["--input-sizes", str(size)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
@@ -168,6 +172,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3, help="repetitions in each run")
     p.add_argument("--rounds", type=int, default=3,
                    help="runs of each library, alternating (ratios: the median of the rounds')")
+    p.add_argument("--conv-plan", choices=("measured", "rules"), default="measured",
+                   help="striate's convolution algorithms: timed per shape (as `striate train` "
+                   "does) or by the fixed rules")
     p.add_argument("--worker", nargs=3, metavar=("LIBRARY", "MODEL", "BATCH"),
                    help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -181,7 +188,7 @@ def main() -> None:
     if args.worker:
         library, model, batch = args.worker
         size = args.input_sizes[0] if args.input_sizes else None
-        worker(library, model, int(batch), size, args.seconds, args.repeats)
+        worker(library, model, int(batch), size, args.seconds, args.repeats, args.conv_plan)
         return
 
     import torch
@@ -190,7 +197,7 @@ def main() -> None:
 
     print(f"{cpu_description()}; numpy {np.__version__}, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads); sgemm {sgemm_gflops():.0f} GFLOP/s "
-          "(2048², float32)")
+          f"(2048², float32); striate's convolution plans: {args.conv_plan}")
     head = (f"{'model':<18} {'input':>5} {'batch':>5} | {'train img/s':>19} {'ratio':>6} | "
             f"{'train GFLOP/s':>13} | {'inference img/s':>19} {'ratio':>6} | {'peak MB':>13}")
     print(head)
@@ -208,7 +215,8 @@ def main() -> None:
                 rounds = []
                 for r in range(args.rounds):
                     order = ("striate", "torch")[::1 if r % 2 == 0 else -1]
-                    runs = {lib: run_worker(lib, model, batch, size, args.seconds, args.repeats)
+                    runs = {lib: run_worker(lib, model, batch, size, args.seconds, args.repeats,
+                                            args.conv_plan)
                             for lib in order}
                     rounds.append((runs["striate"], runs["torch"]))
                 ours, theirs = (_median_run([rnd[i] for rnd in rounds]) for i in (0, 1))

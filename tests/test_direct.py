@@ -112,8 +112,12 @@ def test_which_convolutions_take_the_direct_loops(monkeypatch):
     assert taken((16, 3, 3, 3), stride=(2, 2)) == "im2col"
     assert taken((16, 3, 3, 3), upsample=(2, 2)) == "im2col"
     assert taken((16, 3, 3, 3), dilation=(2, 2)) == "im2col"
-    assert taken((16, 1, 3, 3), groups=3) == "im2col"
+    assert taken((16, 1, 3, 3), groups=3) == "depthwise"  # one input channel per group
+    assert taken((16, 1, 3, 3), groups=3, stride=(2, 2)) == "depthwise"
+    assert taken((16, 1, 3, 3), groups=3, upsample=(2, 2)) == "im2col"
+    assert taken((16, 2, 3, 3), groups=3) == "im2col"  # grouped, not depthwise
     with st.backends.flags(direct=False):
+        assert taken((16, 1, 3, 3), groups=3) == "im2col"
         assert taken((16, 3, 3, 3)) == "winograd"
         assert taken((6, 1, 5, 5)) == "im2col"
 

@@ -18,6 +18,8 @@ threshold below):
   (``conv_winograd.py``);
 * ``direct``: compiled loops over channels and kernel offsets for stride-1 layers with few
   channels (``conv_direct.py``);
+* ``depthwise``: compiled loops for layers with one input channel per group, any stride and
+  dilation (``conv_depthwise.py``), for all three passes;
 * for the input gradient also ``col2im`` (GEMM then the adjoint of im2col, touching none of the
   zeros of an upsampled gradient) and ``direct-adjoint`` (the direct loops' own adjoint).  Else
   the input gradient is the full correlation of the upsampled gradient with the rotated kernel,
@@ -49,7 +51,7 @@ DIRECT_MAX_CHANNELS = 16  # in and out above which im2col's GEMM beats the direc
 DIRECT_BEFORE_WINOGRAD = 4  # input channels up to which the direct loops beat Winograd's thin GEMMs
 COL2IM_MAX_PIXELS = 128  # N·Ho·Wo up to which GEMM + col2im beats the full correlation
 
-IM2COL, DIRECT, WINOGRAD = "im2col", "direct", "winograd"
+IM2COL, DIRECT, WINOGRAD, DEPTHWISE = "im2col", "direct", "winograd", "depthwise"
 COL2IM, DIRECT_ADJOINT = "col2im", "direct-adjoint"
 SCHEME_NAMES = {winograd.F2: "F(2×2, 3×3)", winograd.F4: "F(4×4, 3×3)"}
 
@@ -92,12 +94,13 @@ class ConvPlan:
                 f"together={self.together}, keep={self.keep})")
 
     def summary(self) -> str:
-        """One line, e.g. "winograd F(4×4); dX+dW together" or "im2col; dX col2im, dW im2col"."""
+        """One line, e.g. "winograd F(4×4); dX+dW winograd F(4×4) together" or "im2col; dX
+        col2im, dW im2col"."""
         def name(p: Pass) -> str:
             return p.algorithm + (f" {SCHEME_NAMES[p.scheme][:5]})" if p.scheme else "")
 
         if self.together:
-            return f"{name(self.forward)}; dX+dW together"
+            return f"{name(self.forward)}; dX+dW {name(self.weight_grad)} together"
         return f"{name(self.forward)}; dX {name(self.input_grad)}, dW {name(self.weight_grad)}"
 
 
@@ -133,6 +136,13 @@ def _make_plan(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads, di
         from .conv_tuning import measured_plan  # it runs the kernels, which import this module
 
         return measured_plan(x_shape, weight_shape, stride, pads, dilation, groups, out_hw, dtype)
+    return rules_plan(x_shape, weight_shape, stride, pads, dilation, groups, out_hw, dtype,
+                      on_cpu)
+
+
+def rules_plan(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads, dilation: Pair,
+               groups: int, out_hw: Pair, dtype: np.dtype, on_cpu: bool = True) -> ConvPlan:
+    """The plan the thresholds above choose (the default, and measuring's tie-breaker)."""
     compiled = on_cpu and jit.available() and dtype in jit.COMPILED_DTYPES
     geometry = (x_shape, weight_shape, (1, 1), pads, stride, dilation, groups, out_hw)
     forward = _correlation_pass(*geometry, dtype, on_cpu, compiled)
@@ -181,7 +191,9 @@ def _input_grad_pass(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pa
     ho, wo = out_hw
     direct_ok = _direct_fits(weight_shape, (1, 1), stride, dilation, groups, compiled)
     adjoint = None
-    if o * stride[0] * stride[1] > cg * groups:
+    if _depthwise_fits(weight_shape, (1, 1), groups, compiled):
+        adjoint = DEPTHWISE
+    elif o * stride[0] * stride[1] > cg * groups:
         adjoint = DIRECT_ADJOINT if direct_ok else COL2IM
     elif n * ho * wo <= COL2IM_MAX_PIXELS and not direct_ok:
         adjoint = COL2IM
@@ -206,10 +218,14 @@ def _full_correlation(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: P
 
 def adjoint_pass(adjoint: str, x_shape: tuple, weight_shape: tuple, pads: Pads, groups: int,
                  out_hw: Pair, dtype: np.dtype, on_cpu: bool = True) -> Pass:
-    """The input-gradient pass by GEMM + ``col2im`` or the ``direct-adjoint`` loops."""
+    """The input-gradient pass by GEMM + ``col2im``, the ``direct-adjoint`` loops or the
+    ``depthwise`` loops' adjoint."""
     n, c, h, w = x_shape
     o, cg, kh, kw = weight_shape
     ho, wo = out_hw
+    if adjoint == DEPTHWISE:
+        return Pass(adjoint, None, chunks(n, ho, (c + o) * (w + wo), dtype, on_cpu,
+                                          split_rows=False), True)
     if adjoint == DIRECT_ADJOINT:
         buf_width = max(pads[1][0] + w, wo + kw - 1)
         return Pass(adjoint, None, chunks(n, ho, c * kh * kw * buf_width, dtype, on_cpu,
@@ -229,8 +245,12 @@ def input_grad_candidates(x_shape: tuple, weight_shape: tuple, stride: Pair, pad
     if _direct_fits(weight_shape, (1, 1), stride, dilation, groups, compiled):
         candidates.append(adjoint_pass(DIRECT_ADJOINT, x_shape, weight_shape, pads, groups,
                                        out_hw, dtype))
-    return candidates + correlation_candidates(*_full_correlation(
+    if _depthwise_fits(weight_shape, (1, 1), groups, compiled):
+        candidates.append(adjoint_pass(DEPTHWISE, x_shape, weight_shape, pads, groups, out_hw,
+                                       dtype))
+    full = correlation_candidates(*_full_correlation(
         x_shape, weight_shape, stride, pads, dilation, groups, out_hw), dtype)
+    return candidates + [p for p in full if p.algorithm != DEPTHWISE]  # the adjoint's twin
 
 
 def _correlation_pass(x_shape: tuple, weight_shape: tuple, upsample: Pair, pads: Pads,
@@ -243,7 +263,9 @@ def _correlation_pass(x_shape: tuple, weight_shape: tuple, upsample: Pair, pads:
     o, cg, kh, kw = weight_shape
     (ho, wo) = out_hw
     direct_ok = _direct_fits(weight_shape, upsample, stride, dilation, groups, compiled)
-    if direct_ok and cg <= DIRECT_BEFORE_WINOGRAD:
+    if _depthwise_fits(weight_shape, upsample, groups, compiled):
+        algorithm = DEPTHWISE
+    elif direct_ok and cg <= DIRECT_BEFORE_WINOGRAD:
         algorithm = DIRECT
     elif (_winograd_fits(weight_shape, upsample, stride, dilation, groups, compiled)
           and wo >= WINOGRAD_MIN_WIDTH and n * h * w >= WINOGRAD_MIN_PIXELS
@@ -268,6 +290,11 @@ def correlation_pass(algorithm: str, scheme: ModuleType | None, x_shape: tuple,
         return Pass(WINOGRAD, scheme, chunks(n, ho, values_per_row, dtype, on_cpu,
                                              step=scheme.OUT),
                     _tiny(n * ho * values_per_row, dtype))
+    if algorithm == DEPTHWISE:
+        # no matrix: a chunk holds its images' input and output rows, about (C + O)(W + Wo)
+        # values per output row
+        return Pass(DEPTHWISE, None, chunks(n, ho, (c + o) * (w + wo), dtype, on_cpu,
+                                            split_rows=False), True)
     if algorithm == DIRECT:
         padded_width = pads[1][0] + w + pads[1][1]
         return Pass(DIRECT, None, chunks(n, ho, cg * kh * kw * padded_width, dtype, on_cpu,
@@ -288,6 +315,8 @@ def correlation_candidates(x_shape: tuple, weight_shape: tuple, upsample: Pair, 
     candidates = [correlation_pass(IM2COL, None, *shapes)]
     if _direct_fits(weight_shape, upsample, stride, dilation, groups, compiled):
         candidates.append(correlation_pass(DIRECT, None, *shapes))
+    if _depthwise_fits(weight_shape, upsample, groups, compiled):
+        candidates.append(correlation_pass(DEPTHWISE, None, *shapes))
     if _winograd_fits(weight_shape, upsample, stride, dilation, groups, compiled):
         schemes = [winograd.F2, winograd.F4] if settings.conv.winograd_f4 else [winograd.F2]
         candidates += [correlation_pass(WINOGRAD, scheme, *shapes) for scheme in schemes]
@@ -315,6 +344,13 @@ def _direct_fits(weight_shape: tuple, upsample: Pair, stride: Pair, dilation: Pa
     o, c, kh, kw = weight_shape
     return (settings.conv.direct and compiled and upsample == stride == dilation == (1, 1)
             and groups == 1 and kh * kw > 1 and max(o, c) <= DIRECT_MAX_CHANNELS)
+
+
+def _depthwise_fits(weight_shape: tuple, upsample: Pair, groups: int, compiled: bool) -> bool:
+    """True where the depthwise loops compute the correlation: one input channel per group, more
+    than one group, no upsampling, compiled loops allowed (``backends.conv.direct``)."""
+    return (settings.conv.direct and compiled and groups > 1 and weight_shape[1] == 1
+            and upsample == (1, 1))
 
 
 def _winograd_fits(weight_shape: tuple, upsample: Pair, stride: Pair, dilation: Pair,
@@ -377,7 +413,7 @@ def whole_images(chunk_list: Chunks) -> bool:
     return all(rows.start == 0 for _, rows in chunk_list)
 
 
-__all__ = ["COL2IM", "DIRECT", "DIRECT_ADJOINT", "IM2COL", "WINOGRAD", "Chunk", "ConvPlan",
-           "Pass", "adjoint_pass", "assemble", "chunks", "clear_cache", "correlation_algorithm",
-           "correlation_candidates", "correlation_pass", "input_grad_candidates", "plan_for",
-           "winograd_scheme"]
+__all__ = ["COL2IM", "DEPTHWISE", "DIRECT", "DIRECT_ADJOINT", "IM2COL", "WINOGRAD", "Chunk",
+           "ConvPlan", "Pass", "adjoint_pass", "assemble", "chunks", "clear_cache",
+           "correlation_algorithm", "correlation_candidates", "correlation_pass",
+           "input_grad_candidates", "plan_for", "rules_plan", "winograd_scheme"]

@@ -12,23 +12,43 @@ keeps the fastest for the process:
 * both gradients in one pass (F(4×4, 3×3) on whole images) against the best two apart.
 
 Each candidate runs once to warm up (compiling it, faulting its pages in), then the least of
-:data:`REPEATS` timed runs counts (one, for a run longer than :data:`LONG_SECONDS`).
+:data:`REPEATS` timed runs counts (one, for a run longer than :data:`LONG_SECONDS`).  The rules'
+own choice is kept unless another is faster by more than :data:`MARGIN`: on a loaded machine
+two timings a few per cent apart are noise, and the rules were measured too.
 :func:`seconds_spent` says what the measuring has cost this process.
+
+With ``st.backends.conv.benchmark_cache`` set to a file, each choice is also kept there under
+the machine (processor and settings) and the geometry, and read back instead of measured: later
+processes measure nothing they have seen, and a resumed run computes with the same algorithms,
+so its results equal an uninterrupted run's to the bit.  The file is a cache: one that cannot be
+read is measured over, one that cannot be written is skipped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from collections.abc import Callable
 
 import numpy as np
 
-from . import conv
+from ..fileio import atomic_write
+from . import conv, settings
 from .conv_geometry import Pads, Pair
-from .conv_plan import ConvPlan, Pass, assemble, correlation_candidates, input_grad_candidates
+from .conv_plan import (
+    SCHEME_NAMES,
+    ConvPlan,
+    Pass,
+    assemble,
+    correlation_candidates,
+    input_grad_candidates,
+    rules_plan,
+)
 
 REPEATS = 3  # timed runs of a candidate; the least counts
 LONG_SECONDS = 0.05  # a run this long is timed once: the noise is small beside it
+MARGIN = 0.10  # how much faster than the rules' choice a candidate must be to replace it
 
 _spent = 0.0  # seconds this process has spent measuring
 timings: dict[tuple, dict[str, dict[str, float]]] = {}  # geometry -> pass -> candidate -> s
@@ -43,6 +63,16 @@ def measured_plan(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads,
                   groups: int, out_hw: Pair, dtype: np.dtype) -> ConvPlan:
     """The plan whose every pass was the fastest of its candidates on this machine."""
     global _spent
+    geometry = (stride, pads, dilation, groups)
+    shapes = (x_shape, weight_shape, out_hw, dtype)
+    forwards = correlation_candidates(x_shape, weight_shape, (1, 1), pads, stride, dilation,
+                                      groups, out_hw, dtype)
+    inputs = input_grad_candidates(x_shape, weight_shape, *geometry, out_hw, dtype)
+    key = json.dumps([_machine(), *settings.state, x_shape, weight_shape, *geometry, out_hw,
+                      dtype.str])
+    remembered = _plan_of(_read_cache().get(key), forwards, inputs, shapes)
+    if remembered is not None:
+        return remembered
     start = time.perf_counter()
     rng = np.random.default_rng(0)
     n, c, h, w = x_shape
@@ -50,9 +80,8 @@ def measured_plan(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads,
     x = rng.standard_normal(x_shape).astype(dtype)
     weight = rng.standard_normal(weight_shape).astype(dtype)
     g = rng.standard_normal((n, o, *out_hw)).astype(dtype)
-    geometry = (stride, pads, dilation, groups)
-    shapes = (x_shape, weight_shape, out_hw, dtype)
     times: dict[str, dict[str, float]] = {"forward": {}, "input_grad": {}, "weight_grad": {}}
+    rules = rules_plan(x_shape, weight_shape, stride, pads, dilation, groups, out_hw, dtype)
 
     def plan(forward: Pass, input_grad: Pass, weight_grad: Pass,
              together: bool | None = False) -> ConvPlan:
@@ -61,15 +90,16 @@ def measured_plan(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads,
     def fastest(what: str, candidates: list[Pass], run: Callable[[Pass], object]) -> Pass:
         for candidate in candidates:
             times[what][repr(candidate)] = _seconds(lambda p=candidate: run(p))
-        return min(candidates, key=lambda p: times[what][repr(p)])
+        best = min(candidates, key=lambda p: times[what][repr(p)])
+        ruled = getattr(rules, what)
+        close = ruled in candidates and times[what][repr(ruled)] <= (1 + MARGIN) * times[what][
+            repr(best)]
+        return ruled if close else best
 
-    forwards = correlation_candidates(x_shape, weight_shape, (1, 1), pads, stride, dilation,
-                                      groups, out_hw, dtype)
     forward = fastest("forward", forwards, lambda p: conv.correlate(
         x, weight, *geometry, plan=plan(p, p, p)))
-    input_grad = fastest("input_grad", input_grad_candidates(
-        x_shape, weight_shape, *geometry, out_hw, dtype), lambda p: conv.correlate_transpose(
-            g, weight, *geometry, (h, w), plan=plan(forward, p, forward)))
+    input_grad = fastest("input_grad", inputs, lambda p: conv.correlate_transpose(
+        g, weight, *geometry, (h, w), plan=plan(forward, p, forward)))
 
     def weight_gradient(p: Pass, both: bool = False) -> object:
         candidate = plan(forward, input_grad, p, together=both or None)
@@ -88,11 +118,69 @@ def measured_plan(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads,
         if plan(forward, input_grad, p, together=None).together:
             both = _seconds(lambda p=p: weight_gradient(p, both=True))
             times.setdefault("together", {})[repr(p)] = both
-            if both < best_apart:
+            margin = 1 + MARGIN if rules.together else 1 / (1 + MARGIN)
+            if both < best_apart * margin:
                 together, chosen, best_apart = True, p, both
     timings[(x_shape, weight_shape, *geometry, out_hw, dtype)] = times
     _spent += time.perf_counter() - start
-    return plan(forward, input_grad, chosen, together=together)
+    choice = {"forward": _name(forward), "input_grad": _name(input_grad),
+              "weight_grad": _name(chosen), "together": together}
+    # another process may have stored its choice first: take it, as every later process will
+    stored = _remember(key, choice, lambda entry: _plan_of(entry, forwards, inputs, shapes))
+    return stored or plan(forward, input_grad, chosen, together=together)
+
+
+def _name(p: Pass) -> str:
+    return p.algorithm + (f" {SCHEME_NAMES[p.scheme]}" if p.scheme is not None else "")
+
+
+def _machine() -> str:
+    from ..bench.machine import cpu_description  # the processor, as benchmarks print it
+
+    return cpu_description()
+
+
+def _read_cache() -> dict:
+    path = settings.conv.benchmark_cache
+    if path is None:
+        return {}
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing, unreadable or corrupt: measure again
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def _plan_of(entry: object, forwards: list[Pass], inputs: list[Pass],
+             shapes: tuple) -> ConvPlan | None:
+    """The plan a cache entry names, if it is one and every pass it names is a candidate."""
+    if not isinstance(entry, dict):
+        return None
+    by_name = {what: {_name(p): p for p in candidates}
+               for what, candidates in (("forward", forwards), ("input_grad", inputs),
+                                        ("weight_grad", forwards))}
+    try:
+        passes = [by_name[what][entry[what]] for what in ("forward", "input_grad", "weight_grad")]
+    except (KeyError, TypeError):
+        return None
+    return assemble(*passes, *shapes, together=entry.get("together") is True)
+
+
+def _remember(key: str, choice: dict,
+              plan_of: Callable[[object], ConvPlan | None]) -> ConvPlan | None:
+    """Store ``choice`` under ``key`` unless the file already holds a valid choice there (the
+    first one stored stays, so runs resumed from it agree); the stored entry's plan."""
+    path = settings.conv.benchmark_cache
+    if path is None:
+        return None
+    entries = _read_cache()
+    if plan_of(entries.get(key)) is None:
+        entries[key] = choice
+        with contextlib.suppress(OSError):  # a cache that cannot be written is only a cache
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_write(path, "w", fsync=False) as f:
+                json.dump(entries, f, ensure_ascii=False, indent=0)
+    return plan_of(entries[key])
 
 
 def _seconds(run: Callable[[], object]) -> float:

@@ -16,6 +16,7 @@ import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 
 @functools.cache
@@ -37,17 +38,21 @@ class ConvSettings:
     * ``direct``: the direct compiled loops for stride-1 layers with few channels;
     * ``benchmark``: choose by measurement instead of the rules: the first call with a new
       geometry times every allowed algorithm for each pass and keeps the fastest for the
-      process (``conv_tuning.py``; off by default, as in cuDNN, since it costs time once).
+      process (``conv_tuning.py``; off by default, as in cuDNN, since it costs time once);
+    * ``benchmark_cache``: a JSON file (a path, or None: the process only) where measured
+      choices are kept per machine, so later processes, and a resumed run, take the same ones
+      without measuring again.
 
     Each is a bool; ``striate.backends.flags`` sets them for a block."""
 
-    __slots__ = ("_winograd", "_winograd_f4", "_direct", "_benchmark")
+    __slots__ = ("_winograd", "_winograd_f4", "_direct", "_benchmark", "_benchmark_cache")
 
     def __init__(self) -> None:
         self._winograd = _flag("STRIATE_WINOGRAD", "0")
         self._winograd_f4 = _flag("STRIATE_WINOGRAD", "2")
         self._direct = _flag("STRIATE_DIRECT", "0")
         self._benchmark = False
+        self._benchmark_cache: Path | None = None
 
     def _set(self, name: str, value: bool) -> None:
         if not isinstance(value, bool):
@@ -63,9 +68,20 @@ class ConvSettings:
     benchmark = property(lambda self: self._benchmark,
                          lambda self, value: self._set("benchmark", value))
 
+    @property
+    def benchmark_cache(self) -> Path | None:
+        return self._benchmark_cache
+
+    @benchmark_cache.setter
+    def benchmark_cache(self, value: str | os.PathLike | None) -> None:
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"backends.conv.benchmark_cache must be a path or None, got {value!r}")
+        self._benchmark_cache = None if value is None else Path(value)
+
     def __repr__(self) -> str:
         return (f"ConvSettings(winograd={self.winograd}, winograd_f4={self.winograd_f4}, "
-                f"direct={self.direct}, benchmark={self.benchmark})")
+                f"direct={self.direct}, benchmark={self.benchmark}, "
+                f"benchmark_cache={self.benchmark_cache})")
 
 
 class CpuSettings:
@@ -110,10 +126,13 @@ _update()
 @contextmanager
 def flags(*, winograd: bool | None = None, winograd_f4: bool | None = None,
           direct: bool | None = None, benchmark: bool | None = None,
+          benchmark_cache: str | os.PathLike | None = None,
           num_threads: int | None = None) -> Iterator[None]:
     """Within the block, the given settings (None: unchanged); all restored after."""
-    before = state
+    before, cache_before = state, conv.benchmark_cache
     try:
+        if benchmark_cache is not None:
+            conv.benchmark_cache = benchmark_cache
         for target, name, value in ((conv, "winograd", winograd),
                                     (conv, "winograd_f4", winograd_f4),
                                     (conv, "direct", direct), (conv, "benchmark", benchmark),
@@ -123,3 +142,4 @@ def flags(*, winograd: bool | None = None, winograd_f4: bool | None = None,
         yield
     finally:
         (conv.winograd, conv.winograd_f4, conv.direct, conv.benchmark, cpu.num_threads) = before
+        conv.benchmark_cache = cache_before
