@@ -44,10 +44,7 @@ def atomic_write(
     if binary and (encoding is not None or newline is not None):
         raise ValueError("atomic_write: encoding and newline apply to text mode only")
     target = Path(path)
-    directory = target.parent
-    if not directory.is_dir():
-        raise FileNotFoundError(f"atomic_write: directory {str(directory)!r} does not exist")
-
+    directory = _directory_of(target, "atomic_write")
     tmp, fd = _create_temp(target)
     try:
         with contextlib.suppress(FileNotFoundError):
@@ -70,6 +67,43 @@ def atomic_write(
         raise
     if fsync:
         _fsync_directory(directory)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator[Path]:
+    """A temporary path next to ``path`` for writers that take a file name, not a file object;
+    when the block ends, the file written there atomically replaces ``path``.
+
+    As with :func:`atomic_write`, if the block raises, the temporary file is removed and ``path``
+    is left as it was; the parent directory must exist.
+    """
+    target = Path(path)
+    directory = _directory_of(target, "atomic_path")
+    tmp, fd = _create_temp(target)
+    os.close(fd)
+    try:
+        yield tmp
+        if fsync:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    if fsync:
+        _fsync_directory(directory)
+
+
+def _directory_of(target: Path, caller: str) -> Path:
+    """The directory ``target`` will be written in, which must exist."""
+    directory = target.parent
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{caller}: directory {str(directory)!r} does not exist")
+    return directory
 
 
 def _create_temp(target: Path) -> tuple[Path, int]:

@@ -1,11 +1,12 @@
-"""atomic_write: the target is either untouched or wholly replaced; no temporary files remain."""
+"""atomic_write and atomic_path: the target is either untouched or wholly replaced; no temporary
+files remain."""
 
 import os
 import stat
 
 import pytest
 
-from striate.fileio import atomic_write
+from striate.fileio import atomic_path, atomic_write
 
 
 def _leftovers(directory):
@@ -112,3 +113,25 @@ def test_rejects_bad_arguments(tmp_path):
         with atomic_write(tmp_path / "missing" / "x"):
             pass
     assert os.listdir(tmp_path) == []
+
+
+def test_atomic_path_replaces_the_target_with_what_was_written_there(tmp_path):
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"old")
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path and tmp != target
+        tmp.write_bytes(b"new")  # a writer that takes a file name
+        assert target.read_bytes() == b"old"
+    assert target.read_bytes() == b"new" and os.listdir(tmp_path) == ["model.onnx"]
+
+
+def test_atomic_path_leaves_the_target_when_the_writer_fails(tmp_path):
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("writer failed")
+    assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["model.onnx"]
+    with pytest.raises(FileNotFoundError, match="does not exist"), atomic_path(
+            tmp_path / "missing" / "x"):
+        pass

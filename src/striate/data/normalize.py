@@ -87,9 +87,16 @@ class Normalizer:
         self._prepare()
         return self
 
+    def divisor(self) -> np.ndarray:
+        """The σ the output is divided by: the fitted σ floored at ``min_std``, or ones without
+        standardisation (what an exported model's input normalisation needs)."""
+        if self.std is None:
+            raise RuntimeError("Normalizer: not fitted")
+        return np.maximum(self.std, self.min_std) if self.standardize else np.ones_like(self.std)
+
     def _prepare(self) -> None:
         """Fold scale, μ and σ into one multiply-add: X̃ = X·a + b."""
-        std = np.maximum(self.std, self.min_std) if self.standardize else np.ones_like(self.std)
+        std = self.divisor()
         shape = (-1, 1, 1) if self.mode == "channel" else self.mean.shape
         self._a = (self.scale / std).reshape(shape).astype(self.dtype)
         self._b = (-self.mean / std).reshape(shape).astype(self.dtype)

@@ -12,6 +12,9 @@ and requires, as the reference implementation does, that the tensors' data offse
 section exactly (no gap, no overlap) and that the file ends where they do.  Every tensor is read
 straight into its own array of the size the file holds, so memory never exceeds the file's size.
 Every problem is one :class:`SafetensorsError` that names the file.
+
+BF16 tensors, which NumPy has no type for, are read as float32 (twice their size in the file): a
+bfloat16 is the top half of the float32 of the same value, so widening is exact.
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int
           "I32": np.int32, "I16": np.int16, "I8": np.int8, "U64": np.uint64, "U32": np.uint32,
           "U16": np.uint16, "U8": np.uint8, "BOOL": np.bool_}
 CODES = {np.dtype(v): k for k, v in DTYPES.items()}
+BFLOAT16 = "BF16"  # read as float32 (see :func:`_read_array`)
 # safetensors dtypes NumPy has no type for: named in the error, with what to do
-UNREADABLE = {"BF16": "bfloat16", "F8_E4M3": "float8 e4m3", "F8_E5M2": "float8 e5m2"}
+UNREADABLE = {"F8_E4M3": "float8 e4m3", "F8_E5M2": "float8 e5m2"}
 MAX_HEADER = 100_000_000  # bytes, the reference implementation's limit
 MAX_JSON_DEPTH = 64       # nesting levels of any JSON we parse (header, checkpoint metadata)
 MAX_NDIM = 64             # NumPy's limit
@@ -134,10 +138,11 @@ def short_repr(value: Any, limit: int = 60) -> str:
 
 class _Entry(NamedTuple):
     name: str
-    dtype: np.dtype
+    dtype: np.dtype  # as stored; BF16 is stored as uint16
     shape: tuple[int, ...]
     begin: int
     end: int
+    bfloat16: bool = False
 
 
 class _RepeatedKey(Exception):
@@ -168,8 +173,9 @@ _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
           (stat.S_ISSOCK, "a socket"))
 
 
-def _not_regular(mode: int) -> str | None:
-    """What a non-regular file is, in words; None for a regular file."""
+def not_regular(mode: int) -> str | None:
+    """What a non-regular file is (``os.stat``'s ``st_mode``), in words; None for a regular
+    file, the only kind a reader should open (a FIFO blocks, a device never ends)."""
     if stat.S_ISREG(mode):
         return None
     return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
@@ -184,7 +190,7 @@ def _open_regular(path: Path) -> Iterator[tuple[BinaryIO, int]]:
     and checked again with ``fstat``, in case the path changed in between.
     """
     try:
-        kind = _not_regular(os.stat(path).st_mode)
+        kind = not_regular(os.stat(path).st_mode)
     except FileNotFoundError:
         raise SafetensorsError(f"{path}: no such file") from None
     except OSError as e:
@@ -197,7 +203,7 @@ def _open_regular(path: Path) -> Iterator[tuple[BinaryIO, int]]:
             raise SafetensorsError(f"{path}: cannot open it ({e.strerror or e})") from None
         with os.fdopen(fd, "rb") as f:
             info = os.fstat(f.fileno())
-            kind = _not_regular(info.st_mode)
+            kind = not_regular(info.st_mode)
             if kind is None:
                 yield f, info.st_size
                 return
@@ -239,9 +245,9 @@ def _entry(name: str, info: Any, path: Path) -> _Entry:
     if code in UNREADABLE:
         raise SafetensorsError(f"{where}: dtype {code} ({UNREADABLE[code]}) cannot be read; "
                                "convert the file to F32 first")
-    if not isinstance(code, str) or code not in DTYPES:
+    if not isinstance(code, str) or code not in {*DTYPES, BFLOAT16}:
         raise SafetensorsError(f"{where}: unknown dtype {short_repr(code)}; known: "
-                               f"{', '.join(DTYPES)}")
+                               f"{', '.join([*DTYPES, BFLOAT16])}")
     if (not isinstance(shape, list) or len(shape) > MAX_NDIM
             or not all(_is_int(d) and d >= 0 for d in shape)):
         raise SafetensorsError(f"{where}: shape {short_repr(shape)} is not a list of at most "
@@ -250,14 +256,14 @@ def _entry(name: str, info: Any, path: Path) -> _Entry:
             or not 0 <= offsets[0] <= offsets[1]):
         raise SafetensorsError(f"{where}: data_offsets {short_repr(offsets)} is not a pair of "
                                "integers 0 <= begin <= end")
-    dtype = np.dtype(DTYPES[code]).newbyteorder("<")
+    dtype = np.dtype(np.uint16 if code == BFLOAT16 else DTYPES[code]).newbyteorder("<")
     if math.prod(max(d, 1) for d in shape) * dtype.itemsize > _MAX_EXTENT:
         raise SafetensorsError(f"{where}: shape {short_repr(shape)} is too large")
     size, span = math.prod(shape) * dtype.itemsize, offsets[1] - offsets[0]
     if size != span:
         raise SafetensorsError(f"{where}: {code} of shape {shape} takes {size} bytes but its "
                                f"data_offsets span {span}; corrupt")
-    return _Entry(name, dtype, tuple(shape), offsets[0], offsets[1])
+    return _Entry(name, dtype, tuple(shape), offsets[0], offsets[1], code == BFLOAT16)
 
 
 def _check_tiling(entries: list[_Entry], body: int, path: Path) -> None:
@@ -290,4 +296,8 @@ def _read_array(f: BinaryIO, e: _Entry, path: Path) -> np.ndarray:
         done += got
     if array.dtype == np.bool_:  # bytes other than 0 and 1 would make odd booleans
         return array.view(np.uint8) != 0
+    if e.bfloat16:  # the bits of a bfloat16 are the high half of its float32's
+        wide = array.astype(np.uint32)
+        wide <<= 16
+        return wide.view(np.float32)
     return array.astype(e.dtype.newbyteorder("="), copy=False)

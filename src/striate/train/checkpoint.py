@@ -15,46 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import is_array, to_numpy
+from ..backend import to_numpy
 from ..errors import UserError
 from ..interop.safetensors import SafetensorsError, load_file, parse_json, save_file, short_repr
+from ..serialization import LoadError, join_arrays, split_arrays
 from .checkpoint_meta import validate_meta
 
 FORMAT = "striate-checkpoint"
 VERSION = 1
-
-
-def _split_arrays(tree: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
-    """Replace every array in a nested dict/list by a reference ``{"__array__": key}``."""
-    if is_array(tree):
-        arrays[prefix] = to_numpy(tree)
-        return {"__array__": prefix}
-    if isinstance(tree, dict):
-        return {str(k): _split_arrays(v, f"{prefix}.{k}", arrays) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return [_split_arrays(v, f"{prefix}.{i}", arrays) for i, v in enumerate(tree)]
-    if isinstance(tree, np.generic):
-        return tree.item()
-    return tree
-
-
-def _join_arrays(tree: Any, arrays: dict[str, np.ndarray], used: set[str]) -> Any:
-    """Undo :func:`_split_arrays`; each reference must name an ``optimizer.`` tensor of the
-    file, once (``used`` collects them, so that the caller can refuse tensors nothing uses)."""
-    if isinstance(tree, dict):
-        if set(tree) == {"__array__"}:
-            key = tree["__array__"]
-            if not (isinstance(key, str) and key.startswith("optimizer.") and key in arrays):
-                raise UserError(f"optimizer state refers to {short_repr(key)}, which is not an "
-                                "optimizer tensor of the file")
-            if key in used:
-                raise UserError(f"optimizer state refers to {short_repr(key)} twice")
-            used.add(key)
-            return arrays[key]
-        return {k: _join_arrays(v, arrays, used) for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [_join_arrays(v, arrays, used) for v in tree]
-    return tree
 
 
 def save_checkpoint(path: str | Path, model_state: dict[str, Any], meta: dict[str, Any],
@@ -64,7 +32,8 @@ def save_checkpoint(path: str | Path, model_state: dict[str, Any], meta: dict[st
     meta = dict(meta, format=FORMAT, version=VERSION)
     if optimizer_state is not None:
         optim_arrays: dict[str, np.ndarray] = {}
-        meta["optimizer_state"] = _split_arrays(optimizer_state, "optimizer", optim_arrays)
+        meta["optimizer_state"] = split_arrays(optimizer_state, optim_arrays, "optimizer",
+                                               lossless=False)
         tensors.update(optim_arrays)
     return save_file(tensors, path, {"striate": json.dumps(meta)})
 
@@ -110,10 +79,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     optimizer_state = meta.pop("optimizer_state", None)
     used: set[str] = set()
     if optimizer_state is not None:
+        optimizer_arrays = {k: v for k, v in arrays.items() if k.startswith("optimizer.")}
         try:
-            optimizer_state = _join_arrays(optimizer_state, arrays, used)
-        except UserError as e:
-            raise UserError(f"{path}: {e}") from None
+            optimizer_state = join_arrays(optimizer_state, optimizer_arrays, used,
+                                          "an optimizer tensor of the file")
+        except LoadError as e:
+            raise UserError(f"{path}: optimizer state {e}") from None
     unused = [k for k in arrays if not k.startswith("model.") and k not in used]
     if unused:
         raise UserError(f"{path}: unexpected tensors {short_repr(unused)} (neither model weights "
