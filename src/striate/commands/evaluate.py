@@ -6,18 +6,31 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+import numpy as np
+
+from . import DATA_DIR_HELP
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate", help="evaluate a checkpoint or run folder on a dataset split",
         description="Load a checkpoint (or a run folder's best/last checkpoint) and print its "
                     "accuracy, per-class accuracy and confusion matrix on a dataset split.")
-    p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT")
+    p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
+                   help="a run folder, a checkpoint, or an exported .onnx file (with --dataset)")
     p.add_argument("--dataset", default=None, help="dataset (default: the one it was trained on)")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--split", default="test", choices=("train", "test"))
-    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    p.add_argument("--split", default="test", choices=("train", "test"),
+                   help="which split to evaluate")
+    p.add_argument("--batch-size", type=int, default=512, help="images per batch")
     p.set_defaults(run=run)
+
+
+def _as_float32(batch: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Images as float32, 8-bit ones scaled to [0, 1] as training scaled them (``Normalizer``'s
+    default): an exported file standardises them itself."""
+    scale = 1 / 255 if np.asarray(batch).dtype == np.uint8 else 1.0
+    return np.asarray(batch, dtype=np.float32) * np.float32(scale)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,26 +47,38 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.data_dir is not None and not Path(args.data_dir).expanduser().is_dir():
         raise UserError(f"--data-dir {args.data_dir}: no such folder")
-    checkpoint = load_checkpoint(args.checkpoint)
-    meta = checkpoint.meta
-    saved = TrainConfig.from_meta(meta, args.checkpoint)
-    config = dataclasses.replace(saved, dataset=args.dataset or saved.dataset,
-                                 data_dir=args.data_dir or (None if args.dataset else
-                                                            saved.data_dir))
-    dataset = open_split(config, args.split)
-    if list(dataset.image_shape) != list(meta["image_shape"]):
+    if Path(args.checkpoint).suffix.lower() == ".onnx":  # an exported model
+        from .predict import open_onnx
+
+        if args.dataset is None:
+            raise UserError("--dataset is required to evaluate an .onnx file")
+        model = open_onnx(args.checkpoint)
+        config = TrainConfig(dataset=args.dataset, data_dir=args.data_dir)
+        dataset = open_split(config, args.split)
+        image_shape, name = list(model.input_shape), Path(args.checkpoint).name
+        classes = model.class_names or [str(i) for i in range(dataset.num_classes)]
+        transform = _as_float32
+    else:
+        checkpoint = load_checkpoint(args.checkpoint)
+        meta = checkpoint.meta
+        saved = TrainConfig.from_meta(meta, args.checkpoint)
+        config = dataclasses.replace(saved, dataset=args.dataset or saved.dataset,
+                                     data_dir=args.data_dir or (None if args.dataset else
+                                                                saved.data_dir))
+        dataset = open_split(config, args.split)
+        image_shape, name, classes = meta["image_shape"], meta["model"]["name"], meta["classes"]
+        model = model_from_checkpoint(checkpoint)
+        transform = Normalizer.from_state_dict(meta["normalizer"])
+    if list(dataset.image_shape) != list(image_shape):
         raise UserError(f"{config.dataset} images are {tuple(dataset.image_shape)} but the model "
-                        f"was trained on {tuple(meta['image_shape'])}")
-    classes = meta["classes"]
+                        f"was trained on {tuple(image_shape)}")
     if dataset.num_classes != len(classes):
         raise UserError(f"{config.dataset} has {dataset.num_classes} classes but the model "
                         f"was trained on {len(classes)}")
-    model = model_from_checkpoint(checkpoint)
-    loader = DataLoader(dataset, batch_size=args.batch_size,
-                        transform=Normalizer.from_state_dict(meta["normalizer"]))
+    loader = DataLoader(dataset, batch_size=args.batch_size, transform=transform)
     metrics, labels, preds = evaluate(model, loader)
     matrix = confusion_matrix(labels, preds, len(classes))
-    print(f"{meta['model']['name']} on {config.dataset} {args.split} ({len(dataset)} images): "
+    print(f"{name} on {config.dataset} {args.split} ({len(dataset)} images): "
           f"accuracy {metrics.accuracy:.4f}, top-5 {metrics.top5:.4f}, loss {metrics.loss:.4f}")
     if args.split == "test":
         print(describe_test_set(config, dataset))

@@ -16,7 +16,8 @@ def add_parser(subparsers) -> None:
         description="Print the most probable classes of each image (PNG/JPEG through Pillow, or "
                     ".npy arrays of shape (H, W), (C, H, W) or (H, W, C)). Images are converted to "
                     "the model's channels and size and normalised with the training statistics.")
-    p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT")
+    p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
+                   help="a run folder, a checkpoint, or an exported .onnx file")
     p.add_argument("images", nargs="+", metavar="IMAGE",
                    help="image files, or folders whose image files are all classified")
     p.add_argument("--top", type=int, default=3, help="how many classes to print per image")
@@ -67,6 +68,27 @@ def image_paths(arguments: list[str]) -> list[Path]:
     return paths
 
 
+def open_onnx(path: str):
+    """An exported ``.onnx`` classifier (``interop.onnx.open_classifier``): it takes 8-bit
+    images scaled to [0, 1], as training scaled them (``striate export`` puts the
+    standardisation in the graph)."""
+    from ..interop.onnx import ONNXImportError
+    from ..interop.onnx.runtime import open_classifier
+
+    try:
+        model = open_classifier(path)
+    except ONNXImportError as e:
+        raise UserError(str(e)) from None
+    except ImportError:
+        raise UserError(f"{path}: reading an .onnx file needs onnxruntime or onnx "
+                        "(pip install striate[onnx])") from None
+    if len(model.input_shape) != 3 or model.input_shape[1] != model.input_shape[2] \
+            or min(model.input_shape) < 1:
+        raise UserError(f"{path}: the model's input is {model.input_shape}, not square "
+                        "(C, H, W) images")
+    return model
+
+
 def run(args: argparse.Namespace) -> int:
     from ..data import Normalizer
     from ..nn import functional as F
@@ -76,16 +98,22 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise UserError(f"--top must be at least 1, got {args.top}")
-    checkpoint = load_checkpoint(args.checkpoint)
-    meta = checkpoint.meta
-    channels, size = meta["model"]["in_channels"], meta["model"]["input_size"]
     paths = image_paths(args.images)
-    batch = np.stack([load_image(p, channels, size) for p in paths])
-    model = model_from_checkpoint(checkpoint)
+    if Path(args.checkpoint).suffix.lower() == ".onnx":
+        model = open_onnx(args.checkpoint)
+        channels, size = model.input_shape[0], model.input_shape[-1]
+        batch = np.stack([load_image(p, channels, size) for p in paths]) / np.float32(255)
+        classes = model.class_names
+    else:
+        checkpoint = load_checkpoint(args.checkpoint)
+        meta = checkpoint.meta
+        channels, size = meta["model"]["in_channels"], meta["model"]["input_size"]
+        batch = np.stack([load_image(p, channels, size) for p in paths])
+        batch = Normalizer.from_state_dict(meta["normalizer"])(batch)
+        model, classes = model_from_checkpoint(checkpoint), meta.get("classes")
     with no_grad():
-        probs = F.softmax(model(Tensor(Normalizer.from_state_dict(meta["normalizer"])(batch))),
-                          dim=1).numpy()
-    classes = meta.get("classes") or [str(i) for i in range(probs.shape[1])]
+        probs = F.softmax(model(Tensor(batch)), dim=1).numpy()
+    classes = classes or [str(i) for i in range(probs.shape[1])]
     for path, p in zip(paths, probs, strict=True):
         order = np.argsort(-p)[:args.top]
         print(f"{path}: " + ", ".join(f"{classes[k]} {p[k]:.3f}" for k in order))
