@@ -156,3 +156,54 @@ def test_dropout_rejects_bad_probabilities():
             F.dropout(x, p)
         with pytest.raises(ValueError, match="Dropout"):
             nn.Dropout(p)
+
+
+# --- dropout2d: whole channels --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(64, 50, 3, 5), (40, 30, 7)], ids=["(N,C,H,W)", "(N,C,L)"])
+@pytest.mark.filterwarnings("ignore:dropout2d. Received a 3D input")  # torch's, on (N, C, L)
+def test_dropout2d_zeroes_whole_channels_like_torch(shape, dtype):
+    """Each (n, c) map is kept (scaled by 1/(1 − p)) or zeroed whole, a fraction p of them, as in
+    torch's dropout2d; the gradient is torch's of x ⊙ m with our mask m."""
+    p = 0.3
+    x = np.random.default_rng(0).uniform(1, 2, shape).astype(dtype)
+    xt = st.tensor(x, requires_grad=True)
+    y = F.dropout2d(xt, p, generator=np.random.default_rng(1))
+    kept = y.numpy() != 0
+    per_map = kept.reshape(*shape[:2], -1)
+    assert (per_map == per_map[..., :1]).all()                  # whole maps kept or zeroed
+    np.testing.assert_allclose(y.numpy()[kept], x[kept] / dtype(1 - p), rtol=1e-6)
+    mask = kept / dtype(1 - p)
+    theirs = torch.nn.functional.dropout2d(to_torch(np.ones(shape, dtype)), p).numpy()
+    for drops in ((~per_map[..., 0]).mean(), (theirs.reshape(*shape[:2], -1)[..., 0] == 0)
+                  .mean()):
+        assert abs(drops - p) < 0.05
+    g = np.random.default_rng(2).standard_normal(shape).astype(dtype)
+    y.backward(g)
+    x_torch = to_torch(x, requires_grad=True)
+    (x_torch * to_torch(mask.astype(dtype))).backward(to_torch(g))
+    assert_close(y, x_torch * to_torch(mask.astype(dtype)), what="dropout2d output")
+    assert_close(xt.grad, x_torch.grad, what="dropout2d grad")
+
+
+def test_dropout2d_modes_limits_and_layer():
+    x = st.tensor(np.random.default_rng(0).standard_normal((2, 3, 4, 4)), requires_grad=True)
+    assert F.dropout2d(x, 0.5, training=False) is x and F.dropout2d(x, 0.0) is x
+    y = F.dropout2d(x, 1.0)
+    assert (y.numpy() == 0).all()
+    y.sum().backward()
+    assert (x.grad == 0).all()
+    with pytest.raises(ValueError, match=r"dropout2d: probability p must lie in \[0, 1\]"):
+        F.dropout2d(x, 1.5)
+    with pytest.raises(ValueError, match="shape"):
+        F.dropout2d(st.tensor(np.ones(4)), 0.5)
+    with pytest.raises(ValueError, match=r"Dropout2d: probability p"):
+        nn.Dropout2d(-0.1)
+    layer = nn.Dropout2d(0.4, generator=np.random.default_rng(0))
+    assert repr(layer) == repr(torch.nn.Dropout2d(0.4)) == "Dropout2d(p=0.4, inplace=False)"
+    a = layer(x).numpy()
+    assert (a == 0).any()
+    layer.eval()
+    assert (layer(x).numpy() == x.numpy()).all()

@@ -263,6 +263,85 @@ def test_forward_hook_sees_inputs_and_can_replace_the_output():
     assert len(seen) == 2
 
 
+def _twin_mlps():
+    """The same float64 Linear → ReLU → Linear in both libraries."""
+    ours = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3)).double()
+    theirs = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(),
+                                 torch.nn.Linear(6, 3)).double()
+    theirs.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in ours.state_dict().items()})
+    return ours, theirs
+
+
+def _run_with_hooks(model, lib, x, g, replace=None):
+    """Register a recording full backward hook on every module, run backward, return what the
+    hooks saw (module name, grad_input, grad_output) in call order, and the parameter grads."""
+    calls = []
+    for name, module in model.named_modules():
+        def hook(m, grad_input, grad_output, name=name):
+            calls.append((name, [None if t is None else np.array(t.data if lib is st else
+                                                                 t.detach().numpy())
+                                 for t in grad_input],
+                          [np.array(t.data if lib is st else t.detach().numpy())
+                           for t in grad_output]))
+            if replace is not None and name == replace:
+                return tuple(None if t is None else t * 3 for t in grad_input)
+            return None
+
+        module.register_full_backward_hook(hook)
+    model(x).backward(g)
+    return calls, [p.grad if lib is st else p.grad.numpy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("replace", [None, "1", "2"], ids=["record", "replace at ReLU",
+                                                           "replace at the last Linear"])
+@pytest.mark.parametrize("input_grad", [False, True], ids=["data input", "input needs grad"])
+@pytest.mark.filterwarnings("ignore:Full backward hook is firing")
+def test_full_backward_hooks_see_and_replace_gradients_like_torch(replace, input_grad):
+    ours, theirs = _twin_mlps()
+    rng = np.random.default_rng(0)
+    x, g = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    got = _run_with_hooks(ours, st, st.tensor(x, requires_grad=input_grad), g, replace)
+    want = _run_with_hooks(theirs, torch, to_torch(x, input_grad), to_torch(g), replace)
+    order = ["2", "1", "0", ""] if input_grad else ["", "2", "1", "0"]  # "": the Sequential,
+    assert [c[0] for c in got[0]] == [c[0] for c in want[0]] == order  # first without inputs
+    for (name, gi, go), (_, ti, to) in zip(got[0], want[0], strict=True):
+        assert [a is None for a in gi] == [b is None for b in ti], name
+        for a, b in zip(gi + go, ti + to, strict=True):
+            if a is not None:
+                assert_close(a, b, what=f"hook of {name!r}")
+    for a, b in zip(got[1], want[1], strict=True):
+        assert_close(a, b, what="parameter gradient")
+
+
+def test_backward_hook_handles_two_inputs_removal_and_bad_returns():
+    mse, tmse = nn.MSELoss(), torch.nn.MSELoss()
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    seen = {}
+    for lib, loss in ((st, mse), (torch, tmse)):
+        loss.register_full_backward_hook(
+            lambda m, gi, go, lib=lib: seen.__setitem__(lib.__name__, (gi, go)))
+        ta = st.tensor(a, requires_grad=True) if lib is st else to_torch(a, True)
+        tb = st.tensor(b, requires_grad=True) if lib is st else to_torch(b, True)
+        loss(ta, tb).backward()
+    (gi, go), (ti, to) = seen["striate"], seen["torch"]
+    assert len(gi) == len(ti) == 2 and len(go) == len(to) == 1
+    for x, y in zip(gi + go, ti + to, strict=True):
+        assert_close(x, y, what="MSELoss hook")
+
+    lin = nn.Linear(2, 2).double()
+    handle = lin.register_full_backward_hook(lambda m, gi, go: (go[0], go[0]))
+    with pytest.raises(RuntimeError, match="returned 2 gradients, expected 1"):
+        lin(st.tensor(a, requires_grad=True)).sum().backward()
+    handle.remove()
+    assert not lin._backward_hooks
+    lin.register_full_backward_hook(lambda m, gi, go: (go[0],))
+    with pytest.raises(RuntimeError, match="no input requires gradient should always return"):
+        lin(st.tensor(a)).sum().backward()
+    with st.no_grad():  # nothing recorded, no hook
+        lin(st.tensor(a, requires_grad=True))
+
+
 def test_repr_nests_like_torch():
     assert repr(Net()) == repr(TNet())
     assert repr(Lin(3, 2, bias=False)) == repr(TLin(3, 2, bias=False))

@@ -372,3 +372,67 @@ def test_trains_a_module():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+# --- gradient clipping ---------------------------------------------------------------------------
+
+
+def _params_with_grads(dtype, scale: float):
+    """Three parameters (one without a gradient) in both libraries, the same gradients."""
+    rng = np.random.default_rng(3)
+    shapes = [(4, 3), (5,), (2, 2, 3)]
+    grads = [scale * rng.standard_normal(s).astype(dtype) for s in shapes[:2]]
+    ours = [nn.Parameter(np.zeros(s, dtype)) for s in shapes]
+    theirs = [torch.nn.Parameter(torch.zeros(s, dtype=getattr(torch, np.dtype(dtype).name)))
+              for s in shapes]
+    for p, t, g in zip(ours, theirs, grads, strict=False):
+        p.grad, t.grad = g.copy(), to_torch(g)
+    return ours, theirs
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.5, float("inf")])
+@pytest.mark.parametrize("scale", [0.01, 10.0], ids=["below max_norm", "clipped"])
+def test_clip_grad_norm_matches_torch(dtype, norm_type, scale):
+    ours, theirs = _params_with_grads(dtype, scale)
+    total = nn.utils.clip_grad_norm_(iter(ours), max_norm=1.5, norm_type=norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(iter(theirs), max_norm=1.5, norm_type=norm_type)
+    assert isinstance(total, st.Tensor) and total.dtype == dtype and total.shape == ()
+    assert_close(total, expected, what="total norm")
+    for p, t in zip(ours, theirs, strict=True):
+        assert (p.grad is None) == (t.grad is None)
+        if p.grad is not None:
+            assert p.grad.dtype == dtype
+            assert_close(p.grad, t.grad, what="clipped gradient")
+
+
+def test_clip_grad_norm_edge_cases_like_torch():
+    ours, theirs = _params_with_grads(np.float64, 1.0)
+    one = nn.utils.clip_grad_norm_(ours[0], 0.1)  # a single tensor
+    assert_close(one, torch.nn.utils.clip_grad_norm_(theirs[0], 0.1), what="one tensor")
+    assert_close(ours[0].grad, theirs[0].grad, what="one tensor's gradient")
+    none = nn.utils.clip_grad_norm_([nn.Parameter(np.zeros(2))], 1.0)
+    assert float(none.item()) == float(torch.nn.utils.clip_grad_norm_(
+        [torch.nn.Parameter(torch.zeros(2))], 1.0)) == 0.0
+    ours[1].grad[0] = np.inf
+    theirs[1].grad[0] = float("inf")
+    for lib, params in ((torch, theirs), (st, ours)):
+        with pytest.raises(RuntimeError, match="is non-finite, so it cannot be clipped"):
+            lib.nn.utils.clip_grad_norm_(params, 1.0, error_if_nonfinite=True)
+    with np.errstate(invalid="ignore"):
+        assert float(nn.utils.clip_grad_norm_(ours, 1.0).item()) == np.inf
+    torch.nn.utils.clip_grad_norm_(theirs, 1.0)
+    for p, t in zip(ours, theirs, strict=True):
+        if p.grad is not None:
+            np.testing.assert_array_equal(p.grad, t.grad.numpy())  # inf·0 = nan, as in torch
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_clip_grad_value_matches_torch(dtype):
+    ours, theirs = _params_with_grads(dtype, 2.0)
+    assert nn.utils.clip_grad_value_(ours, 0.7) is None
+    torch.nn.utils.clip_grad_value_(theirs, 0.7)
+    for p, t in zip(ours, theirs, strict=True):
+        if p.grad is not None:
+            np.testing.assert_array_equal(p.grad, t.grad.numpy())
+    assert max(abs(p.grad).max() for p in ours if p.grad is not None) == dtype(0.7)

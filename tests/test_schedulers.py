@@ -263,3 +263,68 @@ def test_schedulers_compose_with_outside_changes_like_torch():
         s.step()
         t.step()
         np.testing.assert_allclose(s.get_last_lr(), t.get_last_lr(), rtol=1e-14)
+
+
+# --- ReduceLROnPlateau ----------------------------------------------------------------------------
+
+# A loss that falls, stalls, wobbles within the threshold and falls again.
+PLATEAU_METRICS = [1.0, 0.8, 0.8, 0.80001, 0.9, 0.85, 0.7, 0.7, 0.7, 0.7, 0.7, 0.69999, 0.6,
+                   0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6]
+
+
+@pytest.mark.parametrize("kwargs", [
+    {},
+    {"patience": 0},
+    {"patience": 2, "factor": 0.5, "cooldown": 2},
+    {"patience": 1, "threshold": 0.05, "threshold_mode": "abs"},
+    {"patience": 1, "min_lr": [0.02, 0.001], "factor": 0.3},
+    {"patience": 1, "min_lr": 0.05, "eps": 0.01},
+    {"mode": "max", "patience": 1, "threshold_mode": "rel"},
+    {"mode": "max", "patience": 1, "threshold": 0.1, "threshold_mode": "abs"},
+], ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()) or "defaults")
+def test_reduce_lr_on_plateau_matches_torch(kwargs):
+    ours, theirs = optimisers()
+    s = lr_scheduler.ReduceLROnPlateau(ours, **kwargs)
+    t = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs, **kwargs)
+    for metric in PLATEAU_METRICS * 2:
+        s.step(metric)
+        t.step(metric)
+        assert s.get_last_lr() == t.get_last_lr() == [g["lr"] for g in ours.param_groups]
+        assert (s.best, s.num_bad_epochs, s.cooldown_counter, s.last_epoch) == (
+            t.best, t.num_bad_epochs, t.cooldown_counter, t.last_epoch)
+    assert s.get_last_lr() != list(LRS)  # the table above did reduce the rates
+
+
+def test_reduce_lr_on_plateau_state_dict_is_torchs_and_resumes_through_json():
+    ours, theirs = optimisers()
+    s = lr_scheduler.ReduceLROnPlateau(ours, patience=1)
+    t = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs, patience=1)
+    assert s.state_dict() == t.state_dict()  # best = inf before the first step
+    for metric in PLATEAU_METRICS[:7]:
+        s.step(metric)
+        t.step(metric)
+    assert s.state_dict() == t.state_dict()
+    saved = json.loads(json.dumps(s.state_dict()))  # as a checkpoint keeps it
+    opt2, _ = optimisers()
+    opt2.load_state_dict(ours.state_dict())
+    s2 = lr_scheduler.ReduceLROnPlateau(opt2)
+    s2.load_state_dict(saved)
+    for metric in PLATEAU_METRICS[7:]:
+        s.step(metric)
+        s2.step(np.float64(metric))
+        assert s2.get_last_lr() == s.get_last_lr()
+    assert s2.state_dict() == s.state_dict()
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"factor": 1.0}, ValueError, "Factor should be < 1.0"),
+    ({"mode": "up"}, ValueError, "mode up is unknown"),
+    ({"threshold_mode": "pct"}, ValueError, "threshold mode pct is unknown"),
+    ({"min_lr": [0.1]}, ValueError, "expected 2 min_lrs, got 1"),
+])
+def test_reduce_lr_on_plateau_bad_arguments(kwargs, error, message):
+    ours, theirs = optimisers()
+    with pytest.raises(error, match=message):
+        torch.optim.lr_scheduler.ReduceLROnPlateau(theirs, **kwargs)
+    with pytest.raises(error, match=message):
+        lr_scheduler.ReduceLROnPlateau(ours, **kwargs)

@@ -72,6 +72,40 @@ def test_no_grad_records_nothing_and_detach_cuts_the_graph():
     np.testing.assert_allclose(a.grad, np.full(3, 2.0))
 
 
+def test_inference_mode_as_context_and_decorator_like_torch():
+    """Each form records nothing where torch's records nothing, and restores the mode after."""
+    for lib in (st, torch):
+        a = (st.tensor if lib is st else torch.tensor)(np.ones(3), requires_grad=True)
+
+        @lib.inference_mode
+        def bare(x):
+            return x * 2
+
+        @lib.inference_mode()
+        def called(x):
+            return x * 2
+
+        @lib.inference_mode(False)
+        def off(x):
+            return x * 2
+
+        with lib.inference_mode():
+            inside = a * 2
+            with lib.inference_mode(False):
+                nested_off = a * 2
+        with lib.no_grad(), lib.inference_mode(False):
+            off_in_no_grad = a * 2
+        with lib.inference_mode(mode=False):
+            outside_off = a * 2
+        got = [t.requires_grad for t in (inside, bare(a), called(a), off(a), outside_off,
+                                         nested_off, off_in_no_grad, a * 2)]
+        assert got == [False, False, False, True, True, True, True, True], lib.__name__
+        assert lib.is_grad_enabled()
+    with pytest.raises(ValueError), st.inference_mode():
+        raise ValueError
+    assert st.is_grad_enabled() and bare.__name__ == "bare"
+
+
 def test_backward_needs_a_scalar_or_a_gradient():
     a = st.tensor(np.ones(3), requires_grad=True)
     with pytest.raises(RuntimeError, match="one-element"):

@@ -27,7 +27,15 @@ from .ops.matmul import matmul
 from .ops.reduce import amax, amin, mean, sum, var
 from .ops.shape import cat, flatten, permute, reshape, stack, transpose
 from .random import manual_seed
-from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .serialization import load, save
+from .tensor import (
+    Tensor,
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 
 float16 = _np.float16
 float32 = _np.float32
@@ -57,9 +65,9 @@ def __dir__() -> list[str]:
 __all__ = [
     "Tensor", "tensor", "from_numpy", "zeros", "ones", "full", "zeros_like", "ones_like",
     "arange", "randn", "rand", "randint", "manual_seed", "set_num_threads", "get_num_threads",
-    "no_grad", "enable_grad",
+    "no_grad", "enable_grad", "inference_mode",
     "is_grad_enabled", "set_grad_enabled", "cupy_available", "exp", "log", "sqrt", "clamp",
     "where", "matmul", "sum", "mean", "amax", "amin", "var", "cat", "stack", "flatten",
     "permute", "reshape", "transpose", "float16", "float32", "float64", "int32", "int64",
-    "bool_", "backends",
+    "bool_", "backends", "save", "load",
 ]

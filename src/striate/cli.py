@@ -15,15 +15,21 @@ import sys
 
 from .errors import UserError
 
-COMMANDS = ["train", "evaluate", "predict", "summary", "gradcheck", "bench", "deconvnet"]
+COMMANDS = ["train", "evaluate", "predict", "export", "summary", "gradcheck", "bench",
+            "deconvnet"]
 TUNED = ("train", "bench")  # commands that tune the process first (st.backends.tune_process)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .commands import CommandParser, version
+
     parser = argparse.ArgumentParser(
         prog="striate",
         description="striate: convolutional neural networks with hand-written backward passes.")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"striate {version()}",
+                        help="print the version and exit")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                       parser_class=CommandParser)
     subparsers.required = True
     for name in COMMANDS:
         importlib.import_module(f"striate.commands.{name}").add_parser(subparsers)
@@ -39,6 +45,14 @@ def main(argv: list[str] | None = None) -> int:
             from .backends import tune_process
 
             tune_process()
+        if args.command in TUNED:  # measured plans, kept per machine, for this command only
+            from .backends import flags
+            from .data.locate import cache_root
+
+            measured = args.conv_plan == "measured"
+            with flags(benchmark=measured,
+                       benchmark_cache=cache_root() / "conv-plans.json" if measured else None):
+                return int(args.run(args) or 0)
         return int(args.run(args) or 0)
     except UserError as e:
         print(f"{command}: error: {e}", file=sys.stderr)

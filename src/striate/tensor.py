@@ -21,6 +21,7 @@ when the ``ops`` package is imported (``import striate`` does it).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from contextlib import contextmanager
@@ -55,6 +56,41 @@ def no_grad():
         yield
     finally:
         set_grad_enabled(previous)
+
+
+class inference_mode:
+    """``no_grad`` under PyTorch's other name: a context manager (``with st.inference_mode():``)
+    and a decorator (``@st.inference_mode()`` or bare ``@st.inference_mode``).
+
+    PyTorch's inference mode also marks the tensors it makes as unusable in autograd, to save the
+    bookkeeping; striate records nothing for backward outside training anyway, so here it is
+    exactly ``no_grad``.  ``mode=False`` turns recording back on inside, as PyTorch's does (even
+    within ``no_grad``).
+    """
+
+    def __new__(cls, mode: Any = True):
+        if callable(mode) and not isinstance(mode, bool):  # bare @inference_mode
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = bool(mode)
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._previous.append(is_grad_enabled())
+        set_grad_enabled(not self.mode)
+
+    def __exit__(self, *exc: Any) -> None:
+        set_grad_enabled(self._previous.pop())
+
+    def __call__(self, fn: Any) -> Any:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with inference_mode(self.mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""DataLoader: order, drop_last, seeded shuffling, exact resume, worker errors, early exit."""
+"""DataLoader: order, drop_last, seeded shuffling, exact resume, worker threads, worker errors,
+early exit."""
 
 import json
 import threading
@@ -136,3 +137,58 @@ def test_plain_sequence_dataset_and_errors():
     state = loader.state_dict()
     with pytest.raises(ValueError, match="batches_done 9 outside"):
         loader.load_state_dict({**state, "batches_done": 9})
+
+
+@pytest.mark.parametrize("num_workers", [1, 3])
+def test_workers_give_the_same_batches_in_order_and_resume_exactly(num_workers):
+    ds = _dataset(45)
+    aug = Compose([RandomCrop(4, padding=2), RandomHorizontalFlip()])
+
+    def loader(workers, prefetch=2):
+        return DataLoader(ds, 4, shuffle=True, drop_last=True, transform=aug, prefetch=prefetch,
+                          generator=np.random.default_rng(5), num_workers=workers)
+
+    plain = loader(0)
+    reference = [[(x.copy(), y.copy()) for x, y in plain] for _ in range(2)]
+    pooled = loader(num_workers, prefetch=0)
+    got = [[(x.copy(), y.copy()) for x, y in pooled] for _ in range(2)]
+    assert len(got[0]) == 11  # drop_last: 45 // 4
+    for a, b in zip(sum(reference, []), sum(got, []), strict=True):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    run = loader(num_workers)
+    list(run)
+    it = iter(run)
+    for _ in range(4):
+        next(it)
+    saved = json.loads(json.dumps(run.state_dict()))
+    del it
+    resumed = loader(num_workers)
+    resumed.load_state_dict(saved)
+    for (x, _), (y, _) in zip(resumed, reference[1][4:], strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_workers_reraise_errors_and_stop_when_left():
+    class Broken:
+        def __len__(self):
+            return 40
+
+        def __getitem__(self, i):
+            if i == 21:
+                raise KeyError("image 21 is unreadable")
+            return np.zeros((1, 2, 2), np.uint8), 0
+
+    batches = []
+    with pytest.raises(KeyError, match="image 21"):
+        for x, _ in DataLoader(Broken(), 4, num_workers=3):
+            batches.append(x)
+    assert len(batches) == 5
+    for i, _batch in enumerate(DataLoader(_dataset(1000), 2, num_workers=2)):
+        if i == 3:
+            break
+    time.sleep(0.1)
+    assert not any(t.name.startswith("striate-data-worker") for t in threading.enumerate())
+    with pytest.raises(ValueError, match="num_workers must be an int >= 0"):
+        DataLoader(_dataset(), num_workers=-1)
+    assert "num_workers=2" in repr(DataLoader(_dataset(), num_workers=2))

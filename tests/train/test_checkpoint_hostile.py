@@ -163,6 +163,19 @@ BAD_FIELDS = [
     ("global_rng", [], "global_rng must be a JSON object"),
     ("scheduler", {"step": 1}, "scheduler state would replace the methods ['step']"),
     ("scheduler", [1], "scheduler must be a JSON object"),
+    ("scheduler", {"mode": "up", "best": 1.0}, "scheduler.mode must be 'min' or 'max'"),
+    ("scheduler", {"best": "0.5"}, "scheduler.best must be a number"),
+    ("scheduler", {"best": float("nan")}, "scheduler.best must be a number"),
+    ("scheduler", {"num_bad_epochs": -2}, "scheduler.num_bad_epochs must be an integer >= 0"),
+    ("scheduler", {"factor": 2.0}, "scheduler.factor must be a number in [0, 1)"),
+    ("scheduler", {"threshold_mode": None}, "scheduler.threshold_mode must be 'rel' or 'abs'"),
+    ("scheduler", {"min_lrs": ["0"]}, "scheduler.min_lrs must be a list of numbers"),
+    ("scheduler", {"last_epoch": 0.5}, "scheduler.last_epoch must be an integer"),
+    ("config.accumulate", 0, "config.accumulate must be an integer from 1 to 1000000"),
+    ("config.accumulate", 2.0, "config.accumulate must be an integer"),
+    ("config.clip_grad_norm", -1.0, "config.clip_grad_norm must be a finite number from 0"),
+    ("config.clip_grad_norm", "1", "config.clip_grad_norm must be a finite number"),
+    ("config.label_smoothing", 1.5, "config.label_smoothing must be a finite number from 0 to 1"),
     ("optimizer_state", {"state": {}}, "optimizer_state.param_groups is missing"),
     ("optimizer_state", {"state": {"x": {}}, "param_groups": []}, "optimizer_state.state['x']"),
     ("optimizer_state", {"state": {}, "param_groups": [{"params": [-1]}]}, "parameter indices"),
@@ -214,7 +227,10 @@ def test_a_deep_but_allowed_field_loads(tmp_path):
     with_args(lenet_meta(), {"pool": "avg", "activation": "tanh"}),
     changed(lenet_meta(), "scheduler", {"last_epoch": 3, "_last_lr": [0.1]}),
     changed(changed(lenet_meta(), "config", DELETE), "history", DELETE),
-], ids=["std 0", "model args", "scheduler", "no config or history"])
+    changed(changed(changed(lenet_meta(), "config.schedule", "plateau"), "config.accumulate", 4),
+            "scheduler", {"mode": "min", "best": float("inf"), "mode_worse": float("inf"),
+                          "num_bad_epochs": 0, "min_lrs": [0], "default_min_lr": 0}),
+], ids=["std 0", "model args", "scheduler", "no config or history", "plateau before epoch 1"])
 def test_legitimate_values_load(tmp_path, meta):
     """σ = 0 is what fit() gives a pixel constant over the training set (MNIST's corners): the
     normaliser divides by max(σ, min_std), and min_std must be positive."""

@@ -94,3 +94,65 @@ def test_bad_option_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "--optimizer", "rmsprop"])
     assert e.value.code == 2
+
+
+def _option_helps(parser, path=("striate",)):
+    """(command path, option, help as printed, takes a value, required) for every option of
+    every sub-command, walking the sub-parsers."""
+    import argparse
+
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _option_helps(sub, (*path, name))
+        elif action.option_strings and not isinstance(
+                action, (argparse._HelpAction, argparse._VersionAction)):
+            text = formatter._expand_help(action) if action.help else ""
+            yield " ".join(path), action.option_strings[-1], text, action.nargs != 0, \
+                action.required
+
+
+def test_every_option_has_help_and_shows_its_default_once():
+    from striate.cli import build_parser
+
+    rows = list(_option_helps(build_parser()))
+    assert {"striate train", "striate evaluate", "striate deconvnet train"} <= {r[0] for r in rows}
+    problems = []
+    for command, option, text, takes_value, required in rows:
+        defaults = text.lower().count("default")
+        if not text:
+            problems.append(f"{command} {option}: no help")
+        elif defaults > 1:
+            problems.append(f"{command} {option}: the default twice: {text!r}")
+        elif takes_value and not required and defaults == 0:
+            problems.append(f"{command} {option}: no default shown: {text!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_help_shows_the_new_training_options_and_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out == f"striate {version('striate')}\n"
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for piece in ("--clip-grad-norm MAX", "--accumulate N", "--label-smoothing EPS",
+                  "plateau", "(default: 128)", "(default: sgd)", "(default: 10;"):
+        assert piece in text, piece
+    assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_train_with_the_step_options_on_the_command_line(tiny_fmnist, tmp_path):
+    from striate.train.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist", "--data-dir", str(tiny_fmnist), "--epochs", "2",
+                 "--out", str(out), "--no-progress", "--no-plots", "--accumulate", "3",
+                 "--clip-grad-norm", "2", "--schedule", "plateau", "--label-smoothing",
+                 "0.05"]) == 0
+    config = load_checkpoint(out / "last.safetensors").meta["config"]
+    assert (config["accumulate"], config["clip_grad_norm"], config["schedule"],
+            config["label_smoothing"]) == (3, 2.0, "plateau", 0.05)

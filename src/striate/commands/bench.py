@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 
 from ..errors import UserError
+from . import add_conv_plan_option
 
 
 def add_parser(subparsers) -> None:
@@ -17,15 +18,19 @@ def add_parser(subparsers) -> None:
                     "in PyTorch too. For a careful comparison (separate processes, several batch "
                     "sizes, peak memory) use benchmarks/vs_torch.py.")
     p.add_argument("model", help="model name, e.g. lenet5, resnet20")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--input-size", type=int, default=None)
-    p.add_argument("--in-channels", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=128, help="images per training step")
+    p.add_argument("--input-size", type=int, default=None,
+                   help="height = width of the input (default: the model's own)")
+    p.add_argument("--in-channels", type=int, default=None,
+                   help="channels of the input (default: the model's own)")
     p.add_argument("--seconds", type=float, default=2.0, help="length of one repetition")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=5,
+                   help="repetitions, of which the median is printed")
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS threads inside each matrix product (default 1; striate splits "
                         "its work over st.backends.cpu.num_threads workers itself, "
                         "STRIATE_NUM_THREADS at start-up)")
+    add_conv_plan_option(p)
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     p.add_argument("--no-tune", action="store_true",
                    help="leave the process as it is (no st.backends.tune_process(): malloc's "

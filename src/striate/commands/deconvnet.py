@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..fileio import atomic_write
+from . import DATA_DIR_HELP
 
 NORMALIZATION = {"mode": "image", "scale": 255.0, "min_std": 1e-3}
 
@@ -39,12 +40,11 @@ def add_parser(subparsers) -> None:
     t = commands.add_parser(
         "train", help="learn the layers greedily on a dataset",
         description="Learn each layer in turn on the previous layer's pooled maps. The run "
-                    "folder gets deconvnet.safetensors (after every epoch), cost.csv and PNGs.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "folder gets deconvnet.safetensors (after every epoch), cost.csv and PNGs.")
     t.add_argument("--dataset", default="fashion-mnist",
                    help="fashion-mnist, mnist, kmnist, emnist, cifar10, cifar100, or an image "
                         "folder path")
-    t.add_argument("--data-dir", default=None, help="where the dataset files are")
+    t.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     t.add_argument("--layers", type=int, default=2, help="how many layers")
     t.add_argument("--maps", default="9,45", help="feature maps per layer, comma-separated")
     t.add_argument("--kernel-size", type=int, default=7, help="filter size k (k x k)")
@@ -60,7 +60,7 @@ def add_parser(subparsers) -> None:
                    help="which maps below each map of layers 2.. explains (layer 1: all); the "
                         "paper's layer 2 has 9 single and 36 paired maps: 45")
     t.add_argument("--seed", type=int, default=0, help="seed of the initial filters")
-    t.add_argument("--out", default=None, help="run folder (default runs/deconvnet-DATASET)")
+    t.add_argument("--out", default=None, help="run folder (default: runs/deconvnet-DATASET)")
     t.add_argument("--overwrite", action="store_true",
                    help="start over in a run folder that holds a deconvnet already")
     t.add_argument("--no-plots", action="store_true", help="skip the PNGs")
@@ -77,7 +77,7 @@ def add_parser(subparsers) -> None:
                    help="image files, or folders whose image files are all read")
     i.add_argument("--out", default=None, metavar="FILE",
                    help="save the maps: FILE.npz holds layer1, layer2, ...; FILE.npy holds "
-                        "the last layer's")
+                        "the last layer's (default: print the statistics only)")
     i.set_defaults(run=run_infer)
 
     s = commands.add_parser(
@@ -87,8 +87,8 @@ def add_parser(subparsers) -> None:
     s.add_argument("run_dir", metavar="RUN_OR_CHECKPOINT")
     s.add_argument("--out", default=None, help="folder for the PNGs (default: the run folder)")
     s.add_argument("--images", nargs="+", default=None, metavar="IMAGE",
-                   help="images to rebuild instead of the dataset's first test images")
-    s.add_argument("--data-dir", default=None, help="where the dataset files are")
+                   help="images to rebuild (default: the dataset's first test images)")
+    s.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     s.set_defaults(run=run_show)
 
 

@@ -17,7 +17,7 @@ def add_parser(subparsers) -> None:
                     "line per op with its largest relative error; exits 1 if any exceeds its "
                     "tolerance.")
     p.add_argument("--op", action="append", metavar="NAME",
-                   help="check only this op (repeatable), e.g. --op conv2d")
+                   help="check only this op (repeatable), e.g. --op conv2d (default: every op)")
     p.add_argument("--seed", type=int, default=0, help="seed of inputs and upstream gradients")
     p.add_argument("--verbose", "-v", action="store_true", help="one line per configuration")
     p.set_defaults(run=run)

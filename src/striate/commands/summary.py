@@ -15,11 +15,14 @@ def add_parser(subparsers) -> None:
                     "(2 per multiply-accumulate, conv and linear layers) for one input image.")
     p.add_argument("model", nargs="?", help="model name, e.g. lenet5, resnet20, vgg16")
     p.add_argument("--list", action="store_true", help="list the available models")
-    p.add_argument("--num-classes", type=int, default=None)
-    p.add_argument("--in-channels", type=int, default=None)
+    p.add_argument("--num-classes", type=int, default=None,
+                   help="classes of the output layer (default: the model's own)")
+    p.add_argument("--in-channels", type=int, default=None,
+                   help="channels of the input image (default: the model's own)")
     p.add_argument("--input-size", type=int, default=None,
                    help="height = width of the input (default: the model's own)")
-    p.add_argument("--model-args", default="{}", metavar="JSON")
+    p.add_argument("--model-args", default="{}", metavar="JSON",
+                   help='extra model arguments as JSON, e.g. \'{"depth": 40}\'')
     p.set_defaults(run=run)
 
 

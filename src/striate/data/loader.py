@@ -13,16 +13,26 @@ into a bounded queue (NumPy's gathers and casts overlap the consumer's work). An
 thread is re-raised in the consumer at the batch where it happened; leaving the loop early (break,
 an exception in the loop body, or dropping the iterator) stops the thread after at most the batch
 it is building.
+
+Workers. With ``num_workers > 0`` that many threads (not processes, as PyTorch's are) build the
+batches at once, up to ``max(prefetch, num_workers)`` ahead, and the batches still come in order.
+Every batch depends only on its number and the epoch's draws, so the result is the same with any
+number of workers, and resumption stays exact.  Threads help where building a batch releases
+the GIL (decoding image files, NumPy's copies of large batches); a ``transform`` is then called
+from several threads at once, so it must not keep state between calls (the built-in ones don't).
 """
 
 from __future__ import annotations
 
 import copy
 import inspect
+import itertools
 import math
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -66,6 +76,9 @@ class DataLoader:
         generator: the ``np.random.Generator`` behind shuffling and augmentation; by default a new
             one seeded from the global generator (so ``striate.manual_seed`` fixes it).
         prefetch: batches prepared ahead in a background thread; 0 disables the thread.
+        num_workers: threads building batches at once (see the module docstring); 0 (the
+            default) builds them in one background thread, or in the loop itself without
+            ``prefetch``.
     """
 
     def __init__(
@@ -77,11 +90,15 @@ class DataLoader:
         transform: Callable | None = None,
         generator: np.random.Generator | None = None,
         prefetch: int = 2,
+        num_workers: int = 0,
     ):
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if int(prefetch) != prefetch or prefetch < 0:
             raise ValueError(f"DataLoader: prefetch must be an int >= 0, got {prefetch!r}")
+        if isinstance(num_workers, bool) or int(num_workers) != num_workers or num_workers < 0:
+            raise ValueError("DataLoader: num_workers must be an int >= 0, got "
+                             f"{num_workers!r}")
         if transform is not None and not callable(transform):
             raise TypeError(f"DataLoader: transform must be callable, got {type(transform)}")
         self.dataset = dataset
@@ -90,6 +107,7 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.transform = transform
         self.prefetch = int(prefetch)
+        self.num_workers = int(num_workers)
         if generator is None:
             generator = np.random.default_rng(int(default_generator().integers(2**63)))
         self.generator = generator
@@ -155,7 +173,12 @@ class DataLoader:
             return images, labels
 
         batches = range(first, len(self))
-        inner = self._threaded(make, batches) if self.prefetch else ((b, make(b)) for b in batches)
+        if self.num_workers:
+            inner = self._pooled(make, batches)
+        elif self.prefetch:
+            inner = self._threaded(make, batches)
+        else:
+            inner = ((b, make(b)) for b in batches)
         return self._track(inner, start_state)
 
     def _track(self, inner: Iterator, start_state: dict) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -204,8 +227,29 @@ class DataLoader:
             stop.set()
             worker.join()
 
+    def _pooled(self, make: Callable, batches: range) -> Iterator:
+        """Run ``make`` over ``batches`` on ``num_workers`` threads, in order, at most
+        ``max(prefetch, num_workers)`` batches ahead; a worker's exception is re-raised at its
+        batch, and leaving early cancels what has not started and waits for the rest."""
+        ahead = max(self.prefetch, self.num_workers)
+        pool = ThreadPoolExecutor(self.num_workers, thread_name_prefix="striate-data-worker")
+        todo = iter(batches)
+        pending: deque = deque((b, pool.submit(make, b)) for b in itertools.islice(todo, ahead))
+        try:
+            while pending:
+                b, future = pending.popleft()
+                batch = future.result()
+                for following in itertools.islice(todo, 1):
+                    pending.append((following, pool.submit(make, following)))
+                yield b, batch
+        finally:
+            for _, future in pending:
+                future.cancel()
+            pool.shutdown(wait=True)
+
     def __repr__(self) -> str:
         return (
             f"DataLoader(n={len(self.dataset)}, batch_size={self.batch_size}, "
-            f"shuffle={self.shuffle}, drop_last={self.drop_last}, prefetch={self.prefetch})"
+            f"shuffle={self.shuffle}, drop_last={self.drop_last}, prefetch={self.prefetch}, "
+            f"num_workers={self.num_workers})"
         )

@@ -16,7 +16,7 @@ from .activation import (  # noqa: F401
 )
 from .containers import ModuleDict, ModuleList, Sequential  # noqa: F401
 from .conv import Conv2d, ConvTranspose2d  # noqa: F401
-from .linear import Dropout, Flatten, Identity, Linear  # noqa: F401
+from .linear import Dropout, Dropout2d, Flatten, Identity, Linear  # noqa: F401
 from .local import LocallyConnected2d  # noqa: F401
 from .loss import (  # noqa: F401
     BCEWithLogitsLoss,

@@ -138,7 +138,7 @@ def _pending(x: Any) -> _Chain | None:
 
 
 def _hooked(layer: Module) -> bool:
-    return bool(layer._forward_hooks or layer._forward_pre_hooks)
+    return bool(layer._forward_hooks or layer._forward_pre_hooks or layer._backward_hooks)
 
 
 def _records_grad(chain: _Chain, *tensors: Any) -> bool:

@@ -1,4 +1,4 @@
-"""Linear (fully connected), Identity, Flatten and Dropout layers, as PyTorch's."""
+"""Linear (fully connected), Identity, Flatten, Dropout and Dropout2d layers, as PyTorch's."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import DEFAULT_DTYPE
-from ..ops.dropout import dropout
+from ..ops.dropout import check_p, dropout, dropout2d
 from ..ops.linear import linear
 from ..ops.shape import flatten
 from . import init
@@ -80,8 +80,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False,
                  generator: np.random.Generator | None = None):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: probability p must lie in [0, 1], got {p}")
+        check_p(type(self).__name__, p)
         self.p, self.inplace, self.generator = p, inplace, generator
 
     def forward(self, input: Any) -> Any:
@@ -89,3 +88,11 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Dropout):
+    """Channel dropout: each whole feature map of (N, C, H, W) is zeroed with probability p in
+    training mode (the rest scaled by 1/(1 − p)); the identity in eval mode."""
+
+    def forward(self, input: Any) -> Any:
+        return dropout2d(input, self.p, self.training, generator=self.generator)

@@ -9,7 +9,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..backend import is_array, normalize_device, to_device
-from ..tensor import Tensor, as_array, increment_version, no_grad
+from ..function import Context, Function
+from ..tensor import Tensor, as_array, increment_version, is_grad_enabled, no_grad
 
 
 class IncompatibleKeys(NamedTuple):
@@ -45,6 +46,7 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # --- registration ------------------------------------------------------------------------
@@ -302,16 +304,36 @@ class Module:
         """Call ``hook(module, inputs)`` before each forward; the handle has ``remove()``."""
         return _HookHandle(self._forward_pre_hooks, hook)
 
+    def register_full_backward_hook(self, hook: Callable[[Module, tuple, tuple], Any]):
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to
+        the module's inputs have been computed in backward, as PyTorch does.
+
+        ``grad_output`` holds the gradient of each tensor output, ``grad_input`` that of each
+        tensor positional input (None for one that needs none), all as Tensors; a returned
+        tuple replaces ``grad_input`` (with several inputs needing a gradient, PyTorch's case of
+        a multi-output node, only None may be returned).  A module none of whose inputs needs a
+        gradient (the first layer) gets its call when ``grad_output`` is known, with
+        ``grad_input`` all None.  The handle has ``remove()``.  Inputs and outputs pass through
+        an identity op that reports their gradients, so a hooked layer runs unfused.
+        """
+        return _HookHandle(self._backward_hooks, hook)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not (self._forward_pre_hooks or self._forward_hooks):  # the usual case, at once
-            return self.forward(*args, **kwargs)
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks):
+            return self.forward(*args, **kwargs)  # the usual case, at once
         for hook in list(self._forward_pre_hooks.values()):
             hook(self, args)
+        backward_hooks = None
+        if self._backward_hooks and is_grad_enabled():
+            backward_hooks = _BackwardHooks(self)
+            args = backward_hooks.wrap_inputs(args)
         out = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             result = hook(self, args, out)
             if result is not None:
                 out = result
+        if backward_hooks is not None:
+            out = backward_hooks.wrap_outputs(out)
         return out
 
     # --- printing ---------------------------------------------------------------------------------
@@ -337,6 +359,100 @@ class Module:
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
                       | set(self._modules))
+
+
+class _ReportGradient(Function):
+    """y = x;  ∂L/∂x = r(g), where r is the report of a module's backward hooks: it records g
+    and returns it, or what a hook put in its place."""
+
+    @staticmethod
+    def forward(ctx: Context, x, report=None, index=0):
+        ctx.report, ctx.index = report, index
+        return x.view()  # a view, so the output shares the input's version counter
+
+    @staticmethod
+    def backward(ctx: Context, g):
+        return ctx.report(ctx.index, g)
+
+
+class _BackwardHooks:
+    """One forward call's bookkeeping for ``register_full_backward_hook``: the gradients of the
+    outputs as they arrive, then those of the inputs, then the hooks, once per backward."""
+
+    def __init__(self, module: Module):
+        self.module = module
+        self.n_inputs = self.n_outputs = self.inputs_wanted = self.outputs_wanted = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self.grad_inputs = [None] * self.n_inputs
+        self.grad_outputs = [None] * self.n_outputs
+        self.inputs_seen = self.outputs_seen = 0
+
+    def wrap_inputs(self, args: tuple) -> tuple:
+        wrapped, index = [], 0
+        for a in args:
+            if isinstance(a, Tensor):
+                if a.requires_grad:
+                    a = _ReportGradient.apply(a, report=self._on_input, index=index)
+                    self.inputs_wanted += 1
+                index += 1
+            wrapped.append(a)
+        self.n_inputs = index
+        self._reset()
+        return tuple(wrapped)
+
+    def wrap_outputs(self, out: Any) -> Any:
+        items = out if isinstance(out, tuple) else (out,)
+        wrapped = []
+        for index, t in enumerate(items):
+            if isinstance(t, Tensor) and t.requires_grad:
+                t = _ReportGradient.apply(t, report=self._on_output, index=index)
+                self.outputs_wanted += 1
+            wrapped.append(t)
+        self.n_outputs = len(items)
+        self._reset()
+        return tuple(wrapped) if isinstance(out, tuple) else wrapped[0]
+
+    def _on_output(self, index: int, g: Any) -> Any:
+        self.grad_outputs[index] = g
+        self.outputs_seen += 1
+        if self.inputs_wanted == 0 and self.outputs_seen == self.outputs_wanted:
+            if any(r is not None and any(x is not None for x in r) for r in self._call()):
+                raise RuntimeError("Backward hook for Modules where no input requires gradient "
+                                   "should always return None or None for all gradients.")
+            self._reset()
+        return g
+
+    def _on_input(self, index: int, g: Any) -> Any:
+        self.grad_inputs[index] = g
+        self.inputs_seen += 1
+        if self.inputs_seen == self.inputs_wanted:  # the last input's gradient: run the hooks
+            self._call()
+            g = self.grad_inputs[index]
+            self._reset()
+        return g
+
+    def _call(self) -> list[tuple | None]:
+        """Call each hook with the current gradients (as Tensors), a returned ``grad_input``
+        replacing them for the next hook and for backward; return what each returned."""
+        results = []
+        for hook in list(self.module._backward_hooks.values()):
+            result = hook(self.module,
+                          tuple(None if g is None else Tensor(g) for g in self.grad_inputs),
+                          tuple(None if g is None else Tensor(g) for g in self.grad_outputs))
+            if result is not None:
+                result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+                if self.inputs_wanted:
+                    if len(result) != self.n_inputs:
+                        raise RuntimeError(f"backward hook returned {len(result)} gradients, "
+                                           f"expected {self.n_inputs}")
+                    if self.inputs_wanted > 1:
+                        raise RuntimeError("a backward hook can replace grad_input only for a "
+                                           "module with one input that requires a gradient")
+                    self.grad_inputs = [None if r is None else as_array(r) for r in result]
+            results.append(result)
+        return results
 
 
 class _HookHandle:

@@ -1,4 +1,5 @@
-"""Model utilities: counting parameters and folding batch norm into the preceding convolution.
+"""Model utilities: counting parameters, folding batch norm into the preceding convolution, and
+gradient clipping (``clip_grad_norm_``, ``clip_grad_value_``: ``clip_grad.py``).
 
 Folding (seed 001, the inference form of batch norm): a BN in evaluation mode is the per-channel
 affine map y = γ/√(Var+ε) · x + (β − γ·E/√(Var+ε)), with E and Var its running statistics.  When
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .clip_grad import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
 from .containers import Sequential
 from .conv import Conv2d
 from .fusion import FusedConv2d, bn_affine, conv_bn_pairs, foldable, fuse, is_fused, unfuse
@@ -25,7 +27,8 @@ from .linear import Identity
 from .module import Module, Parameter
 from .norm import BatchNorm2d
 
-__all__ = ["count_parameters", "fuse_conv_bn", "fuse", "unfuse", "is_fused"]
+__all__ = ["count_parameters", "fuse_conv_bn", "fuse", "unfuse", "is_fused", "clip_grad_norm_",
+           "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
 
 
 def count_parameters(model: Module, trainable_only: bool = False) -> int:

@@ -1,5 +1,5 @@
-"""Inverted dropout: random units are zeroed in training and the survivors scaled up, so the
-layer is the identity at evaluation time."""
+"""Inverted dropout: random units (``dropout``) or whole channels (``dropout2d``) are zeroed in
+training and the survivors scaled up, so the layer is the identity at evaluation time."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from ..tensor import unwrap
 class Dropout(Function):
     """y = x ⊙ m,  ∂L/∂x = g ⊙ m,  with m = 1/(1 − p) where a unit is kept (probability 1 − p)
     and 0 where it is dropped; E[y] = x, so evaluation needs no rescaling.  The mask m is drawn
-    by the caller and passed in, so the same draw serves forward and backward."""
+    by the caller and passed in, so the same draw serves forward and backward; it may have
+    length-1 axes (one draw per channel for ``dropout2d``), broadcast in both products."""
 
     @staticmethod
     def forward(ctx: Context, x, mask):
@@ -39,6 +40,20 @@ def dropout_mask(shape: tuple[int, ...], p: float, dtype: Any, device: str,
     return mask if device == "cpu" else to_device(mask, device)
 
 
+def check_p(name: str, p: float) -> None:
+    """The one check of a dropout probability, shared by the functions and the layers."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name}: probability p must lie in [0, 1], got {p}")
+
+
+def _mask_like(data: Any, shape: tuple[int, ...], p: float,
+               generator: np.random.Generator | None):
+    """The scaled keep-mask of ``shape`` for ``data`` (all zeros when p = 1)."""
+    if p == 1.0:
+        return array_module(data).zeros(shape, dtype=data.dtype)
+    return dropout_mask(shape, float(p), data.dtype, device_of(data), generator)
+
+
 def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False,
             generator: np.random.Generator | None = None):
     """Zero each element with probability p and scale the rest by 1/(1 − p) (training only).
@@ -46,13 +61,30 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
     The identity when ``training`` is False or p = 0; all zeros when p = 1.  ``inplace`` is
     accepted for PyTorch compatibility and ignored.
     """
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: probability p must lie in [0, 1], got {p}")
+    check_p("dropout", p)
     if not training or p == 0.0:
         return input
     data = unwrap(input)
-    if p == 1.0:
-        mask = array_module(data).zeros_like(data)
-    else:
-        mask = dropout_mask(data.shape, float(p), data.dtype, device_of(data), generator)
-    return Dropout.apply(input, mask)
+    return Dropout.apply(input, _mask_like(data, data.shape, p, generator))
+
+
+def dropout2d(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False,
+              generator: np.random.Generator | None = None):
+    """Zero each whole channel of (N, C, H, W) with probability p and scale the rest by
+    1/(1 − p) (training only): y = x ⊙ m, ∂L/∂x = g ⊙ m, with one mask value per (n, c)
+    broadcast over the spatial axes.
+
+    Neighbouring pixels of a feature map are strongly correlated, so dropping single pixels
+    hardly regularises a convolutional layer; dropping whole maps does (Tompson et al., 2015).
+    The channels are dim 1 of any input of 2 or more dims (a 3-D input is (N, C, L), as PyTorch
+    reads it today).  The identity when ``training`` is False or p = 0; ``inplace`` is accepted
+    and ignored.
+    """
+    check_p("dropout2d", p)
+    if not training or p == 0.0:
+        return input
+    data = unwrap(input)
+    if data.ndim < 2:
+        raise ValueError(f"dropout2d: expected an input of shape (N, C, ...), got {data.shape}")
+    shape = data.shape[:2] + (1,) * (data.ndim - 2)
+    return Dropout.apply(input, _mask_like(data, shape, p, generator))

@@ -22,7 +22,16 @@ import numpy as np
 
 from ..errors import UserError
 from ..interop.safetensors import short_repr
-from .json_bounds import DEFAULT_INT_BOUNDS, INT_BOUNDS, MAX_TEXT, expected, fits, is_int, is_number
+from .json_bounds import (
+    DEFAULT_INT_BOUNDS,
+    INT_BOUNDS,
+    MAX_SEQUENCE,
+    MAX_TEXT,
+    expected,
+    fits,
+    is_int,
+    is_number,
+)
 from .model_args import MODEL_SIZE_ARGS, check_model_args
 
 MAX_CLASS_NAME = 256    # characters of a class name (evaluate pads its table to the longest)
@@ -221,9 +230,41 @@ def _check_bit_generator(state: dict[str, Any], where: str) -> None:
                         ) from None
 
 
+def _number(value: Any) -> bool:
+    """A JSON number, ±Infinity allowed (ReduceLROnPlateau's best before its first epoch)."""
+    return is_number(value) and not math.isnan(value)
+
+
+def _number_list(value: Any) -> bool:
+    return isinstance(value, list) and len(value) <= MAX_SEQUENCE and all(map(_number, value))
+
+
+#: What the scheduler attributes that decide a rate must hold, whichever schedule holds them.
+_SCHEDULER_FIELDS: dict[str, tuple[Any, str]] = {
+    "last_epoch": (lambda v: is_int(v) and -1 <= v <= 2**63 - 1, "an integer >= -1"),
+    "_step_count": (lambda v: is_int(v) and 0 <= v <= 2**63 - 1, "an integer >= 0"),
+    "patience": (lambda v: is_int(v) and 0 <= v <= MAX_EPOCHS, "an integer >= 0"),
+    "cooldown": (lambda v: is_int(v) and 0 <= v <= MAX_EPOCHS, "an integer >= 0"),
+    "cooldown_counter": (lambda v: is_int(v) and 0 <= v <= MAX_EPOCHS, "an integer >= 0"),
+    "num_bad_epochs": (lambda v: is_int(v) and 0 <= v <= MAX_EPOCHS, "an integer >= 0"),
+    "factor": (lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "threshold": (lambda v: is_number(v) and math.isfinite(v), "a finite number"),
+    "eps": (lambda v: is_number(v) and math.isfinite(v), "a finite number"),
+    "best": (_number, "a number"),
+    "mode_worse": (_number, "a number"),
+    "mode": (lambda v: v in ("min", "max"), "'min' or 'max'"),
+    "threshold_mode": (lambda v: v in ("rel", "abs"), "'rel' or 'abs'"),
+    "default_min_lr": (lambda v: v is None or _number(v), "a number or null"),
+    "min_lrs": (_number_list, "a list of numbers"),
+    "base_lrs": (_number_list, "a list of numbers"),
+    "_last_lr": (_number_list, "a list of numbers"),
+}
+
+
 def _check_scheduler(state: dict[str, Any]) -> None:
     """A schedule's attributes (``load_state_dict`` updates ``__dict__`` with them): none may
-    hide a method of a schedule class."""
+    hide a method of a schedule class, and those of ``_SCHEDULER_FIELDS`` must hold what they
+    say (a string for ReduceLROnPlateau's best would fail its first comparison)."""
     from ..optim import lr_scheduler
 
     classes = [c for c in vars(lr_scheduler).values()
@@ -231,6 +272,9 @@ def _check_scheduler(state: dict[str, Any]) -> None:
     clash = sorted(k for k in state if any(callable(getattr(c, k, None)) for c in classes))
     if clash:
         raise UserError(f"scheduler state would replace the methods {short_repr(clash)}")
+    for key, (valid, what) in _SCHEDULER_FIELDS.items():
+        if key in state and not valid(state[key]):
+            raise UserError(f"scheduler.{key} must be {what}, got {short_repr(state[key])}")
 
 
 def _is_array_ref(value: Any) -> bool:

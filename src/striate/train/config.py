@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import UserError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("cosine", "onecycle", "step", "multistep", "constant")
+SCHEDULES = ("cosine", "onecycle", "step", "multistep", "constant", "plateau")
 AUGMENTATIONS = ("none", "flip", "crop", "translate", "flip+crop")
 MAX_SEED = 2**63 - 1
 MAX_IMAGE_SIZE = 4096
@@ -47,6 +47,9 @@ class TrainConfig:
     skip_bad_images: bool = False       # image folders: leave unreadable files out, counted
     test_fraction: float = 0.2          # image folders without test/: the held-out share
     schedule_start: int = 0             # the epoch the learning-rate schedule began at
+    accumulate: int = 1                 # batches whose gradients make one optimiser step
+    clip_grad_norm: float | None = None  # the largest total gradient norm of a step
+    label_smoothing: float = 0.0        # of the training loss's targets
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any], source: str | Path) -> TrainConfig:
@@ -75,7 +78,8 @@ def check_config(config: TrainConfig) -> None:
     if fixed:
         raise UserError(f"--model-args cannot set {', '.join(fixed)}: the dataset sets them "
                         "(use --image-size and --channels for an image folder)")
-    _at_least(1, epochs=config.epochs, batch_size=config.batch_size)
+    _at_least(1, epochs=config.epochs, batch_size=config.batch_size,
+              accumulate=config.accumulate)
     _at_least(1, patience=config.patience, limit=config.limit, image_size=config.image_size)
     _at_most(MAX_IMAGE_SIZE, image_size=config.image_size)
     if not (math.isfinite(config.lr) and config.lr > 0):
@@ -84,7 +88,11 @@ def check_config(config: TrainConfig) -> None:
         value = getattr(config, name)
         if not (math.isfinite(value) and value >= 0):
             raise UserError(f"--{_flag(name)} must be a finite number >= 0, got {value}")
-    for name in ("val_fraction", "test_fraction"):
+    if config.clip_grad_norm is not None and not (math.isfinite(config.clip_grad_norm)
+                                                   and config.clip_grad_norm > 0):
+        raise UserError(f"--clip-grad-norm must be a positive finite number, got "
+                        f"{config.clip_grad_norm}")
+    for name in ("val_fraction", "test_fraction", "label_smoothing"):
         value = getattr(config, name)
         if not 0 <= value < 1:
             raise UserError(f"--{_flag(name)} must be in [0, 1), got {value}")

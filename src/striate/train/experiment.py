@@ -4,6 +4,7 @@ results people look at afterwards (test accuracy, confusion matrix, plots, repor
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sys
 import time
@@ -48,7 +49,10 @@ def build_optimizer(config: TrainConfig, params):
 
 
 def build_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
-    """Schedules step once per batch, so epoch-based ones are scaled by ``steps_per_epoch``.
+    """Schedules step once per optimiser step, so epoch-based ones are scaled by
+    ``steps_per_epoch`` (batches / ``accumulate``, rounded up); ``plateau`` steps once per epoch
+    on the validation loss, dividing the rate by 10 after 3 epochs in a row without a better one
+    (PyTorch's defaults but a patience of 2 instead of 10, which short runs would never reach).
 
     A schedule spans the epochs from ``schedule_start`` (0, or where a finished run was extended
     with more epochs) to ``epochs``."""
@@ -57,6 +61,8 @@ def build_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
     total = (config.epochs - config.schedule_start) * steps_per_epoch
     if config.schedule == "constant":
         return None
+    if config.schedule == "plateau":
+        return S.ReduceLROnPlateau(optimizer, mode="min", factor=0.1, patience=2)
     if config.schedule == "cosine":
         return S.CosineAnnealingLR(optimizer, T_max=total)
     if config.schedule == "onecycle":
@@ -66,6 +72,15 @@ def build_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
     if config.schedule == "multistep":
         return S.MultiStepLR(optimizer, milestones=[total // 2, total * 3 // 4], gamma=0.1)
     raise UserError(f"unknown schedule {config.schedule!r}; choose from {', '.join(SCHEDULES)}")
+
+
+def cross_entropy_loss(label_smoothing: float):
+    """Cross-entropy, against targets smoothed by ``label_smoothing`` when it is above 0."""
+    from ..nn import functional as F
+
+    if not label_smoothing:
+        return F.cross_entropy
+    return functools.partial(F.cross_entropy, label_smoothing=label_smoothing)
 
 
 def build_augmentation(name: str, image_shape: tuple[int, int, int]) -> list:
@@ -127,7 +142,7 @@ def train(config: TrainConfig, resume: str | None = None,
     model = build_model(config.model, test_set.num_classes, test_set.image_shape,
                         config.model_args)
     optimizer = build_optimizer(config, model.parameters())
-    scheduler = build_scheduler(config, optimizer, len(train_loader))
+    scheduler = build_scheduler(config, optimizer, -(-len(train_loader) // config.accumulate))
     channels, size, _ = test_set.image_shape
     meta = {"model": {"name": config.model, "num_classes": test_set.num_classes,
                       "in_channels": channels, "input_size": size, "args": config.model_args},
@@ -135,7 +150,10 @@ def train(config: TrainConfig, resume: str | None = None,
             "image_shape": list(test_set.image_shape),
             "normalizer": normalizer.state_dict(), "config": dataclasses.asdict(config)}
     trainer = Trainer(model, optimizer, train_loader, run_dir, meta, scheduler=scheduler,
-                      val_loader=val_loader, patience=config.patience, progress=config.progress)
+                      val_loader=val_loader, patience=config.patience, progress=config.progress,
+                      loss_fn=cross_entropy_loss(config.label_smoothing),
+                      accumulate=config.accumulate, clip_grad_norm=config.clip_grad_norm,
+                      eval_loss_fn=cross_entropy_loss(0.0))
     if checkpoint is not None:
         trainer.resume(checkpoint)
         print(f"resuming {run_dir} at epoch {trainer.epoch} of {config.epochs}")
@@ -218,10 +236,19 @@ def _saved_summary(run_dir: Path) -> dict[str, Any]:
         return {}
 
 
+def _step_options(config: TrainConfig) -> str:
+    """The optimiser-step options that differ from the defaults, for the run's first line."""
+    parts = [f" x {config.accumulate} per step" if config.accumulate > 1 else "",
+             f", gradient norm <= {config.clip_grad_norm:g}" if config.clip_grad_norm else "",
+             f", label smoothing {config.label_smoothing:g}" if config.label_smoothing else ""]
+    return "".join(parts)
+
+
 def _describe(config: TrainConfig, model, train_set, val_set, test_set) -> None:
     n_params = sum(p.numel() for p in model.parameters())
     sizes = f"{len(train_set)} train, {len(val_set) if val_set else 0} val, {len(test_set)} test"
     print(f"{config.model} ({n_params:,} parameters) on {config.dataset} ({sizes}); "
           f"{config.optimizer} lr {config.lr}, {config.schedule} schedule, batch "
-          f"{config.batch_size}, {config.epochs} epochs -> {config.run_dir()}", flush=True)
+          f"{config.batch_size}{_step_options(config)}, {config.epochs} epochs -> "
+          f"{config.run_dir()}", flush=True)
     print(describe_test_set(config, test_set), flush=True)

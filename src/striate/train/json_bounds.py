@@ -23,6 +23,7 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "epochs": (1, 1_000_000),
     "patience": (1, 1_000_000),
     "schedule_start": (0, 1_000_000),
+    "accumulate": (1, 1_000_000),
     "batch_size": (1, 2**31 - 1),
     "limit": (1, 2**63 - 1),
 }
@@ -31,6 +32,7 @@ FLOAT_BOUNDS: dict[str, tuple[float, float]] = {
     "dropout": (0.0, 1.0), "input_dropout": (0.0, 1.0), "dropout_aux": (0.0, 1.0),
     "drop_rate": (0.0, 1.0), "compression": (1 / 64, 1.0), "width_mult": (1 / 64, 4.0),
     "lam": (0.0, 1e12), "beta_schedule": (0.0, 1e12), "cg_tol": (0.0, 1.0),  # deconvnet layers
+    "label_smoothing": (0.0, 1.0), "clip_grad_norm": (0.0, 1e12),  # training configuration
 }
 DEFAULT_FLOAT_BOUNDS = (-4096.0, 4096.0)  # any other float (always finite)
 MAX_SEQUENCE = 64       # items of a list argument (per-stage widths, block sizes)

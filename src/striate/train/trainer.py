@@ -1,5 +1,10 @@
 """The training loop: epochs of mini-batch SGD, validation, checkpoints, and the guards around them.
 
+With ``accumulate = N`` the gradients of N batches are summed (each loss divided by the number of
+batches in its group, N but at an epoch's end) before one optimiser step, which is then the step
+of one batch of N·B images, batch norm's per-batch statistics aside; a stop request waits for the
+end of the group, so a checkpoint never holds a partial sum.
+
 All randomness of a run comes from two generators: the loader's (shuffling and augmentation) and
 the global one (dropout).  A checkpoint stores both; the loader's state includes how many batches
 of the current epoch were done, so ``resume`` continues exactly where a run stopped, even
@@ -23,7 +28,9 @@ import numpy as np
 
 from .. import backend
 from ..nn import functional as F
+from ..nn.clip_grad import clip_grad_norm_
 from ..nn.module import Module
+from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..random import default_generator
 from ..tensor import Tensor, no_grad
 from .checkpoint import Checkpoint, save_checkpoint
@@ -46,16 +53,24 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what batch schedul
 
 
 class Trainer:
-    """Trains ``model`` with ``optimizer`` (and an optional per-step ``scheduler``).
+    """Trains ``model`` with ``optimizer`` and an optional ``scheduler``, stepped after every
+    optimiser step, or, a ``ReduceLROnPlateau``, after every epoch with the validation loss (the
+    training loss without a validation set).
 
     ``meta`` is what the checkpoints carry besides the weights (model name and arguments,
     normalisation, classes); the trainer adds epoch, history, scheduler and RNG states.
+    ``accumulate`` batches make one optimiser step (see the module docstring); with
+    ``clip_grad_norm`` the gradients are rescaled to at most that total L2 norm before each
+    step.  ``loss_fn`` is the training loss, ``eval_loss_fn`` (by default the same) the one
+    reported for validation and test.
     """
 
     def __init__(self, model: Module, optimizer: Any, train_loader: Any, run_dir: str | Path,
                  meta: dict[str, Any], scheduler: Any = None, val_loader: Any = None,
                  patience: int | None = None, progress: bool = True,
-                 loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy):
+                 loss_fn: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
+                 accumulate: int = 1, clip_grad_norm: float | None = None,
+                 eval_loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None):
         self.model = model
         self.optimizer = optimizer
         self.scheduler = scheduler
@@ -66,6 +81,13 @@ class Trainer:
         self.patience = patience
         self.progress = progress
         self.loss_fn = loss_fn
+        self.eval_loss_fn = loss_fn if eval_loss_fn is None else eval_loss_fn
+        self.accumulate = int(accumulate)
+        self.clip_grad_norm = clip_grad_norm
+        self._per_epoch_schedule = isinstance(scheduler, ReduceLROnPlateau)
+        self._pending = 0             # batches summed into the gradients since the last step
+        self._group = 1               # batches in the current optimiser step
+        self._left = 0                # batches of the epoch not yet taken
         self.epoch = 0                # epochs completed
         self.history: list[dict[str, Any]] = []
         self.best_accuracy = -1.0
@@ -83,7 +105,9 @@ class Trainer:
         loader = self.train_loader
         metrics = RunningMetrics()
         bar = _progress(len(loader), f"epoch {self.epoch + 1}", self.progress)
-        bar.update(loader.state_dict()["batches_done"])
+        done = loader.state_dict()["batches_done"]
+        bar.update(done)
+        self._left, self._pending = len(loader) - done, 0
         start, seen = time.perf_counter(), 0
         for images, labels in loader:
             loss, logits = self.train_step(images, labels)
@@ -93,14 +117,19 @@ class Trainer:
             bar.set_postfix(loss=f"{metrics.loss:.4f}", acc=f"{metrics.accuracy:.3f}",
                             lr=f"{self.current_lr():.3g}",
                             img_s=f"{seen / (time.perf_counter() - start):.0f}", refresh=False)
-            if self._stop_requested:
+            if self._stop_requested and self._pending == 0:  # between two optimiser steps
                 bar.close()
                 raise TrainingInterrupted(self._stop_signal)
         bar.close()
         return metrics
 
     def train_step(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
-        """Forward, loss, backward, update; refuses to take a step on a non-finite loss."""
+        """Forward, loss, backward, and, at the last batch of an accumulation group (every
+        batch by default), clipping and the update; refuses a non-finite loss.  Returns the
+        batch's loss (unscaled) and logits."""
+        if self._pending == 0:  # the first batch of a group: how many follow, from zero grads
+            self._group = min(self.accumulate, self._left) if self._left > 0 else self.accumulate
+            self.optimizer.zero_grad()
         logits, target = self.model(Tensor(images)), Tensor(labels)
         heads = ()
         if isinstance(logits, tuple):  # GoogLeNet's auxiliary heads (training mode only)
@@ -112,15 +141,20 @@ class Trainer:
         if not math.isfinite(value):
             raise NonFiniteLossError(f"the loss became {value} during epoch {self.epoch + 1}; "
                                      f"training stopped. {self.kept()} Try a lower --lr.")
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        if self.scheduler is not None:
-            self.scheduler.step()
+        (loss if self._group == 1 else loss * (1.0 / self._group)).backward()
+        self._pending += 1
+        self._left -= 1
+        if self._pending >= self._group:
+            self._pending = 0
+            if self.clip_grad_norm is not None:
+                clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+            self.optimizer.step()
+            if self.scheduler is not None and not self._per_epoch_schedule:
+                self.scheduler.step()
         return value, backend.to_numpy(logits.data)
 
     def evaluate(self, loader: Any) -> tuple[RunningMetrics, np.ndarray, np.ndarray]:
-        return evaluate(self.model, loader, self.loss_fn)
+        return evaluate(self.model, loader, self.eval_loss_fn)
 
     def current_lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
@@ -153,6 +187,8 @@ class Trainer:
                         val, _, _ = self.evaluate(self.val_loader)
                         row.update(val_loss=val.loss, val_acc=val.accuracy, val_top5=val.top5)
                     self._refuse_non_finite(row)
+                    if self._per_epoch_schedule:  # the next epoch's rate, in the checkpoint
+                        self.scheduler.step(val.loss if val is not None else train.loss)
                     improved = val is not None and val.accuracy > self.best_accuracy
                     self.best_accuracy = max(self.best_accuracy, val.accuracy if val else -1.0)
                     self.stale = 0 if improved or val is None else self.stale + 1

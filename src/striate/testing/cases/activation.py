@@ -4,7 +4,7 @@
 import numpy as np
 
 from ...ops import activation as A
-from ...ops.dropout import dropout
+from ...ops.dropout import dropout, dropout2d
 from ...ops.linear import linear
 from ..gradcheck import Case, away_from_zero
 
@@ -18,8 +18,8 @@ def _kinked(shape, shift=0.0):
     return lambda rng: (away_from_zero(rng, shape) + shift,)
 
 
-def _dropout(p, training=True):
-    return lambda x: dropout(x, p, training, generator=np.random.default_rng(7))
+def _dropout(p, training=True, fn=dropout):
+    return lambda x: fn(x, p, training, generator=np.random.default_rng(7))
 
 
 CASES = [
@@ -62,4 +62,8 @@ CASES = [
     Case("dropout", "p 0.5", _dropout(0.5), _normal((4, 5))),
     Case("dropout", "p 0.2, 4-D", _dropout(0.2), _normal((2, 3, 2, 2))),
     Case("dropout", "eval (identity)", _dropout(0.5, training=False), _normal((3, 4))),
+    Case("dropout2d", "p 0.5, (3,4,3,2)", _dropout(0.5, fn=dropout2d), _normal((3, 4, 3, 2))),
+    Case("dropout2d", "p 0.3, batch 1, 3-D (N,C,L)", _dropout(0.3, fn=dropout2d),
+         _normal((1, 5, 3))),
+    Case("dropout2d", "eval (identity)", _dropout(0.5, False, dropout2d), _normal((2, 3, 2, 2))),
 ]
