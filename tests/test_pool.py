@@ -302,6 +302,61 @@ def test_compiled_tiles_equal_references(h, w, k, dtype, with_nan):
             np.testing.assert_array_equal(gx, gx_ref, err_msg=f"{layout}, g {g_layout}")
 
 
+@pytest.mark.skipif(not K.jit.available(), reason="Numba is not installed")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("h, w, k, stride, padding, dilation, ceil", [
+    (9, 9, 3, 1, 1, 1, False), (12, 11, 3, 2, 1, 1, True), (10, 7, 3, 2, 0, 1, True),
+    (8, 9, (3, 2), (1, 2), (1, 0), 1, False), (11, 11, 2, 1, 0, 2, False),
+    (7, 10, (2, 3), (3, 2), (1, 1), (2, 1), True), (6, 6, 2, 2, 1, 1, False)])
+@pytest.mark.parametrize("with_nan", [False, True])
+def test_compiled_overlapping_windows_equal_references(h, w, k, stride, padding, dilation, ceil,
+                                                       dtype, with_nan):
+    """Windows that overlap, are padded, dilated or stick out in ceil mode take the general
+    compiled kernels: the same maxima and first arguments as the references (ties, NaN,
+    -inf), and the same gradients, whatever the input's memory layout."""
+    x = np.round(_normal((2, 3, h, w), seed=4) * 2).astype(dtype) / 2  # many ties
+    if with_nan:
+        x[0, 0, 0, :3] = np.nan
+        x[1, 2, -1, -1] = np.nan
+    x[1, 1, 1, 1] = -np.inf
+    win = pool_windows("t", x, k, stride, padding, dilation, ceil)
+    assert not K._compiled_tiles(x, win)
+    kh, kw = win.kernel
+    g = np.random.default_rng(5).standard_normal(x.shape[:2] + win.out).astype(dtype)
+    y_ref, arg_ref = K.max_windows_reference(x, win)
+    one_hot = (arg_ref[..., None] == np.arange(kh * kw)).reshape(arg_ref.shape + (kh, kw))
+    gx_ref = K.scatter_reference(one_hot * g[..., None, None], win)
+    for layout, xl in _layouts(x).items():
+        y, arg = K.max_windows(xl, win)
+        np.testing.assert_array_equal(y, y_ref, err_msg=layout)
+        np.testing.assert_array_equal(arg, arg_ref, err_msg=layout)
+        for g_layout, gl in _layouts(g).items():
+            gx = K.scatter_max(gl, arg, win)
+            np.testing.assert_allclose(gx, gx_ref, rtol=1e-6, atol=1e-6,
+                                       err_msg=f"{layout}, g {g_layout}")
+
+
+@pytest.mark.skipif(not K.jit.available(), reason="Numba is not installed")
+@pytest.mark.parametrize("workers", [2, 3])
+def test_compiled_overlapping_windows_split_over_threads(monkeypatch, workers):
+    """Split over the worker threads by planes, the maxima, arguments and gradients do not
+    change, and a NaN in any part sends the whole call to the NaN-winning kernel."""
+    monkeypatch.setattr(K, "PARALLEL_MIN_BYTES", 1)
+    x = np.round(_normal((5, 3, 9, 8), seed=6) * 2).astype(np.float32) / 2
+    x[4, 2, 3, 3] = np.nan
+    win = pool_windows("t", x, 3, 2, 1, 1, True)
+    g = np.random.default_rng(7).standard_normal(x.shape[:2] + win.out).astype(np.float32)
+    y_ref, arg_ref = K.max_windows_reference(x, win)
+    with st.backends.flags(num_threads=workers):
+        y, arg = K.max_windows(x, win)
+        gx = K.scatter_max(g, arg, win)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(arg, arg_ref)
+    one_hot = (arg_ref[..., None] == np.arange(9)).reshape(arg_ref.shape + (3, 3))
+    np.testing.assert_allclose(gx, K.scatter_reference(one_hot * g[..., None, None], win),
+                               rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("n,out", [(7, 3), (6, 4), (5, 5), (3, 7), (10, 1)])
 def test_adaptive_bounds_follow_torch_formula(n, out):
     start, end = K.adaptive_bounds(n, out)

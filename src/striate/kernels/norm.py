@@ -23,7 +23,7 @@ import numpy as np
 from . import jit
 from .jit import compiled
 from .layout import leading_pair_order
-from .parallel import map_chunks, num_workers
+from .parallel import map_chunks, pieces_for, split
 
 PARALLEL_MIN_BYTES = 4 << 20  # the least a thread gets; see by_channels
 
@@ -37,14 +37,12 @@ def by_channels(kernel: Any, view: Any, *args: Any) -> None:
     The passes are bound by memory, which the cores share, and each hand-off to a thread has a
     fixed cost: splitting pays on large activations only (docs/convolution-plan.md, threads)."""
     channels = view.shape[1]
-    pieces = 1 if view.nbytes < 2 * PARALLEL_MIN_BYTES else \
-        min(num_workers(), channels, view.nbytes // PARALLEL_MIN_BYTES)
+    pieces = pieces_for(channels, view.nbytes, PARALLEL_MIN_BYTES)
     if pieces <= 1:
         kernel(*args, 0, channels)
         return
-    bounds = [channels * i // pieces for i in range(pieces + 1)]
-    ranges = list(zip(bounds[:-1], bounds[1:], strict=True))
-    map_chunks(lambda part: kernel(*args, *part), ranges, tiny=True)
+    map_chunks(lambda part: kernel(*args, part.start, part.stop), split(channels, pieces),
+               tiny=True)
 
 
 def channel_view(a: Any) -> Any:

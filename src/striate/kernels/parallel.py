@@ -144,10 +144,23 @@ def matmul(a: Any, b: Any) -> Any:
         with _single_threaded_blas():  # else OpenBLAS wakes threads that then spin
             return a @ b
     out = np.empty((rows, b.shape[1]), dtype=np.result_type(a, b))
-    bounds = [rows * i // count for i in range(count + 1)]
-    parts = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-    map_chunks(lambda part: np.matmul(a[part], b, out=out[part]), parts)
+    map_chunks(lambda part: np.matmul(a[part], b, out=out[part]), split(rows, count))
     return out
+
+
+def split(count: int, pieces: int) -> list[slice]:
+    """``range(count)`` as ``pieces`` adjacent slices whose sizes differ by one at most."""
+    bounds = [count * i // pieces for i in range(pieces + 1)]
+    return [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def pieces_for(count: int, nbytes: int, min_bytes: int) -> int:
+    """How many threads a memory-bound pass over ``nbytes`` in ``count`` independent parts
+    should be split over: one per worker where each gets at least ``min_bytes``, else one (a
+    hand-off costs more than a small pass)."""
+    if nbytes < 2 * min_bytes:
+        return 1
+    return max(1, min(num_workers(), count, nbytes // min_bytes))
 
 
 def map_chunks(fn: Callable[[Any], T], parts: Sequence[Any], tiny: bool = False) -> list[T]:

@@ -21,6 +21,9 @@ from ..backend import array_module
 from . import jit
 from .jit import compiled
 from .layout import leading_pair_order
+from .parallel import map_chunks, pieces_for, split
+
+PARALLEL_MIN_BYTES = 1 << 20  # the least input a thread gets in the compiled max pool
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1,
@@ -161,13 +164,21 @@ def max_windows(x, win: Windows, pad_value: float = -np.inf):
     random masks, masked writes (where/copyto/putmask) run about 20× slower in NumPy.
     """
     xp = array_module(x)
-    if _compiled_tiles(x, win):
+    if jit.serves(x):
         x, swapped = leading_pair_order(x, copy=True)  # walk memory in order, y laid out alike
         y = np.empty(x.shape[:2] + win.out, dtype=x.dtype)
         arg = np.empty(y.shape, dtype=_arg_dtype(win))
-        max_tiles, max_tiles_nan, _ = tile_kernels(*win.kernel)
-        if max_tiles(x, y, arg):  # a NaN was met: the pass that lets the first NaN win
-            max_tiles_nan(x, y, arg)
+        if _compiled_tiles(x, win):
+            max_tiles, max_tiles_nan, _ = tile_kernels(*win.kernel)
+            if max_tiles(x, y, arg):  # a NaN was met: the pass that lets the first NaN win
+                max_tiles_nan(x, y, arg)
+        else:
+            xpad, geometry = win.pad(x, pad_value), (win.stride, win.dilation)
+            max_overlapping, max_overlapping_nan = overlapping_kernels(*win.kernel)
+            parts = split(len(x), pieces_for(len(x), x.nbytes, PARALLEL_MIN_BYTES))
+            if any(map_chunks(lambda s: max_overlapping(xpad[s], *geometry, y[s], arg[s]),
+                              parts, tiny=True)):
+                max_overlapping_nan(xpad, *geometry, y, arg)
         return (y.transpose(1, 0, 2, 3), arg.transpose(1, 0, 2, 3)) if swapped else (y, arg)
     source, offsets = win.layout(x, pad_value)
     y = source[offsets[0][3]].copy()
@@ -206,11 +217,16 @@ def scatter_max(g, arg, win: Windows):
     its window.
     """
     xp = array_module(g)
-    if _compiled_tiles(g, win):
+    if jit.serves(g):
         arg, swapped = leading_pair_order(arg, copy=True)  # the order max_windows chose for it
         g = np.ascontiguousarray(g.transpose(1, 0, 2, 3) if swapped else g)
         buffer = xp.zeros(arg.shape[:2] + win.padded, dtype=g.dtype)
-        tile_kernels(*win.kernel)[2](g, arg, buffer)
+        if _compiled_tiles(g, win):
+            tile_kernels(*win.kernel)[2](g, arg, buffer)
+        else:
+            parts = split(len(g), pieces_for(len(g), buffer.nbytes, PARALLEL_MIN_BYTES))
+            map_chunks(lambda s: scatter_overlapping(g[s], arg[s], win.kernel, win.stride,
+                                                     win.dilation, buffer[s]), parts, tiny=True)
         gx = win.input_gradient(buffer)
         return gx.transpose(1, 0, 2, 3) if swapped else gx
     buffer = win.gradient_buffer(g.shape[:2], g.dtype, xp)
@@ -313,6 +329,67 @@ def _make_scatter_tiles(kh: int, kw: int):
                         plane[(i * kh + a // kw) * width + j * kw + a % kw] = gi[j]
 
     return scatter_tiles
+
+
+def _make_max_overlapping(kh: int, kw: int, nan_wins: bool):
+    """The compiled max over kh × kw windows of any stride and dilation (overlapping, padded, in
+    ceil mode), with the first maximum's offset, NaN handled as in :func:`_make_max_tiles`; the
+    window size is a compile-time constant, so the loops over a window unroll."""
+
+    @compiled(fastmath=False)  # NaN must not be assumed away
+    def max_overlapping(xpad, stride, dilation, y, arg):  # pragma: no cover - compiled
+        n_count, c_count, oh, ow = y.shape
+        (sh, sw), (dh, dw) = stride, dilation
+        nan_met = False
+        for n in range(n_count):
+            for c in range(c_count):
+                plane = xpad[n, c]
+                for i in range(oh):
+                    rows = plane[i * sh:i * sh + (kh - 1) * dh + 1]
+                    best, at = y[n, c, i], arg[n, c, i]
+                    for j in range(ow):
+                        b, a = rows[0, j * sw], 0
+                        for p in range(kh):
+                            for q in range(kw):
+                                v = rows[p * dh, j * sw + q * dw]
+                                if nan_wins:  # `&`, `|`: selects, not short-circuit branches
+                                    better = (v > b) | ((v != v) & (b == b))
+                                else:
+                                    better = v > b
+                                    nan_met |= v != v
+                                a = p * kw + q if better else a
+                                b = v if better else b
+                        best[j], at[j] = b, a
+        return nan_met
+
+    return max_overlapping
+
+
+_overlapping_kernels: dict[tuple[int, int], tuple] = {}
+
+
+def overlapping_kernels(kh: int, kw: int) -> tuple:
+    """The compiled (max, max letting NaN win) kernels for kh × kw windows of any geometry."""
+    if (kh, kw) not in _overlapping_kernels:
+        _overlapping_kernels[kh, kw] = (_make_max_overlapping(kh, kw, nan_wins=False),
+                                        _make_max_overlapping(kh, kw, nan_wins=True))
+    return _overlapping_kernels[kh, kw]
+
+
+@compiled(fastmath=False)
+def scatter_overlapping(g, arg, kernel, stride, dilation, gpad):  # pragma: no cover - compiled
+    """g of each window added to the padded pixel at its arg offset in gpad (zeroed by the
+    caller): the adjoint of :func:`max_overlapping` for windows of any geometry."""
+    n_count, c_count, oh, ow = g.shape
+    kw, (sh, sw), (dh, dw) = kernel[1], stride, dilation
+    for n in range(n_count):
+        for c in range(c_count):
+            plane = gpad[n, c]
+            for i in range(oh):
+                gi, ai = g[n, c, i], arg[n, c, i]
+                for j in range(ow):
+                    a = np.uint32(ai[j])  # unsigned: // and % without sign fix-ups
+                    plane[i * sh + (a // kw) * dh, j * sw + (a % kw) * dw] += gi[j]
 
 
 def flat_indices(arg, win: Windows):
