@@ -30,7 +30,7 @@ from ..backend import array_module
 from .conv_epilogue import Epilogue
 from .conv_geometry import Chunk, Pads, Pair, spread
 from .conv_plan import Pass
-from .jit import FAST_KEEPING_NAN, compiled
+from .jit import FAST_KEEPING_NAN, compiled, inlined
 from .parallel import map_chunks
 
 
@@ -66,6 +66,21 @@ def _forward(lines, weight, plane_size, padded_width, stride, dilation, y):  # p
                     y[o, n, i] = acc[n * hw + i * wp:n * hw + i * wp + wo]
 
 
+@inlined
+def _lay_wide(g, o, n, i, unit, plane_size, padded_width, sw, wide):  # pragma: no cover
+    """G[o] where the forward's sums lay: at stride 1 every image's rows at f = n·Hp·Wp + i·Wp,
+    else row (n, i) of G every s_w-th position; zeros between, put there once by the caller."""
+    n_count, ho, wo = g.shape[1:]
+    if unit:
+        for m in range(n_count):
+            for r in range(ho):
+                at = m * plane_size + r * padded_width
+                wide[at:at + wo] = g[o, m, r]
+    else:
+        for j in range(wo):
+            wide[j * sw] = g[o, n, i, j]
+
+
 def _transpose(g, weight, plane_size, padded_width, stride, dilation, lines):  # pragma: no cover
     """Add into the padded planes, lines (C, N·Hb·Wb), the adjoint of the forward for the output
     gradient g (O, N, Ho, Wo)."""
@@ -82,13 +97,7 @@ def _transpose(g, weight, plane_size, padded_width, stride, dilation, lines):  #
         for n in range(n_count if not unit else 1):
             for i in range(ho if not unit else 1):
                 base = 0 if unit else n * hw + i * sh * wp
-                if unit:
-                    for m in range(n_count):
-                        for r in range(ho):
-                            wide[m * hw + r * wp:m * hw + r * wp + wo] = g[o, m, r]
-                else:
-                    for j in range(wo):
-                        wide[j * sw] = g[o, n, i, j]
+                _lay_wide(g, o, n, i, unit, hw, wp, sw, wide)
                 for p in range(kh):
                     for q in range(kw):
                         k, start = weight[o, 0, p, q], base + p * dh * wp + q * dw
@@ -113,13 +122,7 @@ def _weight(lines, g, plane_size, padded_width, stride, dilation, zero, grad_w):
         for n in range(n_count if not unit else 1):
             for i in range(ho if not unit else 1):
                 base = 0 if unit else n * hw + i * sh * wp
-                if unit:
-                    for m in range(n_count):
-                        for r in range(ho):
-                            wide[m * hw + r * wp:m * hw + r * wp + wo] = g[o, m, r]
-                else:
-                    for j in range(wo):
-                        wide[j * sw] = g[o, n, i, j]
+                _lay_wide(g, o, n, i, unit, hw, wp, sw, wide)
                 for p in range(kh):
                     for q in range(kw):
                         start, total = base + p * dh * wp + q * dw, zero

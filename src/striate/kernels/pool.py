@@ -19,7 +19,7 @@ import numpy as np
 
 from ..backend import array_module
 from . import jit
-from .jit import compiled
+from .jit import compiled, inlined
 from .layout import leading_pair_order
 from .parallel import map_chunks, pieces_for, split
 
@@ -274,6 +274,15 @@ def tile_kernels(kh: int, kw: int) -> tuple:
     return _tile_kernels[kh, kw]
 
 
+@inlined
+def _better(v, b, nan_wins):  # pragma: no cover - compiled
+    """Whether v replaces the running maximum b: larger, or, when ``nan_wins``, the first NaN
+    (``&`` and ``|``: selects, not short-circuit branches)."""
+    if nan_wins:
+        return (v > b) | ((v != v) & (b == b))
+    return v > b
+
+
 def _make_max_tiles(kh: int, kw: int, nan_wins: bool):
     """y[n, c, i, j] = the maximum of x's tile (i, j) and arg its offset p·kw + q, the first
     maximum (the reference's max and argmax).
@@ -298,11 +307,8 @@ def _make_max_tiles(kh: int, kw: int, nan_wins: bool):
                         for p in range(kh):
                             for q in range(kw):
                                 v = rows[p, j * kw + q]
-                                if nan_wins:  # `&`, `|`: selects, not short-circuit branches
-                                    better = (v > b) | ((v != v) & (b == b))
-                                else:
-                                    better = v > b
-                                    nan_met |= v != v
+                                better = _better(v, b, nan_wins)
+                                nan_met |= (not nan_wins) & (v != v)
                                 a = p * kw + q if better else a
                                 b = v if better else b
                         best[j], at[j] = b, a
@@ -352,11 +358,8 @@ def _make_max_overlapping(kh: int, kw: int, nan_wins: bool):
                         for p in range(kh):
                             for q in range(kw):
                                 v = rows[p * dh, j * sw + q * dw]
-                                if nan_wins:  # `&`, `|`: selects, not short-circuit branches
-                                    better = (v > b) | ((v != v) & (b == b))
-                                else:
-                                    better = v > b
-                                    nan_met |= v != v
+                                better = _better(v, b, nan_wins)
+                                nan_met |= (not nan_wins) & (v != v)
                                 a = p * kw + q if better else a
                                 b = v if better else b
                         best[j], at[j] = b, a
