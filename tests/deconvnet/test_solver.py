@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from striate.deconvnet import DeconvLayer
+from striate.deconvnet.shrink import shrink
 from striate.deconvnet.solve import conjugate_gradient
 
 
@@ -29,9 +30,52 @@ def test_cg_matches_a_dense_solve_on_a_random_spd_matrix():
     a = rng.normal(size=(30, 30))
     a = a @ a.T + 0.5 * np.eye(30)
     b = rng.normal(size=30)
-    x, steps = conjugate_gradient(lambda v: a @ v, b, iters=200, tol=1e-14)
+    x, steps, a_x = conjugate_gradient(lambda v: a @ v, b, iters=200, tol=1e-14)
     np.testing.assert_allclose(x, np.linalg.solve(a, b), atol=1e-8)
+    np.testing.assert_allclose(a_x, a @ x, atol=1e-10)  # what a warm start may reuse
     assert steps <= 200
+
+
+def test_a_warm_start_given_a_x0_takes_the_same_steps_for_one_product_less():
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(20, 20))
+    a = a @ a.T + np.eye(20)
+    b, x0 = rng.normal(size=20), rng.normal(size=20)
+    products = []
+
+    def apply(v):
+        products.append(1)
+        return a @ v
+
+    plain = conjugate_gradient(apply, b, x0, iters=5)
+    count = len(products)
+    given = conjugate_gradient(apply, b, x0, iters=5, a_x0=a @ x0)
+    assert len(products) - count == count - 1
+    np.testing.assert_allclose(given.x, plain.x, rtol=1e-12)
+
+
+def test_carrying_ftf_z_leaves_inference_unchanged():
+    """infer reuses λFᵀF z between z steps; the same steps without the carry (solve_maps, which
+    starts each CG with its own product) give the same maps."""
+    layer = small_layer()
+    y = np.random.default_rng(4).normal(size=(2, 2, 5, 4))
+    z_fast = layer.infer(y, beta_schedule=(1.0, 10.0))
+    lam_fty = layer.lam * layer._adjoint(y)
+    z = np.zeros_like(z_fast)
+    x = z.copy()
+    for beta in (1.0, 10.0):
+        v, tau = x, 1.0
+        for _ in range(layer.inner_iters):
+            z = layer.solve_maps(lam_fty, v, beta, z)
+            x_new = shrink(z, beta, layer.p)
+            if layer.momentum:
+                tau_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * tau * tau))
+                v = x_new + ((tau - 1.0) / tau_new) * (x_new - x)
+                tau = tau_new
+            else:
+                v = x_new
+            x = x_new
+    np.testing.assert_allclose(z_fast, x, rtol=1e-7, atol=1e-9)
 
 
 def test_map_step_matches_a_dense_solve():

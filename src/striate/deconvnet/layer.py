@@ -199,8 +199,9 @@ class DeconvLayer:
         lam_fty = self.lam * self._adjoint(y)
         for beta in schedule:
             v, tau = x, 1.0
-            for _ in range(self.inner_iters):
-                z = self.solve_maps(lam_fty, v, beta, z)
+            lam_ftf_z = None  # λFᵀF z, carried from one z step to the next (computed afresh
+            for _ in range(self.inner_iters):  # at each β, so rounding does not build up)
+                z, lam_ftf_z = self._z_step(lam_fty, v, beta, z, lam_ftf_z)
                 x_new = shrink(z, beta, self.p)
                 if self.momentum:
                     tau_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * tau * tau))
@@ -215,13 +216,21 @@ class DeconvLayer:
                    z0: np.ndarray, iters: int | None = None, tol: float | None = None
                    ) -> np.ndarray:
         """The z step: CG on (λFᵀF + βI) z = λFᵀy + βx from z0, each product two convolutions."""
+        return self._z_step(lam_fty, x, beta, z0, None, iters, tol)[0]
+
+    def _z_step(self, lam_fty: np.ndarray, x: np.ndarray, beta: float, z0: np.ndarray,
+                lam_ftf_z0: np.ndarray | None, iters: int | None = None,
+                tol: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`solve_maps`, given λFᵀF z0 if known (a warm start's first product, two
+        convolutions, then costs none), and returning λFᵀF z with z: CG tracks A z = b − r."""
         def apply(v: np.ndarray) -> np.ndarray:
             return self.lam * self._adjoint(self._forward(v)) + beta * v
 
-        z, _ = conjugate_gradient(apply, lam_fty + beta * x, z0,
-                                  self.cg_iters if iters is None else iters,
-                                  self.cg_tol if tol is None else tol)
-        return z
+        a_z0 = None if lam_ftf_z0 is None else lam_ftf_z0 + beta * z0
+        z, _, a_z = conjugate_gradient(apply, lam_fty + beta * x, z0,
+                                       self.cg_iters if iters is None else iters,
+                                       self.cg_tol if tol is None else tol, a_x0=a_z0)
+        return z, a_z - beta * z
 
     # ----- learning: the filters with the maps fixed ----------------------------------------
     def update_filters(self, y: Any, z: Any) -> float:
@@ -242,7 +251,7 @@ class DeconvLayer:
 
         old = self._filters
         old_cost = self._data_cost(y, z)
-        solved, _ = conjugate_gradient(apply, self._filter_adjoint(z, y), old,
+        solved, *_ = conjugate_gradient(apply, self._filter_adjoint(z, y), old,
                                        self.filter_cg_iters, 1e-10, lambda f: f * mask)
         step = 1.0
         for _ in range(7):
