@@ -1,5 +1,5 @@
-"""PyTorch twins of the seeds' own forms of the classic nets: AlexNet and GoogLeNet as
-published, the CIFAR ResNets with seed 000's block order and Jarrett's full F_CSG stage; see
+"""PyTorch twins of the published forms of the classic nets: AlexNet and GoogLeNet as
+published, the CIFAR ResNets with Epelbaum's (2017) block order and Jarrett's full F_CSG stage; see
 ``torch_twins`` for how they are used (only to compare with PyTorch; importing this module
 imports torch).
 
@@ -75,7 +75,8 @@ class GoogLeNetOriginal(base.GoogLeNet):
 
 
 class CifarBlockSeed000(base.CifarBlock):
-    """Seed 000's order: y = shortcut(x) + BN2(ReLU(conv2(BN1(ReLU(conv1 x))))), no final ReLU."""
+    """Epelbaum's (2017) order: y = shortcut(x) + BN2(ReLU(conv2(BN1(ReLU(conv1 x))))), no
+    final ReLU."""
 
     def forward(self, x):
         out = self.bn2(F.relu(self.conv2(self.bn1(F.relu(self.conv1(x))))))
@@ -86,7 +87,7 @@ class CifarBlockSeed000(base.CifarBlock):
 
 
 def cifar_resnet(depth, block_variant="standard", **kwargs):
-    """The CIFAR ResNet twin, its blocks in seed 000's order when asked."""
+    """The CIFAR ResNet twin, its blocks in Epelbaum's (2017) order when asked."""
     model = base.CifarResNet(depth, **kwargs)
     if block_variant == "seed000":
         for m in model.modules():

@@ -1,5 +1,6 @@
-"""Input preprocessing of the CNN chapter (seed 000, "Input layer"): mean-centring, optionally
-divided by the matching standard deviation, with statistics from the training set only.
+"""Input preprocessing as in Epelbaum, "Deep learning: Technical introduction" (2017), "Input
+layer": mean-centring, optionally divided by the matching standard deviation, with statistics from
+the training set only.
 
 With ``X^{(t)}_{fjk}`` the training images (t over the T_train images, f channel, j, k pixel):
 

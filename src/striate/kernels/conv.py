@@ -9,11 +9,11 @@ zero padding (top, bottom, left, right), the correlation is
 
 * the adjoint in X (conv2d's input gradient, and conv_transpose2d's forward) is the *full*
   correlation of the output gradient, upsampled by the stride and padded by d·(k − 1) − pad,
-  with the kernel rotated by 180° and its two channel axes swapped (seed 003, Eqs. 9.9 and
-  Figs. 9.6–9.7, "full convolution with F^180" and the stride up-sampling; seed 004, "regular
-  convolution running on shifted derivative maps using flipped filter");
+  with the kernel rotated by 180° and its two channel axes swapped (Goodfellow et al.
+  2016, §9.5; Dumoulin & Visin 2016, "A guide to convolution arithmetic", §4: the "full"
+  convolution with the flipped kernel, the gradient first dilated by the stride);
 * the adjoint in K (the weight gradient) correlates the padded input with the output gradient
-  (seed 003, Eq. 9.8 and Fig. 9.5).
+  (Goodfellow et al. 2016, §9.5).
 
 Each function takes the convolution's :class:`~.conv_plan.ConvPlan` (looked up when not given)
 and runs the algorithm it names, from ``conv_im2col.py``, ``conv_winograd.py``,

@@ -46,7 +46,7 @@ def spread(x: Any, upsample: Pair, pads: Pads) -> Any:
     """Copy NCHW ``x`` into a zero (C, N, Hb, Wb) buffer, its rows and columns ``upsample``
     apart, with ``pads`` zeros around (a negative pad crops).  ``upsample`` (1, 1) is plain zero
     padding; more is the input dilation of an output gradient (s − 1 zeros between
-    neighbours, seed 003's "up-sampling")."""
+    neighbours, Dumoulin & Visin 2016, §4.5)."""
     xp = array_module(x)
     n, c, h, w = x.shape
     (top, _), (left, _) = pads

@@ -1,5 +1,5 @@
 """Jarrett et al. 2009, "What is the best multi-stage architecture for object recognition?"
-(seed 001): stages of filter bank → rectification → local contrast normalisation → average pool.
+(ICCV 2009): stages of filter bank → rectification → local contrast normalisation → average pool.
 
 Each stage is conv → R_abs (|x|, ``nn.Rectify``) → LCN (subtractive then divisive, Gaussian
 window; ``nn.LocalContrastNorm``) → P_A (average pool), the paper's F_CSG−R_abs−N−P_A without the

@@ -6,12 +6,12 @@ Parameter counts for 1000 classes: 11,689,512 / 21,797,672 / 25,557,032 / 44,549
 ``AdaptiveAvgPool2d`` lets any input size through (``input_size`` is accepted and checked to
 be positive); the stem and the four stages divide it by 32, so a 32×32 input ends in 1×1 maps.
 
-``block_variant='seed000'`` builds the residual module as the CNN chapter of seed 000 draws it:
-batch norm after each ReLU and the last ReLU before the addition, so a bottleneck computes
-y = x + BN₃(ReLU(conv₃(BN₂(ReLU(conv₂(BN₁(ReLU(conv₁ x)))))))) with nothing after the sum (the
-basic block likewise with two convs).  Its keys equal the standard blocks', so weights load
-either way (with different meaning); ``fuse_conv_bn`` leaves those BNs alone since they follow
-a ReLU, not a conv.
+``block_variant='seed000'`` builds the residual module as the CNN chapter of Epelbaum, "Deep
+learning: Technical introduction" (2017) draws it: batch norm after each ReLU and the last ReLU
+before the addition, so a bottleneck computes y = x + BN₃(ReLU(conv₃(BN₂(ReLU(conv₂(BN₁(ReLU(conv₁
+x)))))))) with nothing after the sum (the basic block likewise with two convs).  Its keys equal the
+standard blocks', so weights load either way (with different meaning); ``fuse_conv_bn`` leaves those
+BNs alone since they follow a ReLU, not a conv.
 """
 
 from __future__ import annotations

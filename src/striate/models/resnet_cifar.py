@@ -8,7 +8,8 @@ Parameter counts for 10 classes: 269,722 / 464,154 / 658,586 / 853,018 / 1,727,9
 ``input_size`` only has to be positive: the global average pool takes any size (28 for
 Fashion-MNIST, 32 for CIFAR).  Keys: ``conv1``, ``bn1``, ``layer{1,2,3}.i.{conv,bn}{1,2}``, ``fc``.
 Initialisation: conv ~ kaiming_normal_(fan_out, relu), BN γ = 1, β = 0, Linear PyTorch's default.
-``block_variant='seed000'`` orders each block as seed 000 draws it (BN after each ReLU, the last
+``block_variant='seed000'`` orders each block as Epelbaum, "Deep learning: Technical introduction"
+(2017) draws it (BN after each ReLU, the last
 ReLU before the addition, nothing after the sum), exactly as the ImageNet ResNets' option of that
 name (the block is theirs, ``resnet.BasicBlock``); the keys are the same either way.
 """

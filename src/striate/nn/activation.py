@@ -32,6 +32,17 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
+    """y = x for x > 0, negative_slope·x otherwise (``F.leaky_relu``).
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        g for x > 0, negative_slope·g otherwise.
+
+    References:
+        Maas, Hannun & Ng 2013.
+    """
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
@@ -44,6 +55,17 @@ class LeakyReLU(Module):
 
 
 class ELU(Module):
+    """y = x for x > 0, α·(eˣ − 1) otherwise (``F.elu``).
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        g for x > 0, g·(y + α) otherwise.
+
+    References:
+        Clevert, Unterthiner & Hochreiter 2016.
+    """
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
@@ -56,17 +78,39 @@ class ELU(Module):
 
 
 class Sigmoid(Module):
+    """y = σ(x) = 1 / (1 + e^(−x)) (``F.sigmoid``).
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        g · y · (1 − y).
+
+    References:
+        LeCun et al. 1998.
+    """
     def forward(self, input: Any) -> Any:
         return A.sigmoid(input)
 
 
 class Tanh(Module):
+    """y = tanh x (``F.tanh``).
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        g · (1 − y²).
+
+    References:
+        LeCun et al. 1998; Jarrett et al. 2009.
+    """
     def forward(self, input: Any) -> Any:
         return A.tanh(input)
 
 
 class Softplus(Module):
-    """1/β · ln(1 + e^{βx}), linear above ``threshold`` (β is the slides' k)."""
+    """1/β · ln(1 + e^{βx}), linear above ``threshold`` (Dugas et al. 2001); β sets how sharp."""
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
@@ -80,6 +124,10 @@ class Softplus(Module):
 
 
 class Softmax(Module):
+    """yᵢ = e^(xᵢ) / Σⱼ e^(xⱼ) along ``dim`` (``F.softmax``); shape kept.
+
+    Backward: ∂L/∂x = y · (g − Σⱼ gⱼ yⱼ).
+    """
     def __init__(self, dim: int | None = None):
         super().__init__()
         self.dim = dim
@@ -92,6 +140,10 @@ class Softmax(Module):
 
 
 class LogSoftmax(Softmax):
+    """yᵢ = xᵢ − ln Σⱼ e^(xⱼ) along ``dim`` (``F.log_softmax``); shape kept.
+
+    Backward: ∂L/∂x = g − softmax(x) · Σⱼ gⱼ.
+    """
     def forward(self, input: Any) -> Any:
         return A.log_softmax(input, self.dim)
 
@@ -104,7 +156,7 @@ class Rectify(Module):
 
 
 class SmoothAbs(Module):
-    """2/k · ln(1 + e^{kx}) − x − 2/k · ln 2: a smooth |x| (the slides' rectifier)."""
+    """2/k · ln(1 + e^{kx}) − x − 2/k · ln 2: a smooth |x|, ``F.smooth_abs``."""
 
     def __init__(self, k: float = 1.0):
         super().__init__()

@@ -90,7 +90,34 @@ class _ConvNd(Module):
 
 
 class Conv2d(_ConvNd):
-    """2-D convolution layer: ``conv2d(input, weight, bias, stride, padding, dilation, groups)``."""
+    """2-D convolution layer: C_out learned filters slid over the input (``F.conv2d``).
+
+        out[n, o] = bias[o] + Σ_c weight[o, c] ⋆ input[n, c]     (⋆: 2-D cross-correlation)
+
+    Args:
+        in_channels, out_channels: C_in and C_out (both divisible by ``groups``).
+        kernel_size, stride, padding, dilation: an int or an (h, w) pair; ``padding`` may be
+            'valid' or 'same' (stride 1).
+        groups: split the channels into independent groups; bias: learn a bias per map.
+        generator: a NumPy generator for the initial weights (reproducible runs).
+
+    Attributes:
+        weight: (C_out, C_in/groups, kh, kw), bias: (C_out,), both drawn from U(±1/√fan_in),
+            fan_in = C_in/groups·kh·kw (PyTorch's default).
+
+    Shape:
+        input (N, C_in, H, W) or (C_in, H, W); output (N, C_out, H_out, W_out),
+        H_out = ⌊(H + 2·padding − dilation·(kh − 1) − 1) / stride⌋ + 1, W_out likewise.
+
+    Backward:
+        The input gradient is the transposed convolution of the output gradient with the same
+        weight; the weight gradient correlates the input with the output gradient; the bias
+        gradient sums it over batch and positions (see ``F.conv2d``).
+
+    References:
+        LeCun et al. 1998, "Gradient-based learning applied to document recognition";
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), ch. 9.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
@@ -105,11 +132,28 @@ class Conv2d(_ConvNd):
 
 
 class ConvTranspose2d(_ConvNd):
-    """2-D transposed convolution layer (the adjoint of Conv2d with the same arguments).
+    """2-D transposed convolution layer, the adjoint of ``Conv2d`` (``F.conv_transpose2d``).
+
+    Each input pixel scatters its kernel, scaled by its value, into the output: it maps a
+    conv2d's output shape back to its input shape, e.g. to upsample in a decoder.
 
     ``forward(input, output_size=None)``: an ``output_size`` (H, W) — or a shape ending in it —
     picks the output padding that reaches that size, as in PyTorch; it must lie between the
     smallest size and that plus stride − 1.
+
+    Attributes:
+        weight: (C_in, C_out/groups, kh, kw), bias: (C_out,).
+
+    Shape:
+        input (N, C_in, H, W); output (N, C_out, H_out, W_out),
+        H_out = (H − 1)·stride − 2·padding + dilation·(kh − 1) + output_padding + 1.
+
+    Backward:
+        The input gradient is ``conv2d`` of the output gradient with the same weight.
+
+    References:
+        Dumoulin & Visin 2016, "A guide to convolution arithmetic for deep learning";
+        Zeiler et al., CVPR 2010, "Deconvolutional Networks".
     """
 
     transposed = True

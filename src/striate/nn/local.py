@@ -1,4 +1,4 @@
-"""LocallyConnected2d: seed 001's local receptive fields without weight sharing."""
+"""LocallyConnected2d: local receptive fields without weight sharing (Goodfellow et al. 2016)."""
 
 from __future__ import annotations
 

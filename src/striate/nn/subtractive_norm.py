@@ -1,4 +1,4 @@
-"""SubtractiveNorm2d: seed 001's subtractive normalisation as a layer of its own."""
+"""SubtractiveNorm2d: Jarrett et al.'s (2009) subtractive normalisation as a layer of its own."""
 
 from __future__ import annotations
 

@@ -118,7 +118,7 @@ class ELU(Function):
 
 
 class Rectify(Function):
-    """Jarrett's absolute-value rectification R_abs (seed 001, eq. 10): y = |x|;
+    """Jarrett's absolute-value rectification R_abs (Jarrett et al. 2009): y = |x|;
     ∂L/∂x = g · sgn(x)  (0 at x = 0, as PyTorch's abs)."""
 
     @staticmethod
@@ -134,10 +134,11 @@ class Rectify(Function):
 
 
 class SmoothAbs(Function):
-    """The slides' smooth rectifier (seed 001), a differentiable stand-in for |x|:
+    """A smooth rectifier, a differentiable stand-in for |x| (the integral of the smooth sign
+    2σ(kx) − 1, as in Mendez-Vazquez's lecture notes "Introduction to the Convolutional Network"):
 
         f(x) = 2/k · ln(1 + e^{kx}) − x − 2/k · ln 2 = 2/k · ln cosh(kx/2),
-        f'(x) = 2σ(kx) − 1 = tanh(kx/2)          (the seed's approximation of sgn x),
+        f'(x) = 2σ(kx) − 1 = tanh(kx/2)          (a smooth sign, the sigmoid's),
         ∂L/∂x = g · tanh(kx/2).
 
     f ≥ 0, f(0) = 0, f(x) ≈ k x²/4 near 0 and f(x) → |x| − 2/k · ln 2 for large |x|.  It is
@@ -226,8 +227,8 @@ class Softplus(Function):
 
 
 class Gain(Function):
-    """Per-channel gain of a non-linearity layer (seed 001, eq. 9): Yᵢ = gᵢ · Xᵢ for channel i of
-    X (N, C, ...), where X is already f(Y⁽ˡ⁻¹⁾);
+    """Per-channel gain of a non-linearity layer (Jarrett et al. 2009, F_CSG): Yᵢ = gᵢ · Xᵢ for
+    channel i of X (N, C, ...), where X is already f(Y⁽ˡ⁻¹⁾);
     ∂L/∂X = G · gᵢ,   ∂L/∂gᵢ = Σ_{n, pixels} G · X  over channel i."""
 
     @staticmethod
@@ -296,46 +297,158 @@ class LogSoftmax(Function):
 
 
 def relu(input: Any, inplace: bool = False):
-    """max(x, 0); ``inplace`` is accepted for PyTorch compatibility and ignored."""
+    """Rectified linear unit: y = max(x, 0).
+
+    It does not saturate for x > 0, so deep networks train much faster than with tanh.
+    ``inplace`` is accepted for PyTorch compatibility and ignored.
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        ∂L/∂x = g where x > 0, else 0: the gradient passes unchanged through active units.
+
+    References:
+        Jarrett et al. 2009; Krizhevsky, Sutskever & Hinton 2012, "ImageNet classification with
+        deep convolutional neural networks".
+    """
     return ReLU.apply(input)
 
 
 def leaky_relu(input: Any, negative_slope: float = 0.01, inplace: bool = False):
+    """Leaky ReLU: y = x for x > 0, a·x otherwise (a = ``negative_slope``).
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        ∂L/∂x = g for x > 0, a·g otherwise, so inactive units still learn a little.
+
+    References:
+        Maas, Hannun & Ng 2013, "Rectifier nonlinearities improve neural network acoustic models".
+    """
     return LeakyReLU.apply(input, float(negative_slope))
 
 
 def elu(input: Any, alpha: float = 1.0, inplace: bool = False):
+    """Exponential linear unit: y = x for x > 0, α·(eˣ − 1) otherwise.
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        ∂L/∂x = g for x > 0, g·(y + α) otherwise.
+
+    References:
+        Clevert, Unterthiner & Hochreiter 2016, "Fast and accurate deep network learning by
+        exponential linear units (ELUs)".
+    """
     return ELU.apply(input, float(alpha))
 
 
 def sigmoid(input: Any):
+    """Logistic sigmoid: y = σ(x) = 1 / (1 + e^(−x)), in (0, 1).
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        ∂L/∂x = g · y · (1 − y); at most g/4, which is why deep sigmoid stacks learn slowly.
+
+    References:
+        LeCun et al. 1998; Goodfellow, Bengio & Courville, "Deep Learning" (2016), §6.3.2.
+    """
     return Sigmoid.apply(input)
 
 
 def tanh(input: Any):
+    """Hyperbolic tangent: y = tanh x, in (−1, 1).
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        ∂L/∂x = g · (1 − y²).
+
+    References:
+        LeCun et al. 1998; Jarrett et al. 2009 (tanh followed by a gain, F_CSG).
+    """
     return Tanh.apply(input)
 
 
 def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0):
+    """Softplus, a smooth ReLU: y = (1/β) · ln(1 + e^(βx)); linear where βx > ``threshold``.
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        ∂L/∂x = g · σ(βx), the sigmoid; larger β makes it closer to ReLU's step.
+
+    References:
+        Dugas et al. 2001, "Incorporating second-order functional knowledge for better option
+        pricing"; Glorot, Bordes & Bengio 2011, "Deep sparse rectifier neural networks".
+    """
     if beta == 0:
         raise ValueError("softplus: beta must be non-zero, got 0")
     return Softplus.apply(input, float(beta), float(threshold))
 
 
 def rectify(input: Any):
-    """|x|: Jarrett's absolute-value rectification R_abs."""
+    """Absolute-value rectification R_abs: y = |x|.
+
+    Keeps the magnitude of a filter response whatever its sign, so a filter and its negative
+    detect the same feature; Jarrett et al. found it central to their results.
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        ∂L/∂x = g · sgn(x) (0 at x = 0).
+
+    References:
+        Jarrett et al., ICCV 2009, "What is the best multi-stage architecture for object
+        recognition?"
+    """
     return Rectify.apply(input)
 
 
 def smooth_abs(input: Any, k: float = 1.0):
-    """2/k · ln(1 + e^{kx}) − x − 2/k · ln 2, a smooth |x| that sharpens as k grows."""
+    """Smooth absolute value: y = (2/k) · ln(1 + e^(kx)) − x − (2/k) · ln 2 = (2/k) · ln cosh(kx/2).
+
+    A differentiable stand-in for ``rectify``: 0 at x = 0 and |x| − (2/k)·ln 2 far from it,
+    sharper as k grows.
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        ∂L/∂x = g · tanh(kx/2) = g · (2σ(kx) − 1), a smooth sign, defined everywhere.
+
+    References:
+        A. Mendez-Vazquez, "Introduction to the Convolutional Network" (lecture notes, 2021);
+        Jarrett et al. 2009 for |x| itself.
+    """
     if not k > 0:
         raise ValueError(f"smooth_abs: k must be > 0, got {k}")
     return SmoothAbs.apply(input, float(k))
 
 
 def gain(input: Any, weight: Any):
-    """gᵢ · xᵢ per channel i: weight (C,), input (N, C, ...)."""
+    """Per-channel gain: yᵢ = gᵢ · xᵢ for each channel i, with g a learned (C,) weight.
+
+    It follows a saturating non-linearity (tanh) to restore the scale it removes.
+
+    Shape:
+        input (N, C, *), weight (C,); output as the input.
+
+    Backward:
+        ∂L/∂x = g · gᵢ on channel i; ∂L/∂gᵢ = Σ (upstream gradient · x) over channel i.
+
+    References:
+        Jarrett et al., ICCV 2009, "What is the best multi-stage architecture for object
+        recognition?" (F_CSG: convolution, sigmoid/tanh, gain).
+    """
     if input.ndim < 2:
         raise ValueError("gain: expected input with at least 2 dims (N, C, ...), "
                          f"got shape {tuple(input.shape)}")
@@ -355,12 +468,38 @@ def _dim(op: str, input: Any, dim: int | None) -> int:
 
 
 def softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None):
+    """Softmax along ``dim``: yᵢ = e^(xᵢ) / Σⱼ e^(xⱼ), probabilities that sum to 1.
+
+    ``dim`` None picks PyTorch's legacy choice (with its warning); ``dtype`` casts the input first.
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        ∂L/∂x = y · (g − Σⱼ gⱼ yⱼ).
+
+    References:
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), §6.2.2.3.
+    """
     if dtype is not None:
         input = input.to(dtype=dtype)
     return Softmax.apply(input, _dim("softmax", input, dim))
 
 
 def log_softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None):
+    """Log-softmax along ``dim``: yᵢ = xᵢ − ln Σⱼ e^(xⱼ), computed stably (max subtracted).
+
+    ``dim`` None picks PyTorch's legacy choice (with its warning); ``dtype`` casts the input first.
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        ∂L/∂x = g − softmax(x) · Σⱼ gⱼ.
+
+    References:
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), §6.2.2.3.
+    """
     if dtype is not None:
         input = input.to(dtype=dtype)
     return LogSoftmax.apply(input, _dim("log_softmax", input, dim))

@@ -138,13 +138,38 @@ def adaptive_output_size(op: str, x: Any, output_size: Any) -> tuple[int, int]:
 
 
 def adaptive_avg_pool2d(input: Any, output_size: Any):
-    """Adaptive average pooling (``torch.nn.functional.adaptive_avg_pool2d``)."""
+    """Average pooling to a fixed output size, whatever the input size.
+
+    Output row i averages input rows ⌊i·H/H_out⌋ to ⌈(i+1)·H/H_out⌉ − 1 (columns likewise), so
+    a network can end in a fixed-size head on images of any size.
+
+    Shape:
+        input (N, C, H, W) or (C, H, W); ``output_size`` an int or (H_out, W_out), None keeping
+        that side; output (N, C, H_out, W_out).
+
+    Backward:
+        Each output gradient is shared evenly among its window's inputs.
+
+    References:
+        Lin, Chen & Yan 2014, "Network in network" (global average pooling); He et al. 2015,
+        "Spatial pyramid pooling in deep convolutional networks".
+    """
     out = adaptive_output_size("adaptive_avg_pool2d", input, output_size)
     return AdaptiveAvgPool.apply(input, out)
 
 
 def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = False):
-    """Adaptive max pooling (``torch.nn.functional.adaptive_max_pool2d``); with
-    ``return_indices`` returns (output, int64 indices h·W + w)."""
+    """Max pooling to a fixed output size, whatever the input size (windows as
+    ``adaptive_avg_pool2d``); ``return_indices`` also returns the flat index of each maximum.
+
+    Shape:
+        input (N, C, H, W) or (C, H, W); output (N, C, H_out, W_out).
+
+    Backward:
+        Each output gradient goes to the first maximum of its window.
+
+    References:
+        He et al. 2015, "Spatial pyramid pooling in deep convolutional networks".
+    """
     out = adaptive_output_size("adaptive_max_pool2d", input, output_size)
     return AdaptiveMaxPool.apply(input, out, return_indices)

@@ -130,9 +130,10 @@ class BatchNorm(Function):
         eval:      ∂L/∂x = (γ/s) · g   (the statistics are constants),
         both:      ∂L/∂γ = Σ g·x̂,   ∂L/∂β = Σ g.
 
-    The training formula is the compact form of the Jacobian derived in seed 000 (appendix
-    "Backprop through BatchNorm"): ∂y_{t'l'm'}/∂h_{tlm} = (γ/s)·[δ − (1 + x̂_{t'l'm'} x̂_{tlm})/M],
-    contracted with g; seed 001's step-by-step chain through ∂L/∂σ²_B and ∂L/∂μ_B gives the same.
+    The training formula is the compact form of the Jacobian derived in Epelbaum, "Deep learning:
+    Technical introduction" (2017), appendix "Backprop through BatchNorm":
+    ∂y_{t'l'm'}/∂h_{tlm} = (γ/s)·[δ − (1 + x̂_{t'l'm'} x̂_{tlm})/M], contracted with g;
+    Ioffe & Szegedy's (2015) chain through ∂L/∂σ²_B and ∂L/∂μ_B gives the same.
 
     Fused (``residual`` and/or ``relu``; ``nn.utils.fuse`` in training): z = max(y + r, 0),
     in the same pass over the activations as y.  Backward then first takes g through the
@@ -231,16 +232,35 @@ class BatchNorm(Function):
 def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None,
                bias: Any = None, training: bool = False, momentum: float = 0.1,
                eps: float = 1e-5, *, residual: Any = None, relu: bool = False):
-    """PyTorch's ``F.batch_norm`` on (N, C) or (N, C, *) inputs; see :class:`BatchNorm`.
+    """Batch normalisation: standardise each channel, then scale and shift it.
 
-    Beyond PyTorch's arguments, ``residual`` (a tensor of the input's shape) is added to the
-    result and ``relu`` rectifies it, in the same op: max(batch_norm(x) + residual, 0), which
-    ``nn.utils.fuse`` uses for a residual block in training.
+        y = γ · (x − μ) / √(σ² + ε) + β
 
-    ``running_mean``/``running_var`` are (C,) arrays (or tensors) updated in place when
-    ``training``; they may be None in training (batch statistics only).  ``momentum`` must be a
-    number, as in PyTorch: a cumulative average (``momentum=None`` on the layer) is the layer's
-    job, which passes 1/num_batches_tracked.
+    In training μ and σ² are the mean and (biased) variance of the channel over the batch and
+    the spatial positions, and the running statistics move towards them by ``momentum``
+    (running ← (1 − m)·running + m·batch, the variance unbiased); in evaluation the running
+    statistics are used.  It keeps each layer's inputs at a steady scale, which allows higher
+    learning rates.
+
+    Args:
+        input: (N, C) or (N, C, *).
+        running_mean, running_var: (C,), updated in place in training; may be None there.
+        weight, bias: γ and β, (C,) or None (1 and 0).
+        residual, relu: beyond PyTorch: max(batch_norm(x) + residual, 0) as one op, which
+            ``nn.utils.fuse`` uses for a residual block.
+
+    Shape:
+        output as the input.
+
+    Backward:
+        In training the statistics depend on every input of the channel, so
+        ∂L/∂x = (γ/σ̂) · (g − mean(g) − x̂ · mean(g · x̂)), x̂ the standardised input and the
+        means over the channel's M values; in evaluation ∂L/∂x = (γ/σ̂) · g.  ∂L/∂γ = Σ g · x̂,
+        ∂L/∂β = Σ g.
+
+    References:
+        Ioffe & Szegedy 2015, "Batch normalization: accelerating deep network training by
+        reducing internal covariate shift".
     """
     from ..tensor import Tensor
 

@@ -31,7 +31,7 @@ class Conv2d(Function):
     """Y[n, o, i, j] = b[o] + Σ_{c, p, q} K[o, c, p, q] · Xpad[n, g·C/G + c, i·s + p·d, j·s + q·d]
 
     (PyTorch's conv2d is a cross-correlation; g is the group of output channel o).  Backward, with
-    G = ∂L/∂Y (seed 003, Eqs. 9.6–9.9 and Figs. 9.5–9.7; seed 004, "Computing ∇Y(l−1) Div"):
+    G = ∂L/∂Y (Goodfellow et al. 2016, §9.5; Dumoulin & Visin 2016, §4):
 
     * ∂L/∂X = the "full" convolution of G, zero-dilated by the stride (s − 1 zeros between
       neighbours), with the kernel rotated by 180°: exactly conv_transpose2d(G, K) with the same
@@ -194,10 +194,40 @@ def _same_pads(op: str, kernel: tuple[int, int], stride: tuple[int, int],
 
 def conv2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
            dilation: Any = 1, groups: int = 1):
-    """2-D convolution (cross-correlation) over an (N, C, H, W) input; see :class:`Conv2d`.
+    """2-D convolution (a cross-correlation, as in PyTorch) of an image batch with a filter bank.
 
-    ``padding`` is an int, a pair, 'valid' (no padding) or 'same' (output as large as the input,
-    stride 1 only)."""
+    Each output map is a bias plus the sum, over the input maps of its group, of that map
+    correlated with one learned kernel:
+
+        out[n, o, i, j] = b[o] + Σ_{c, p, q} w[o, c, p, q] · x̃[n, g·C/G + c, i·s + p·d, j·s + q·d]
+
+    with x̃ the input zero-padded by ``padding``, s the stride, d the dilation, G = ``groups``
+    and g the group of output map o.  Sharing one kernel over every position is what makes the
+    layer translation-equivariant and cheap in parameters.
+
+    Args:
+        input: (N, C_in, H, W), or unbatched (C_in, H, W).
+        weight: (C_out, C_in/G, kh, kw).
+        bias: (C_out,) or None.
+        stride, padding, dilation: an int or an (h, w) pair; ``padding`` may also be 'valid'
+            (none) or 'same' (output as large as the input; stride 1 only).
+        groups: G; input and output channels are split into G independent groups.
+
+    Shape:
+        Output (N, C_out, H_out, W_out) with
+        H_out = ⌊(H + 2·padding − dilation·(kh − 1) − 1) / stride⌋ + 1, and W_out likewise.
+
+    Backward:
+        The input gradient is the "full" convolution of the output gradient (zero-dilated by the
+        stride) with the kernel rotated by 180°, i.e. ``conv_transpose2d`` of the gradient with the
+        same weight; the weight gradient correlates the padded input with the output gradient;
+        the bias gradient sums the output gradient over N, H_out, W_out.
+
+    References:
+        LeCun et al. 1998, "Gradient-based learning applied to document recognition";
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), ch. 9 (§9.5 for the gradients);
+        Dumoulin & Visin 2016, "A guide to convolution arithmetic for deep learning".
+    """
     return Conv2d.apply(input, weight, bias,
                         **_conv2d_arguments(input, weight, bias, stride, padding, dilation, groups))
 
@@ -308,11 +338,39 @@ _check_conv2d_arguments_once = functools.lru_cache(maxsize=1024)(_check_conv2d_a
 def conv_transpose2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
                      padding: Any = 0, output_padding: Any = 0, groups: int = 1,
                      dilation: Any = 1):
-    """2-D transposed convolution, the adjoint of conv2d; see :class:`ConvTranspose2d`.
+    """2-D transposed convolution: the adjoint (transpose) of ``conv2d``, often used to upsample.
 
-    ``weight`` is (in_channels, out_channels/groups, kh, kw); the output has size
-    (H − 1)·stride − 2·padding + dilation·(k − 1) + output_padding + 1 per axis, and
-    ``output_padding`` must be smaller than the stride or the dilation (as in PyTorch)."""
+    Every input pixel scatters a copy of its kernel, scaled by its value, into the output:
+
+        out[n, c, y, x] = b[c] + Σ_{o, i, j, p, q : i·s + p·d − pad = y, j·s + q·d − pad = x}
+                          x[n, o, i, j] · w[o, c, p, q]
+
+    which equals the full correlation of the stride-dilated input with the rotated kernel.  It
+    maps conv2d's output shape back to its input shape (not its values), which is why Zeiler et
+    al.'s deconvolutional networks and decoders use it.
+
+    Args:
+        input: (N, C_in, H, W), or unbatched (C_in, H, W).
+        weight: (C_in, C_out/G, kh, kw), read as the weight of a conv2d from C_out to C_in maps.
+        bias: (C_out,) or None.
+        stride, padding, dilation: an int or an (h, w) pair.
+        output_padding: extra rows/columns on one side, smaller than the stride or the
+            dilation, to pick among the sizes a strided conv2d maps to the same output size.
+        groups: G, as in conv2d.
+
+    Shape:
+        Output (N, C_out, H_out, W_out) with
+        H_out = (H − 1)·stride − 2·padding + dilation·(kh − 1) + output_padding + 1.
+
+    Backward:
+        The input gradient is ``conv2d`` of the output gradient with the same weight and
+        arguments; the weight gradient correlates the output gradient with the input (conv2d's
+        weight gradient with the roles swapped); the bias gradient sums over N, H_out, W_out.
+
+    References:
+        Dumoulin & Visin 2016, "A guide to convolution arithmetic for deep learning", §4;
+        Zeiler et al., CVPR 2010, "Deconvolutional Networks".
+    """
     op = "conv_transpose2d"
     groups = _positive_int(op, "groups", groups)
     out_channels = weight.shape[1] * groups if weight.ndim == 4 else 0

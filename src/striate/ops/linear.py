@@ -9,7 +9,7 @@ from ..kernels.parallel import matmul
 
 
 class Linear(Function):
-    """Fully connected layer (seed 000, "fc" layers: a_f = Σ_f' Θ_ff' h_f'):
+    """Fully connected layer (Goodfellow, Bengio & Courville, "Deep Learning" (2016), ch. 6):
 
         Y = X Wᵀ + b                   X (..., in), W (out, in), b (out,), Y (..., out)
         ∂L/∂X = G W,   ∂L/∂W = Gᵀ X,   ∂L/∂b = Σ G
@@ -42,7 +42,21 @@ class Linear(Function):
 
 
 def linear(input: Any, weight: Any, bias: Any = None):
-    """y = x Wᵀ + b for x (..., in_features), W (out_features, in_features), b (out_features,)."""
+    """Fully connected (affine) layer: y = x Wᵀ + b.
+
+    Every output unit is a weighted sum of all inputs plus a bias, yₖ = bₖ + Σⱼ Wₖⱼ xⱼ; it is the
+    classifier head of a CNN after its feature maps are flattened.
+
+    Shape:
+        input (*, in_features), weight (out_features, in_features), bias (out_features,) or
+        None; output (*, out_features).
+
+    Backward:
+        ∂L/∂x = g W, ∂L/∂W = gᵀ x (summed over the leading dims), ∂L/∂b = Σ g over them.
+
+    References:
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), ch. 6.
+    """
     if weight.ndim != 2:
         raise ValueError(f"linear: expected weight to be 2-D (out_features, in_features), "
                          f"got shape {tuple(weight.shape)}")

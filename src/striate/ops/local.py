@@ -1,6 +1,6 @@
-"""Locally connected layer (seed 001, "local connectivity"): a convolution's windows with a
-different filter bank at every output position, i.e. local receptive fields without weight
-sharing.
+"""Locally connected layer ("unshared convolution", Goodfellow et al. 2016, §9.5): a convolution's
+windows with a different filter bank at every output position, i.e. local receptive fields without
+weight sharing.
 
 Weight layout (Ho, Wo, O, C, kh, kw): position-major, so the filter bank of output position
 (i, j) is one contiguous (O, C·kh·kw) matrix and the whole layer is a single batched matrix
@@ -82,7 +82,7 @@ class LocallyConnected2d(Function):
 
 def locally_connected2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
                         padding: Any = 0):
-    """Seed 001's locally connected layer on (N, C, H, W): a correlation whose filters differ
+    """Locally connected layer on (N, C, H, W): a correlation whose filters differ
     at every output position.  ``weight`` (Ho, Wo, O, C, kh, kw), ``bias`` (O, Ho, Wo) or None;
     Ho, Wo must be the output size that ``stride`` and ``padding`` give.  See
     :class:`LocallyConnected2d`."""

@@ -1,6 +1,6 @@
 """Local normalisations across feature maps: local response normalisation (AlexNet), brightness
-normalisation (seed 001, eq. 13), local contrast normalisation (Jarrett et al. 2009) and its
-subtractive step on its own (seed 001, eq. 11).
+normalisation (Krizhevsky et al. 2012), local contrast normalisation (Jarrett et al. 2009) and its
+subtractive step on its own.
 
 LRN and brightness normalisation are the same computation, y_c = x_c / (k + a · Σ_{j∈W(c)} x_j²)^β
 over a window W(c) of neighbouring channels at the same position; they differ only in how the
@@ -110,14 +110,14 @@ def local_response_norm(input: Any, size: int, alpha: float = 1e-4, beta: float 
 
 def brightness_norm(input: Any, kappa: float = 2.0, lam: float = 1e-4, mu: float = 0.75,
                     size: int | None = 5):
-    """Brightness normalisation (seed 001, eq. 13), meant to follow rectified linear units:
+    """Brightness normalisation (Krizhevsky et al. 2012), meant to follow rectified linear units:
 
         y_i = x_i / (κ + λ · Σ_j x_j²)^μ,   the sum over maps j at the same position (x, y).
 
-    The seed writes the sum over all m₁ maps; the defaults κ=2, λ=1e-4, μ=0.75, n=5 are those of
+    The sum may run over all maps; the defaults κ=2, λ=1e-4, μ=0.75, n=5 are those of
     Krizhevsky et al. (2012), where the sum runs over the n maps adjacent to i.  ``size`` picks
     that window (the same one as :func:`local_response_norm`: ⌊n/2⌋ maps before i, ⌊(n−1)/2⌋
-    after, zeros beyond the ends); ``size=None`` sums over every map, the seed's literal form.
+    after, zeros beyond the ends); ``size=None`` sums over every map.
     Unlike LRN, λ is not divided by n.  Backward: see :class:`ChannelWindowNorm`.
     """
     x = unwrap(input)
@@ -159,7 +159,7 @@ def _gaussian_filter(a: Any, taps_h: list[float], taps_w: list[float]) -> Any:
 
 
 def subtract_local_mean(a: Any, taps: tuple[list[float], list[float]]) -> Any:
-    """a − G(Σ_j a_j): the subtractive step (seed 001, eq. 11), G the Gaussian window of
+    """a − G(Σ_j a_j): the subtractive step of Jarrett et al. (2009), G the Gaussian window of
     :func:`_gaussian_filter` with ``taps`` = (taps_h, taps_w), summed over the maps j.
 
     Self-adjoint (G is symmetric and the same G(Σ_j ·) is taken from every map), so the
@@ -174,7 +174,7 @@ class LocalContrastNorm(Function):
     With w a normalised Gaussian window spread over the C maps (w_pq / C, so Σ_{j,p,q} = 1) and
     G(a)_{rs} = Σ_{pq} (w_pq / C) · a_{r+p, s+q} (zero padding, same size):
 
-        v = x − G(Σ_j x_j)                       subtractive step (seed 001, eq. 11)
+        v = x − G(Σ_j x_j)                       subtractive step
         σ = √S,  S = G(Σ_j v_j²)                 local standard deviation over all maps
         c = mean_{rs} σ                          one number per sample
         D = max(c, σ), floored at ε;   y = v / D    divisive step
@@ -225,15 +225,15 @@ class LocalContrastNorm(Function):
 
 def local_contrast_norm(input: Any, kernel_size: int | tuple[int, int] = 9,
                         sigma: float | None = None, eps: float = 1e-8):
-    """Subtractive then divisive local contrast normalisation (Jarrett et al. 2009; seed 001).
+    """Subtractive then divisive local contrast normalisation (Jarrett et al. 2009).
 
     ``kernel_size`` (odd, an int or (kh, kw)) defaults to Jarrett's 9×9 window; ``sigma`` (in
     pixels) defaults to a quarter of the larger side, as ``kernels.gaussian.gaussian_window``.
-    Unlike eq. 11 of the seed, whose un-normalised K_G summed over all maps would subtract C
-    local means, the window is normalised over maps and positions (Σ_{j,p,q} w = 1), so a
-    constant image becomes zero away from the borders.  ``eps`` floors the divisor max(c, σ)
-    so an all-zero sample gives 0 rather than 0/0; there the layer is y = v/ε, so its gradient
-    is of order 1/ε.  See :class:`LocalContrastNorm`.
+    Unlike a literal reading of the formula, whose un-normalised K_G summed over all maps would
+    subtract C local means, the window is normalised over maps and positions (Σ_{j,p,q} w = 1), so a
+    constant image becomes zero away from the borders.  ``eps`` floors the divisor max(c, σ) so an
+    all-zero sample gives 0 rather than 0/0; there the layer is y = v/ε, so its gradient is of order
+    1/ε.  See :class:`LocalContrastNorm`.
     """
     op = "local_contrast_norm"
     taps_h, taps_w = _map_window_taps(op, input, kernel_size, sigma)
@@ -261,7 +261,7 @@ def _map_window_taps(op: str, input: Any, kernel_size: int | tuple[int, int],
 
 
 class SubtractiveNorm(Function):
-    """Subtractive normalisation alone (seed 001, eq. 11), on (N, C, H, W):
+    """Subtractive normalisation alone (Jarrett et al. 2009), on (N, C, H, W):
 
         v_ijk = x_ijk − Σ_{i', p, q} w_pq · x_{i', j+p, k+q},   Σ_{i', p, q} w_pq = 1,
 
@@ -285,7 +285,7 @@ class SubtractiveNorm(Function):
 
 def subtractive_norm(input: Any, kernel_size: int | tuple[int, int] = 9,
                      sigma: float | None = None):
-    """The subtractive step of local contrast normalisation on its own (seed 001, eq. 11):
+    """The subtractive step of local contrast normalisation on its own (Jarrett et al. 2009):
     x minus its Gaussian-weighted local mean over neighbouring positions and all maps.
     ``kernel_size`` (odd) and ``sigma`` as :func:`local_contrast_norm`.  See
     :class:`SubtractiveNorm`."""

@@ -63,13 +63,13 @@ def _as_ncs(x, target):
 
 
 class CrossEntropy(Function):
-    """Softmax and cross-entropy fused, from logits x (seed 000, "backpropagate from output to fc"):
+    """Softmax and cross-entropy fused, from logits x (Goodfellow et al. 2016, §6.2.2.3):
 
         ℓᵢ = −Σ_c q_ic ln p_ic,   p = softmax(x) along the classes,
         q_ic = w_c · y_ic,   y = (1 − ε) · target + ε / C   (one-hot target for class labels),
         ∂ℓᵢ/∂x_ic = sᵢ p_ic − q_ic,   sᵢ = Σ_c q_ic;
 
-    with no class weights sᵢ = 1 and this is the seed's δ = (p − y)/N under 'mean'.  With class
+    with no class weights sᵢ = 1 and this is the familiar δ = (p − y)/N under 'mean'.  With class
     labels, ignored elements have q = 0 and 'mean' divides by Σᵢ w[tᵢ] over the others; with
     probability targets 'mean' divides by the number of elements N·S (both as PyTorch), and
     ∂ℓᵢ/∂target_ic = −(1 − ε) w_c ln p_ic.

@@ -4,10 +4,10 @@ Notation: x is (N, C, H, W) (a (C, H, W) input is treated as a batch of one), x�
 p on each side, and window (oh, ow) covers x̃ at rows oh·s_h + i·d_h and columns ow·s_w + j·d_w
 for kernel offsets 0 ≤ i < kh, 0 ≤ j < kw.  The windows themselves live in
 ``striate.kernels.pool``; this file holds the ops, their backward passes and PyTorch's argument
-rules.  The backward of every pooling layer follows the seeds' pool → conv error rate: each output
-gradient is handed back to the input pixels that produced the output — all of it to the maximum
-for max pooling, shared evenly for average pooling — and pixels in several windows sum what they
-receive.
+rules.  The backward of every pooling layer hands the error back as LeCun et al. (1998) do: each
+output gradient is handed back to the input pixels that produced the output — all of it to the
+maximum for max pooling, shared evenly for average pooling — and pixels in several windows sum what
+they receive.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ def _unbatched(y, unbatched: bool):
 class MaxPool(Function):
     """y[n,c,oh,ow] = max_{i,j} x̃[n,c, oh·s_h + i·d_h, ow·s_w + j·d_w], padding x̃ = −∞.
 
-    Forward keeps, for each window, the offset (i*, j*) of its first maximum (the seeds: "keep
-    track of the location of the max").  Backward routes each output gradient to that one pixel:
+    Forward keeps, for each window, the offset (i*, j*) of its first maximum (the location of
+    the max, kept for backprop).  Backward routes each output gradient to that one pixel:
     ∂L/∂x[n,c,h,w] = Σ_{windows whose argmax is (h, w)} g[n,c,oh,ow] — zero for every other pixel,
     and a sum where overlapping windows (stride < kernel) share their maximum.
     Indices are PyTorch's: h·W + w of the maximum in the unpadded input, as int64.
@@ -98,8 +98,8 @@ def window_divisor(win: Windows, count_include_pad: bool, divisor_override: int 
 class AvgPool(Function):
     """y[n,c,oh,ow] = (1/D[oh,ow]) · Σ_{i,j} x̃[n,c, oh·s_h + i, ow·s_w + j], padding x̃ = 0.
 
-    D is :func:`window_divisor` (kh·kw for interior windows).  Backward (the seeds' mean-pool
-    rule, the gradient "distributed over the pool"): every pixel of a window receives
+    D is :func:`window_divisor` (kh·kw for interior windows).  Backward (the mean-pool rule:
+    the gradient shared evenly over the window): every pixel of a window receives
     g[oh,ow] / D[oh,ow], so ∂L/∂x[h,w] = Σ_{windows ∋ (h,w)} g[oh,ow] / D[oh,ow].
     """
 
@@ -125,7 +125,8 @@ class LPPool(Function):
         y = (c · S)^(1/p),   S = Σ_{i,j} x[window + (i, j)]^p,
 
     where c = 1 for full windows; PyTorch computes c·S as avg_pool2d(xᵖ)·kh·kw, so a window that
-    ceil mode clips to m < kh·kw pixels gets c = kh·kw/m.  p = 2 is the seeds' L2 pooling.
+    ceil mode clips to m < kh·kw pixels gets c = kh·kw/m.  p = 2 is L2 pooling (Goodfellow,
+    Bengio & Courville, "Deep Learning" (2016), §9.3).
 
     Backward: ∂y/∂x = (1/p)(cS)^(1/p − 1) · c · p·x^(p−1) = c · y^(1−p) · x^(p−1), so
     ∂L/∂x = x^(p−1) ⊙ Σ_{windows ∋ x} g · c · y^(1−p); windows with y = 0 pass no gradient (as in
@@ -173,8 +174,9 @@ class LPPool(Function):
 
 
 class GaussianPool(Function):
-    """Gaussian pooling (the seeds' "weighted average based on the distance from the central
-    pixel"): y[oh,ow] = Σ_{i,j} w[i,j] · x̃[oh·s_h + i, ow·s_w + j], padding x̃ = 0, with
+    """Gaussian pooling (a weighted average by distance from the window's centre, one of the
+    pooling functions of Goodfellow et al. 2016, §9.3):
+    y[oh,ow] = Σ_{i,j} w[i,j] · x̃[oh·s_h + i, ow·s_w + j], padding x̃ = 0, with
     w[i,j] ∝ exp(−(Δi² + Δj²)/2σ²), Δ from the window centre, Σ w = 1 (``gaussian_window``).
 
     Backward: ∂L/∂x[h,w] = Σ_{windows ∋ (h,w)} w[i,j] · g[oh,ow], (i, j) being the pixel's offset
@@ -254,9 +256,25 @@ def pool_windows(op: str, x: Any, kernel_size: Any, stride: Any = None, padding:
 
 def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
                dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False):
-    """2-D max pooling (``torch.nn.functional.max_pool2d``); see :class:`MaxPool`.
+    """2-D max pooling: each output is the largest input in its window.
 
-    With ``return_indices`` returns (output, indices), indices int64 h·W + w per window.
+        y[n, c, i, j] = max_{p, q} x̃[n, c, i·s + p·d, j·s + q·d],   padding x̃ = −∞
+
+    Keeping only the strongest response makes the features tolerant to small shifts and
+    shrinks the maps.  ``return_indices`` also returns, per output, the flat index h·W + w of
+    its maximum (int64), as PyTorch does.
+
+    Shape:
+        input (N, C, H, W) or (C, H, W); output (N, C, H_out, W_out) with
+        H_out = ⌊(H + 2·padding − dilation·(kh − 1) − 1) / stride⌋ + 1 (⌈·⌉ with ``ceil_mode``),
+        W_out likewise; ``stride`` defaults to ``kernel_size``.
+
+    Backward:
+        Each output gradient goes, whole, to the one input that was the maximum (remembered in
+        the forward pass); inputs that are the maximum of several windows sum what they get.
+
+    References:
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), §9.3; LeCun et al. 1998.
     """
     win = pool_windows("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
     return MaxPool.apply(input, win, return_indices)
@@ -265,7 +283,26 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
 def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
                ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: int | None = None):
-    """2-D average pooling (``torch.nn.functional.avg_pool2d``); see :class:`AvgPool`."""
+    """2-D average pooling: each output is the mean of its window.
+
+        y[n, c, i, j] = (1/D) · Σ_{p, q} x̃[n, c, i·s + p, j·s + q],   padding x̃ = 0
+
+    D is kh·kw, or with ``count_include_pad=False`` the number of non-padding inputs in the
+    window, or ``divisor_override``.
+
+    Shape:
+        input (N, C, H, W) or (C, H, W); output (N, C, H_out, W_out) with
+        H_out = ⌊(H + 2·padding − kh) / stride⌋ + 1 (⌈·⌉ with ``ceil_mode``), W_out
+        likewise; ``stride`` defaults to ``kernel_size``.
+
+    Backward:
+        Each output gradient is shared evenly, g/D, among the inputs of its window; inputs in
+        several windows sum their shares.
+
+    References:
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), §9.3;
+        LeCun et al. 1998 (subsampling layers).
+    """
     win = pool_windows("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and (not isinstance(divisor_override, int)
                                          or divisor_override == 0):
@@ -276,7 +313,24 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
 
 def lp_pool2d(input: Any, norm_type: float, kernel_size: Any, stride: Any = None,
               ceil_mode: bool = False):
-    """2-D power-average pooling (``torch.nn.functional.lp_pool2d``); see :class:`LPPool`."""
+    """2-D power-average (Lᵖ) pooling: y = (Σ_window xᵖ)^(1/p), with p = ``norm_type``.
+
+    p = 1 is sum pooling, p = 2 L2 pooling, and p → ∞ tends to max pooling; no padding.
+
+    Shape:
+        input (N, C, H, W) or (C, H, W); output (N, C, H_out, W_out) with
+        H_out = ⌊(H − kh) / stride⌋ + 1 (⌈·⌉ with ``ceil_mode``), W_out likewise;
+        ``stride`` defaults to ``kernel_size``.
+
+    Backward:
+        ∂y/∂x = y^(1−p) · x^(p−1) for each input of the window, times the window's output
+        gradient; windows whose output is 0 pass no gradient.
+
+    References:
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), §9.3;
+        Sermanet, Chintala & LeCun 2012, "Convolutional neural networks applied to house
+        numbers digit classification".
+    """
     if not isinstance(norm_type, (int, float)) or norm_type == 0 or math.isnan(norm_type):
         raise ValueError(f"lp_pool2d: norm_type must be a non-zero number, got {norm_type!r}")
     win = pool_windows("lp_pool2d", input, kernel_size, stride, 0, 1, ceil_mode)
@@ -285,9 +339,25 @@ def lp_pool2d(input: Any, norm_type: float, kernel_size: Any, stride: Any = None
 
 def gaussian_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
                     sigma: float | None = None):
-    """Gaussian-weighted average pooling (striate's own); see :class:`GaussianPool`.
+    """2-D Gaussian pooling: a weighted average of each window, nearer pixels counting more.
 
-    ``sigma`` defaults to max(kh, kw)/4; padding counts as zeros (with their weights).
+        y[n, c, i, j] = Σ_{p, q} w[p, q] · x̃[n, c, i·s + p, j·s + q],
+        w[p, q] ∝ exp(−(Δp² + Δq²) / 2σ²),  Σ w = 1
+
+    with Δ the offset from the window's centre and ``sigma`` σ (default max(kh, kw)/4);
+    padding counts as zeros with their weights.
+
+    Shape:
+        input (N, C, H, W) or (C, H, W); output (N, C, H_out, W_out) with
+        H_out = ⌊(H + 2·padding − kh) / stride⌋ + 1 (⌈·⌉ with ``ceil_mode``), W_out
+        likewise; ``stride`` defaults to ``kernel_size``.
+
+    Backward:
+        Each input receives w[p, q] · g from every window it sits in, at its offset (p, q).
+
+    References:
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), §9.3
+        (a weighted average by distance from the centre).
     """
     win = pool_windows("gaussian_pool2d", input, kernel_size, stride, padding)
     if sigma is not None and not sigma > 0:

@@ -70,7 +70,7 @@ CASES = [
     _avg((1, 1, 5, 5), (2, 3), (2, 1), divisor_override=5),
     _avg((1, 2, 5, 5), 3, 1, 1),
     _avg((2, 4, 5), (1, 2), (1, 3), (0, 1)),
-    # power-average: the seeds' L2 pooling, other p, ceil-mode rescaling, p = ±∞
+    # power-average: L2 pooling, other p, ceil-mode rescaling, p = ±∞
     _lp((1, 2, 4, 6), 2, 2, inputs=_normal),
     _lp((1, 2, 5, 7), 2, (2, 3), (1, 2), inputs=_normal),
     _lp((1, 1, 6, 6), 3, 3, 2, ceil_mode=True),
