@@ -1,0 +1,78 @@
+"""Every tutorial script under docs/tutorials/ runs, on small data, and does what its page says."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from train.conftest import make_images, write_idx, write_image_folder
+
+TUTORIALS = Path(__file__).resolve().parent.parent / "docs" / "tutorials"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"tutorial_{name}", TUTORIALS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def fmnist(tmp_path_factory):
+    """Four files in Fashion-MNIST's format, small and learnable (tests/train/conftest.py's
+    images); read as "mnist", the loader that does not check them against the real files' hashes."""
+    root = tmp_path_factory.mktemp("fmnist")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 320), ("t10k", 80)):
+        images, labels = make_images(rng, n)
+        write_idx(root / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(root / f"{split}-labels-idx1-ubyte.gz", labels)
+    return root
+
+
+def test_every_script_is_tested_and_has_a_page():
+    scripts = {p.stem for p in TUTORIALS.glob("*.py")}
+    tested = {name[len("test_"):] for name in globals() if name.startswith("test_")}
+    assert scripts <= tested, f"tutorials without a test: {scripts - tested}"
+    pages = "".join(p.read_text() for p in TUTORIALS.glob("*.md"))
+    for script in scripts:
+        assert f'--8<-- "docs/tutorials/{script}.py"' in pages, f"{script}.py has no page"
+
+
+def test_train_fashion_mnist(fmnist):
+    accuracy = load("train_fashion_mnist").main(data_dir=str(fmnist), epochs=3, batch_size=32,
+                                                lr=0.01, dataset="mnist")
+    assert accuracy > 0.5  # chance is 0.1: the classes are bars at different heights
+
+
+def test_image_folder(tmp_path):
+    write_image_folder(tmp_path / "photos", per_class=10, size=16)
+    accuracy = load("image_folder").main(str(tmp_path / "photos"), image_size=16, epochs=4,
+                                         batch_size=8)
+    assert 0.0 <= accuracy <= 1.0
+
+
+def test_new_layer():
+    assert load("new_layer").main() < 1e-6
+
+
+def test_pytorch_weights(tmp_path):
+    pytest.importorskip("torch")
+    assert load("pytorch_weights").main(path=str(tmp_path / "lenet5.safetensors")) < 1e-4
+
+
+def test_onnx_export(tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    assert load("onnx_export").main(path=str(tmp_path / "lenet5.onnx"), steps=2) < 1e-4
+
+
+def test_deconvnet_filters(fmnist, tmp_path):
+    result = load("deconvnet_filters").main(data_dir=str(fmnist), images=16, maps=4, epochs=1,
+                                            out=str(tmp_path / "filters.png"),
+                                            dataset="mnist")
+    assert (tmp_path / "filters.png").stat().st_size > 0
+    assert result["error"] < 1.0 and result["zeros"] > 0.0
