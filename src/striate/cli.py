@@ -37,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .commands import record_arguments
+
     command = "striate"
+    record_arguments(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
         command = f"striate {args.command}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +17,19 @@ def add_parser(subparsers) -> None:
         "predict", help="classify image files with a checkpoint",
         description="Print the most probable classes of each image (PNG/JPEG through Pillow, or "
                     ".npy arrays of shape (H, W), (C, H, W) or (H, W, C)). Images are converted to "
-                    "the model's channels and size and normalised with the training statistics.")
+                    "the model's channels and size and normalised with the training statistics. "
+                    "An image unlike the training images (inverted, blank, values in another "
+                    "range), judged by the training statistics the checkpoint keeps (see "
+                    "striate.data.input_check), gets a warning on stderr.")
     p.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
                    help="a run folder, a checkpoint, or an exported .onnx file")
     p.add_argument("images", nargs="+", metavar="IMAGE",
                    help="image files, or folders whose image files are all classified")
     p.add_argument("--top", type=int, default=3, help="how many classes to print per image")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object per line and image instead: image, top classes "
+                        "with their index and probability, and warning (null, or why the "
+                        "image looks unlike the training images)")
     p.set_defaults(run=run)
 
 
@@ -99,22 +108,33 @@ def run(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise UserError(f"--top must be at least 1, got {args.top}")
     paths = image_paths(args.images)
-    if Path(args.checkpoint).suffix.lower() == ".onnx":
+    if Path(args.checkpoint).suffix.lower() == ".onnx":  # no training statistics to check with
         model = open_onnx(args.checkpoint)
         channels, size = model.input_shape[0], model.input_shape[-1]
         batch = np.stack([load_image(p, channels, size) for p in paths]) / np.float32(255)
-        classes = model.class_names
+        classes, warnings = model.class_names, [None] * len(paths)
     else:
+        from ..data.input_check import input_warnings
+
         checkpoint = load_checkpoint(args.checkpoint)
         meta = checkpoint.meta
         channels, size = meta["model"]["in_channels"], meta["model"]["input_size"]
         batch = np.stack([load_image(p, channels, size) for p in paths])
-        batch = Normalizer.from_state_dict(meta["normalizer"])(batch)
+        normalizer = Normalizer.from_state_dict(meta["normalizer"])
+        warnings = input_warnings(batch, normalizer)
+        batch = normalizer(batch)
         model, classes = model_from_checkpoint(checkpoint), meta.get("classes")
     with no_grad():
         probs = F.softmax(model(Tensor(batch)), dim=1).numpy()
     classes = classes or [str(i) for i in range(probs.shape[1])]
-    for path, p in zip(paths, probs, strict=True):
+    for path, p, warning in zip(paths, probs, warnings, strict=True):
         order = np.argsort(-p)[:args.top]
-        print(f"{path}: " + ", ".join(f"{classes[k]} {p[k]:.3f}" for k in order))
+        if warning:
+            print(f"striate predict: warning: {path}: {warning}", file=sys.stderr)
+        if args.json:
+            top = [{"class": classes[k], "index": int(k), "probability": float(p[k])}
+                   for k in order]
+            print(json.dumps({"image": str(path), "top": top, "warning": warning}))
+        else:
+            print(f"{path}: " + ", ".join(f"{classes[k]} {p[k]:.3f}" for k in order))
     return 0

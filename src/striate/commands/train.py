@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+from pathlib import Path
 
 from ..errors import UserError
 from . import DATA_DIR_HELP, add_conv_plan_option
@@ -19,6 +22,12 @@ def add_parser(subparsers) -> None:
                     "'striate train' trains LeNet-5 on Fashion-MNIST. The run folder gets "
                     "last/best checkpoints (safetensors), metrics.csv/.jsonl, plots and "
                     "index.html.")
+    p.add_argument("--config", default=None, metavar="TOML",
+                   help="read options from a TOML file (keys: the option names, e.g. "
+                        "batch-size = 64); options on the command line override it. Every new "
+                        "run writes its options to RUN/config.toml, which repeats it (default: "
+                        "the command line only)")
+    p.defaults_from = config_defaults
     p.add_argument("--model", default=d.model, help="model name (see 'striate summary --list')")
     p.add_argument("--model-args", default="{}", metavar="JSON",
                    help='extra model arguments as JSON, e.g. \'{"depth": 40}\'')
@@ -88,10 +97,43 @@ def add_parser(subparsers) -> None:
                    help="BLAS threads inside each matrix product (default: 1; striate splits the "
                         "convolutions and large products over its own worker threads, "
                         "and idle BLAS threads spin, slowing those workers)")
+    add_distributed_options(p)
     add_conv_plan_option(p)
     p.add_argument("--no-plots", action="store_true", help="skip plots and the HTML report")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, parser=p)
+
+
+#: options that are not a run's settings, not read from or written to a config file: what acts
+#: on the run folder once (``--config`` itself, ``--resume``, ``--overwrite``) and how the
+#: processes are started (``--workers``, ``--distributed``)
+ONCE = ("config", "resume", "overwrite", "workers", "distributed")
+
+
+def config_defaults(parser: argparse.ArgumentParser, first: argparse.Namespace) -> dict:
+    """The defaults that ``--config FILE`` sets (none without it)."""
+    from .config_file import read_defaults
+
+    return read_defaults(parser, first.config, skip=ONCE) if first.config else {}
+
+
+def write_config(args: argparse.Namespace, config) -> None:
+    """Write the run's options, as resolved (its folder, epochs, dataset path and channels from
+    the settled ``config``, ``--data-dir`` made absolute), to ``config.toml`` in its folder,
+    atomically: ``--config`` repeats the run."""
+    from ..fileio import atomic_write
+    from . import version
+    from .config_file import toml_text
+
+    data_dir = config.data_dir and str(Path(config.data_dir).expanduser().resolve())
+    resolved = argparse.Namespace(**{**vars(args), "out": str(config.run_dir()),
+                                     "epochs": config.epochs, "dataset": config.dataset,
+                                     "channels": config.channels, "data_dir": data_dir})
+    text = toml_text(args.parser, resolved, skip=ONCE, header=(
+        f"striate {version()}: the options of this run. Repeat it with\n"
+        f"  striate train --config {config.run_dir() / 'config.toml'} --out OTHER_FOLDER"))
+    with atomic_write(config.run_dir() / "config.toml", "w") as f:
+        f.write(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,5 +161,54 @@ def run(args: argparse.Namespace) -> int:
         set_num_threads(args.threads)
     if args.resume and args.overwrite:
         raise UserError("--resume continues a run and --overwrite deletes it: choose one")
-    train(config, resume=args.resume, overwrite=args.overwrite)
+    if args.workers is not None:
+        return launch_workers(args)
+    with join_job(args.distributed, "striate train"):
+        train(config, resume=args.resume, overwrite=args.overwrite,
+              on_prepared=functools.partial(write_config, args), sync_batch_norm=args.sync_bn)
     return 0
+
+
+def add_distributed_options(p: argparse.ArgumentParser) -> None:
+    """--workers, --distributed and --sync-bn (docs/distributed.md)."""
+    group = p.add_argument_group("data-parallel training over MPI (docs/distributed.md)")
+    group.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="train as N ranks on this machine, started with the mpiexec of "
+                            "the mpich package, each with cores/N threads; --batch-size is "
+                            "then shared out over them (default: one process)")
+    group.add_argument("--distributed", action="store_true",
+                       help="run as one rank of a job started by mpiexec (mpiexec -n 4 "
+                            "striate train ... --distributed): each rank takes its share of "
+                            "every batch of --batch-size images, rank 0 alone writes the run "
+                            "folder, and a rank that fails stops them all")
+    group.add_argument("--sync-bn", action="store_true",
+                       help="with several ranks, batch norm's statistics over the whole "
+                            "batch of all ranks rather than each rank's share")
+
+
+def launch_workers(args: argparse.Namespace) -> int:
+    """Start ``--workers`` ranks running this command line with ``--distributed``."""
+    import sys
+
+    from ..distributed.launch import launch_workers as launch
+    from ..distributed.launch import strip_workers
+
+    if args.distributed:
+        raise UserError("--workers starts the ranks itself; --distributed is for ranks that "
+                        "mpiexec started: choose one")
+    argv = sys.argv[1:]
+    if not any(a == "--workers" or a.startswith("--workers=") for a in argv):
+        raise UserError("--workers needs the striate command line (call mpiexec with "
+                        "--distributed from a program)")
+    return launch(args.workers, strip_workers(argv))
+
+
+def join_job(distributed: bool, command: str):
+    """With ``--distributed``, join the MPI job and make a failure in this rank end them all;
+    else nothing."""
+    if not distributed:
+        return contextlib.nullcontext()
+    from ..distributed.launch import abort_on_error, setup_rank
+
+    setup_rank()
+    return abort_on_error(command)

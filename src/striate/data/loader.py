@@ -79,6 +79,10 @@ class DataLoader:
         num_workers: threads building batches at once (see the module docstring); 0 (the
             default) builds them in one background thread, or in the loop itself without
             ``prefetch``.
+        sampler: a :class:`striate.distributed.DistributedSampler`: every batch of
+            ``batch_size`` items is then the global batch of all ranks, of which this rank
+            gets its share (a batch whose share is empty is skipped); shuffling and resuming
+            stay the loader's, so they do not depend on the number of ranks.
     """
 
     def __init__(
@@ -91,6 +95,7 @@ class DataLoader:
         generator: np.random.Generator | None = None,
         prefetch: int = 2,
         num_workers: int = 0,
+        sampler: Any = None,
     ):
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
@@ -108,6 +113,7 @@ class DataLoader:
         self.transform = transform
         self.prefetch = int(prefetch)
         self.num_workers = int(num_workers)
+        self.sampler = sampler
         if generator is None:
             generator = np.random.default_rng(int(default_generator().integers(2**63)))
         self.generator = generator
@@ -163,11 +169,15 @@ class DataLoader:
         self._epoch_state, self._batches_done = start_state, first
 
         def make(b: int) -> tuple[np.ndarray, np.ndarray]:
-            images, labels = fetch_batch(self.dataset, order[b * self.batch_size:
-                                                             (b + 1) * self.batch_size])
+            indices, seed = order[b * self.batch_size:(b + 1) * self.batch_size], [epoch_seed, b]
+            if self.sampler is not None:
+                indices, seed = self.sampler.split(indices), self.sampler.seed_key(epoch_seed, b)
+                if len(indices) == 0:
+                    return None
+            images, labels = fetch_batch(self.dataset, indices)
             if self.transform is not None:
                 if self._transform_takes_rng:
-                    images = self.transform(images, np.random.default_rng([epoch_seed, b]))
+                    images = self.transform(images, np.random.default_rng(seed))
                 else:
                     images = self.transform(images)
             return images, labels
@@ -185,7 +195,8 @@ class DataLoader:
         try:
             for b, batch in inner:
                 self._batches_done = b + 1
-                yield batch
+                if batch is not None:  # None: this rank's share of the batch is empty
+                    yield batch
             if self._epoch_state is start_state:  # a newer iteration may have replaced it
                 self._epoch_state = None
         finally:

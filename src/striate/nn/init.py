@@ -7,8 +7,11 @@ size through depth: √2 for ReLU (He et al. 2015), 1 for linear/sigmoid, 5/3 fo
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -17,6 +20,33 @@ from ..random import resolve_generator
 from ..tensor import Tensor, increment_version
 
 Generator = np.random.Generator | None
+T = TypeVar("T")
+_skipping = threading.local()  # .active: inside skip_init, on this thread
+
+
+def _skipped() -> bool:
+    return getattr(_skipping, "active", False)
+
+
+@contextlib.contextmanager
+def _initialisers_skipped() -> Iterator[None]:
+    previous = _skipped()
+    _skipping.active = True
+    try:
+        yield
+    finally:
+        _skipping.active = previous
+
+
+def skip_init(module_cls: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``module_cls(*args, **kwargs)`` with every initialiser of this module a no-op, as
+    PyTorch's ``nn.utils.skip_init``: the parameters keep the uninitialised memory ``np.empty``
+    gave them, which the operating system maps only when written.  For counting parameters or
+    reading shapes without drawing the weights (VGG-16's 138 M in milliseconds instead of
+    seconds); initialise the model before training it.  ``module_cls`` may be any callable
+    that builds one, such as ``models.get_model``."""
+    with _initialisers_skipped():
+        return module_cls(*args, **kwargs)
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
@@ -59,16 +89,22 @@ def _draw_dtype(tensor: Tensor | Any):
 
 
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator: Generator = None):
+    if _skipped():
+        return tensor
     r = resolve_generator(generator).random(tensor.shape, dtype=_draw_dtype(tensor))
     return _fill(tensor, a + (b - a) * r)
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator: Generator = None):
+    if _skipped():
+        return tensor
     z = resolve_generator(generator).standard_normal(tensor.shape, dtype=_draw_dtype(tensor))
     return _fill(tensor, mean + std * z)
 
 
 def constant_(tensor, val: float):
+    if _skipped():
+        return tensor
     return _fill(tensor, np.full(tensor.shape, val))
 
 

@@ -89,6 +89,17 @@ class _BatchNorm(Module):
         ``nn.utils.fuse`` calls in training.  No hooks run (the caller checks there are
         none)."""
         self._check_input(input)
+        factor = self._count_batch()
+        use_batch_stats = self.training or (self.running_mean is None
+                                            and self.running_var is None)
+        keep = not self.training or self.track_running_stats
+        return batch_norm(input, self.running_mean if keep else None,
+                          self.running_var if keep else None, self.weight, self.bias,
+                          use_batch_stats, factor, self.eps, residual=residual, relu=relu)
+
+    def _count_batch(self) -> float:
+        """In training, count one more batch in ``num_batches_tracked``; return the factor
+        the running statistics move by (``momentum``, or 1/num_batches_tracked without one)."""
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             # In place, so a state_dict taken earlier sees the count (as PyTorch's add_(1)).
@@ -96,12 +107,7 @@ class _BatchNorm(Module):
             tracked += 1
             if self.momentum is None:
                 factor = 1.0 / float(self.num_batches_tracked)
-        use_batch_stats = self.training or (self.running_mean is None
-                                            and self.running_var is None)
-        keep = not self.training or self.track_running_stats
-        return batch_norm(input, self.running_mean if keep else None,
-                          self.running_var if keep else None, self.weight, self.bias,
-                          use_batch_stats, factor, self.eps, residual=residual, relu=relu)
+        return factor
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -82,3 +82,51 @@ def format_summary(model: Module, input_shape: tuple[int, ...]) -> str:
             f"Non-trainable params: {total - trainable:,}",
             f"FLOPs per image (forward): {flops:,} ({flops / 1e6:.2f} MFLOPs)"]
     return "\n".join(out)
+
+
+def activation_bytes(model: Module, input_shape: tuple[int, ...], batch_size: int,
+                     probe_batch: int = 2) -> int:
+    """About how many bytes of arrays a training step at ``batch_size`` keeps from its forward
+    pass for the backward: a conv's input, a batch norm's input, a pooling layer's argmax, a
+    dropout mask...
+
+    Measured, not modelled: the model runs a batch of ``probe_batch`` zero images in training
+    mode, fused as the trainer runs it (``nn.utils.fuse``, undone afterwards; the batch norms'
+    running statistics move as in any training step), and the arrays the recorded ops hold
+    (``save_for_backward`` and any other array on their contexts) are added up, each memory
+    block once, parameters and buffers left out; the sum per image times ``batch_size``. A
+    convolution whose whole work is one small piece also keeps its im2col columns (at most
+    ``CHUNK_BYTES``), which at a training batch it does not: those are left out. Gradients, the
+    optimiser's state and the backward's temporaries come on top."""
+    from ..backend import ARRAY_TYPES
+    from .utils import fuse, is_fused, unfuse
+
+    was_fused, was_training = is_fused(model), model.training
+    held = {id(_owner(t.data)) for t in (*model.parameters(), *model.buffers())}
+    dtype = next((p.dtype for p in model.parameters()), np.float32)
+    try:
+        out = fuse(model).train()(Tensor(np.zeros((probe_batch, *input_shape), dtype=dtype)))
+    finally:
+        model.train(was_training)
+        if not was_fused:
+            unfuse(model)
+    seen_contexts, blocks, stack = set(), {}, [out]
+    while stack:
+        ctx = stack.pop()._ctx
+        if ctx is None or id(ctx) in seen_contexts:
+            continue
+        seen_contexts.add(id(ctx))
+        stack += [p for p in ctx.parents if p is not None]
+        for key, value in vars(ctx).items():
+            if key in ("parents", "kept"):
+                continue
+            for array in value if isinstance(value, (tuple, list)) else (value,):
+                array = array.data if isinstance(array, Tensor) else array
+                if isinstance(array, ARRAY_TYPES) and id(_owner(array)) not in held:
+                    blocks[id(_owner(array))] = _owner(array).nbytes
+    return sum(blocks.values()) * batch_size // probe_batch
+
+
+def _owner(array):
+    """The array that owns ``array``'s memory: a view keeps all of it alive."""
+    return array if getattr(array, "base", None) is None else array.base

@@ -1,9 +1,10 @@
 """Model utilities: counting parameters, folding batch norm into the preceding convolution, and
 gradient clipping (``clip_grad_norm_``, ``clip_grad_value_``: ``clip_grad.py``).
 
-Folding (seed 001, the inference form of batch norm): a BN in evaluation mode is the per-channel
-affine map y = γ/√(Var+ε) · x + (β − γ·E/√(Var+ε)), with E and Var its running statistics.  When
-x = W ∗ u + b comes straight from a convolution, the two compose into one convolution with
+Folding (the inference form of batch norm, Ioffe & Szegedy 2015, §3.1): a BN in evaluation mode is
+the per-channel affine map y = γ/√(Var+ε) · x + (β − γ·E/√(Var+ε)), with E and Var its running
+statistics.  When x = W ∗ u + b comes straight from a convolution, the two compose into one
+convolution with
 
     W'_o = W_o · s_o,   b'_o = (b_o − E_o) · s_o + β_o,   s_o = γ_o / √(Var_o + ε)
 
@@ -23,12 +24,13 @@ from .clip_grad import clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_,
 from .containers import Sequential
 from .conv import Conv2d
 from .fusion import FusedConv2d, bn_affine, conv_bn_pairs, foldable, fuse, is_fused, unfuse
+from .init import skip_init
 from .linear import Identity
 from .module import Module, Parameter
 from .norm import BatchNorm2d
 
 __all__ = ["count_parameters", "fuse_conv_bn", "fuse", "unfuse", "is_fused", "clip_grad_norm_",
-           "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]
+           "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm", "skip_init"]
 
 
 def count_parameters(model: Module, trainable_only: bool = False) -> int:

@@ -45,7 +45,7 @@ def validate_meta(meta: Any, path: str | Path) -> None:
 
     Required: ``model`` (name, num_classes, in_channels, input_size, args), ``image_shape``,
     ``classes``, ``normalizer``; checked when present: ``dataset``, ``config``, ``epoch``,
-    ``stale_epochs``, ``best_accuracy``, ``history``, ``loader_rng``, ``global_rng``,
+    ``stale_epochs``, ``best_accuracy``, ``history``, ``lr_steps``, ``loader_rng``, ``global_rng``,
     ``scheduler``, ``optimizer_state``.  Fields this version does not read are left alone.
     """
     try:
@@ -92,6 +92,9 @@ def _check_meta(meta: Any) -> None:
             raise UserError(f"best_accuracy must be a finite number, got {short_repr(value)}")
     if "history" in meta:
         _check_history(_field(meta, "history", list))
+    if "lr_steps" in meta and not all(
+            is_number(v) and math.isfinite(v) for v in _field(meta, "lr_steps", list)):
+        raise UserError("lr_steps must be a list of finite numbers, one per optimiser step")
     if "loader_rng" in meta:
         rng = _field(meta, "loader_rng", dict)
         _check_bit_generator(_field(rng, "generator", dict, "loader_rng."), "loader_rng.generator")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,29 +97,45 @@ def build_augmentation(name: str, image_shape: tuple[int, int, int]) -> list:
 
 
 def make_loaders(config: TrainConfig, train, val, test, normalizer):
+    """The training, validation and test loaders; in a distributed job the training and
+    validation batches are shared out over the ranks (the test set is rank 0's alone)."""
     from ..data import Compose, DataLoader
+    from ..distributed import DistributedSampler, is_initialized
 
     augment = build_augmentation(config.augment, test.image_shape)
     generator = np.random.default_rng(config.seed)
+    sampler = DistributedSampler() if is_initialized() else None
     train_loader = DataLoader(train, batch_size=config.batch_size, shuffle=True,
-                              transform=Compose([*augment, normalizer]), generator=generator)
+                              transform=Compose([*augment, normalizer]), generator=generator,
+                              sampler=sampler)
 
-    def plain(ds):
-        return None if ds is None else DataLoader(ds, batch_size=512, transform=normalizer)
+    def plain(ds, sampler=None):
+        return None if ds is None else DataLoader(ds, batch_size=512, transform=normalizer,
+                                                  sampler=sampler)
 
-    return train_loader, plain(val), plain(test)
+    return train_loader, plain(val, sampler), plain(test)
 
 
 # --- the run -------------------------------------------------------------------------------------
 
 
-def train(config: TrainConfig, resume: str | None = None,
-          overwrite: bool = False) -> dict[str, Any]:
+def train(config: TrainConfig, resume: str | None = None, overwrite: bool = False,
+          on_prepared: Callable[[TrainConfig], None] | None = None,
+          sync_batch_norm: bool = False) -> dict[str, Any]:
     """Train (or resume) a run; return its summary.  Writes everything under the run folder.
 
     A new run refuses a folder that holds another run unless ``overwrite``; ``resume`` continues
-    a run from its newest checkpoint (see :func:`resumed`)."""
+    a run from its newest checkpoint (see :func:`resumed`). ``on_prepared`` is called with a new
+    run's settled configuration once its folder is ready, before any data is read (the command
+    line writes ``config.toml`` there).
+
+    In a distributed job (``striate.distributed.init_process_group``) every rank calls it: the
+    global batch of ``config.batch_size`` is shared out over the ranks, rank 0 alone writes
+    and returns the summary (the others return an empty dict), and ``sync_batch_norm``
+    computes batch norm's statistics over all ranks."""
+    from .. import distributed as dist
     from ..data import Normalizer
+    from ..distributed.trainer import DistributedTrainer
 
     checkpoint = None
     if resume is not None:
@@ -129,7 +145,10 @@ def train(config: TrainConfig, resume: str | None = None,
     check_config(config)
     config = settled(config)
     run_dir = config.run_dir()
-    check_writable(run_dir) if checkpoint is not None else prepare(run_dir, overwrite=overwrite)
+    if dist.is_main_process():  # in a distributed job rank 0 alone touches the run folder
+        check_writable(run_dir) if checkpoint else prepare(run_dir, overwrite=overwrite)
+        if checkpoint is None and on_prepared is not None:
+            on_prepared(config)
     manual_seed(config.seed)
     train_set, val_set, test_set = load_data(config)
     if checkpoint is not None:
@@ -141,6 +160,8 @@ def train(config: TrainConfig, resume: str | None = None,
                                                          normalizer)
     model = build_model(config.model, test_set.num_classes, test_set.image_shape,
                         config.model_args)
+    if sync_batch_norm:
+        dist.SyncBatchNorm.convert_sync_batchnorm(model)
     optimizer = build_optimizer(config, model.parameters())
     scheduler = build_scheduler(config, optimizer, -(-len(train_loader) // config.accumulate))
     channels, size, _ = test_set.image_shape
@@ -149,11 +170,13 @@ def train(config: TrainConfig, resume: str | None = None,
             "dataset": config.dataset, "classes": list(test_set.classes),
             "image_shape": list(test_set.image_shape),
             "normalizer": normalizer.state_dict(), "config": dataclasses.asdict(config)}
-    trainer = Trainer(model, optimizer, train_loader, run_dir, meta, scheduler=scheduler,
-                      val_loader=val_loader, patience=config.patience, progress=config.progress,
-                      loss_fn=cross_entropy_loss(config.label_smoothing),
-                      accumulate=config.accumulate, clip_grad_norm=config.clip_grad_norm,
-                      eval_loss_fn=cross_entropy_loss(0.0))
+    trainer_class = DistributedTrainer if dist.is_initialized() else Trainer
+    trainer = trainer_class(model, optimizer, train_loader, run_dir, meta, scheduler=scheduler,
+                            val_loader=val_loader, patience=config.patience,
+                            progress=config.progress,
+                            loss_fn=cross_entropy_loss(config.label_smoothing),
+                            accumulate=config.accumulate, clip_grad_norm=config.clip_grad_norm,
+                            eval_loss_fn=cross_entropy_loss(0.0))
     if checkpoint is not None:
         trainer.resume(checkpoint)
         print(f"resuming {run_dir} at epoch {trainer.epoch} of {config.epochs}")
@@ -164,6 +187,8 @@ def train(config: TrainConfig, resume: str | None = None,
     except NonFiniteLossError as e:
         raise UserError(str(e)) from None
     seconds = time.perf_counter() - started
+    if not dist.is_main_process():
+        return {}
     return finish(trainer, test_loader, test_set, config, seconds)
 
 
@@ -204,6 +229,8 @@ def resumed(config: TrainConfig, resume: str) -> tuple[TrainConfig, Checkpoint |
 def finish(trainer: Trainer, test_loader, test_set, config: TrainConfig,
            seconds: float) -> dict[str, Any]:
     """Evaluate the final model on the test set; print and save results, plots and report."""
+    from ..commands import command_line
+
     metrics, labels, preds = trainer.evaluate(test_loader)
     classes = list(test_set.classes)
     matrix = confusion_matrix(labels, preds, len(classes))
@@ -212,7 +239,7 @@ def finish(trainer: Trainer, test_loader, test_set, config: TrainConfig,
                "test_loss": round(metrics.loss, 4),
                "best_val_accuracy": round(trainer.best_accuracy, 4),
                "test_set": describe_test_set(config, test_set),
-               "train_seconds": round(seconds, 1), "command": " ".join(sys.argv)}
+               "train_seconds": round(seconds, 1), "command": command_line()}
     run_dir = config.run_dir()
     from ..fileio import atomic_write
 

@@ -25,8 +25,26 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
 
 
 def per_class_accuracy(matrix: np.ndarray) -> np.ndarray:
+    """Each class's share of its examples predicted right (its recall); 0 for an absent class."""
     totals = matrix.sum(axis=1)
     return np.divide(np.diag(matrix), totals, out=np.zeros(len(matrix)), where=totals > 0)
+
+
+def precision_recall_f1(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                     np.ndarray]:
+    """Per-class precision, recall, F1 and support from a confusion matrix (rows: true class).
+
+    With TP = matrix[k, k]: precision = TP / Σᵢ matrix[i, k] (column: predicted k), recall =
+    TP / Σⱼ matrix[k, j] (row: truly k), F1 = 2·P·R / (P + R), support = the row sum.  A ratio
+    with nothing to divide by is 0, as scikit-learn's ``zero_division=0`` gives it.
+    """
+    m = np.asarray(matrix, dtype=np.float64)
+    tp, predicted, support = np.diag(m), m.sum(axis=0), m.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(tp), where=both > 0)
+    return precision, recall, f1, support.astype(np.int64)
 
 
 class RunningMetrics:

@@ -90,12 +90,14 @@ class Trainer:
         self._left = 0                # batches of the epoch not yet taken
         self.epoch = 0                # epochs completed
         self.history: list[dict[str, Any]] = []
+        self.lr_steps: list[float] = []  # the learning rate of every optimiser step, in order
         self.best_accuracy = -1.0
         self.stale = 0                # epochs since the validation accuracy last improved
         self.saved_epoch: int | None = None  # the epoch the run folder's last checkpoint holds
         self._stop_requested = False  # set by Ctrl-C or SIGTERM, honoured between two steps
         self._stop_signal = signal.SIGINT
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.writes_files:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log = MetricsLog(self.run_dir)
 
     # --- one epoch -------------------------------------------------------------------------------
@@ -117,7 +119,7 @@ class Trainer:
             bar.set_postfix(loss=f"{metrics.loss:.4f}", acc=f"{metrics.accuracy:.3f}",
                             lr=f"{self.current_lr():.3g}",
                             img_s=f"{seen / (time.perf_counter() - start):.0f}", refresh=False)
-            if self._stop_requested and self._pending == 0:  # between two optimiser steps
+            if self._stopping() and self._pending == 0:  # between two optimiser steps
                 bar.close()
                 raise TrainingInterrupted(self._stop_signal)
         bar.close()
@@ -141,13 +143,15 @@ class Trainer:
         if not math.isfinite(value):
             raise NonFiniteLossError(f"the loss became {value} during epoch {self.epoch + 1}; "
                                      f"training stopped. {self.kept()} Try a lower --lr.")
-        (loss if self._group == 1 else loss * (1.0 / self._group)).backward()
+        self._backward(loss, len(labels), 1.0 / self._group)
         self._pending += 1
         self._left -= 1
         if self._pending >= self._group:
             self._pending = 0
+            self._reduce_gradients()
             if self.clip_grad_norm is not None:
                 clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+            self.lr_steps.append(self.current_lr())
             self.optimizer.step()
             if self.scheduler is not None and not self._per_epoch_schedule:
                 self.scheduler.step()
@@ -155,6 +159,20 @@ class Trainer:
 
     def evaluate(self, loader: Any) -> tuple[RunningMetrics, np.ndarray, np.ndarray]:
         return evaluate(self.model, loader, self.eval_loss_fn)
+
+    # --- what data-parallel training changes (striate.distributed.DistributedTrainer) -----------
+    writes_files = True  # whether this process writes the run folder (rank 0 alone, in a job)
+
+    def _backward(self, loss: Tensor, batch_size: int, scale: float) -> None:
+        """Backward of ``loss`` (a mean over ``batch_size`` samples) times ``scale``."""
+        (loss if scale == 1 else loss * scale).backward()
+
+    def _reduce_gradients(self) -> None:
+        """Called once the gradients of an optimiser step are complete, before clipping."""
+
+    def _stopping(self) -> bool:
+        """Whether to stop after this optimiser step (Ctrl-C or SIGTERM arrived)."""
+        return self._stop_requested
 
     def current_lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
@@ -272,7 +290,8 @@ class Trainer:
                                      f"{name}.safetensors was not written. {self.kept()}")
         meta = dict(self.meta)
         meta.update(
-            epoch=self.epoch, history=self.history, best_accuracy=self.best_accuracy,
+            epoch=self.epoch, history=self.history, lr_steps=self.lr_steps,
+            best_accuracy=self.best_accuracy,
             stale_epochs=self.stale,
             loader_rng=self.train_loader.state_dict(),
             global_rng=default_generator().bit_generator.state,
@@ -293,6 +312,7 @@ class Trainer:
             self.scheduler.load_state_dict(meta["scheduler"])
         self.epoch = int(meta["epoch"])
         self.history = list(meta.get("history", []))
+        self.lr_steps = list(meta.get("lr_steps", []))
         self.best_accuracy = float(meta.get("best_accuracy", -1.0))
         self.stale = int(meta.get("stale_epochs", 0))
         self.saved_epoch = self.epoch

@@ -17,7 +17,9 @@ _TRAIN, _VAL = "C0", "C1"
 _MARKERS_UP_TO = 30  # epochs; beyond this markers only clutter the lines
 
 
-def plot_curves(history: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
+def plot_curves(history: Sequence[Mapping[str, Any]], path: str | os.PathLike[str],
+                lr_steps: Sequence[float] | None = None, steps_per_epoch: int | None = None
+                ) -> Path:
     """Plot a training history to a PNG at ``path`` (written atomically); return the path.
 
     ``history`` has one dict per epoch with keys ``epoch``, ``train_loss``, ``train_acc``,
@@ -25,7 +27,9 @@ def plot_curves(history: Sequence[Mapping[str, Any]], path: str | os.PathLike[st
     Every key is optional: a value that is missing or None leaves a gap, a key missing from every
     epoch leaves its line out, a missing ``epoch`` counts from 1. Panels: loss, accuracy (best
     validation accuracy marked) and, when any ``lr`` is given, the learning rate (log scale when
-    it spans a factor of 10 or more).
+    it spans a factor of 10 or more).  ``lr_steps``, the rate of every optimiser step, with
+    ``steps_per_epoch``, draws that panel step by step instead of as a per-epoch staircase (a
+    one-cycle schedule changes the rate at every step).
     """
     if isinstance(history, Mapping) or not isinstance(history, Sequence) or not history:
         raise ValueError("plot_curves: history must be a non-empty list of per-epoch dicts")
@@ -36,6 +40,12 @@ def plot_curves(history: Sequence[Mapping[str, Any]], path: str | os.PathLike[st
     col = {key: _column(history, key)
            for key in ("train_loss", "val_loss", "train_acc", "val_acc", "lr")}
     marker = "o" if len(history) <= _MARKERS_UP_TO else None
+    if lr_steps is not None and len(lr_steps) and steps_per_epoch:
+        col["lr"] = np.asarray(lr_steps, dtype=np.float64)
+        lr_x = np.arange(1, len(col["lr"]) + 1) / steps_per_epoch
+        lr_style: dict[str, Any] = {"linewidth": 1.5}
+    else:
+        lr_x, lr_style = epochs, {"marker": marker, "markersize": 3, "drawstyle": "steps-post"}
     panels = 3 if col["lr"] is not None else 2
 
     fig = new_figure(4.0 * panels, 3.3)
@@ -56,7 +66,7 @@ def plot_curves(history: Sequence[Mapping[str, Any]], path: str | os.PathLike[st
     if col["lr"] is not None:
         ax_lr = axes[2]
         lr = col["lr"]
-        ax_lr.plot(epochs, lr, color="C2", marker=marker, markersize=3, drawstyle="steps-post")
+        ax_lr.plot(lr_x, lr, color="C2", **lr_style)
         finite = lr[np.isfinite(lr)]
         if finite.size and finite.min() > 0 and finite.max() >= 10 * finite.min():
             ax_lr.set_yscale("log")

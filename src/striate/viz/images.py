@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from ._display import SEPARATOR, as_batch, grid_columns, mosaic, show, to_display
@@ -20,14 +22,17 @@ from ._figure import new_figure, save_png
 
 _MARGIN = 0.08  # inches around a mosaic
 _TITLE = 0.35  # inches of figure title strip
+_COLORBAR = 1.0  # inches right of a mosaic for its colour bar and labels
 
 
 def plot_filters(weight: np.ndarray, path: str | os.PathLike[str], max_filters: int = 256) -> Path:
     """Draw first-layer conv filters (out, in, kh, kw) as a grid of tiles; return the PNG path.
 
-    Each filter is min-max scaled to its own range (a constant filter shows its value clipped to
-    [0, 1]). With 3 input channels a filter is an RGB tile; otherwise it is the mean over its
-    input channels in gray (for in=1, the filter itself). At most ``max_filters`` are drawn.
+    All tiles share one scale, shown by a colour bar: weight −m is black, 0 mid-grey and +m white,
+    with m the largest |weight| drawn, so filters can be compared with each other and the sign of
+    each weight read off.  With 3 input channels a filter is an RGB tile (each channel on that
+    scale); otherwise it is the mean over its input channels (for in=1, the filter itself).
+    Non-finite weights show as 0.  At most ``max_filters`` are drawn.
     """
     w = np.asarray(weight)
     if w.ndim != 4 or 0 in w.shape:
@@ -35,17 +40,31 @@ def plot_filters(weight: np.ndarray, path: str | os.PathLike[str], max_filters: 
     _check_positive("plot_filters", "max_filters", max_filters)
     out, cin, kh, kw = w.shape
     n = min(out, max_filters)
-    tiles = to_display(as_batch(w[:n], "plot_filters"), stretch=True)
+    x = as_batch(w[:n], "plot_filters")
+    x = np.moveaxis(x, 1, -1) if cin == 3 else x.mean(axis=1)
+    m = float(np.abs(x).max()) or 1.0
+    tiles = 0.5 + x / (2 * m)
     cols = grid_columns(n, 16)
-    tile_in = float(np.clip(6.0 / cols, 0.35, 0.8))
+    tile_in = float(np.clip(10.0 / cols, 0.6, 1.6))
     pad = max(1, round(0.1 * kw))
     how = "RGB" if cin == 3 else "gray" if cin == 1 else f"mean over {cin} input channels"
     shown = f", first {n}" if n < out else ""
     title = f"filters {out}×{cin}×{kh}×{kw} ({how}{shown})"
     grid = mosaic(tiles, cols, pad=pad)
-    fig, ax = _mosaic_figure(grid, tile_in / kw, title, min_width=3.2)
+    fig, ax = _mosaic_figure(grid, tile_in / kw, title, min_width=3.2, right=_COLORBAR)
     show(ax, grid, background=SEPARATOR)
+    _colorbar(fig, ax, m, "weight" if cin != 3 else "weight (each of R, G, B)")
     return save_png(fig, path)
+
+
+def _colorbar(fig: Figure, ax: Axes, m: float, label: str) -> None:
+    """A grey colour bar from −m to +m beside ``ax``, in the room ``_COLORBAR`` left for it."""
+    x0, y0, width, height = ax.get_position().bounds
+    fig_w = fig.get_size_inches()[0]
+    bar = fig.add_axes((x0 + width + 0.15 / fig_w, y0, 0.14 / fig_w, height))
+    fig.colorbar(ScalarMappable(Normalize(-m, m), cmap="gray"), cax=bar)
+    bar.tick_params(labelsize=7)
+    bar.set_ylabel(label, fontsize=8)
 
 
 def plot_feature_maps(
@@ -142,15 +161,16 @@ def plot_misclassified(
 
 
 def _mosaic_figure(grid: np.ndarray, inch_per_px: float, title: str | None,
-                   min_width: float = 0.0) -> tuple[Figure, Axes]:
-    """A figure holding ``grid`` at ``inch_per_px``, centred, under an optional title strip."""
+                   min_width: float = 0.0, right: float = 0.0) -> tuple[Figure, Axes]:
+    """A figure holding ``grid`` at ``inch_per_px``, centred, under an optional title strip,
+    with ``right`` inches free on its right (for a colour bar)."""
     grid_w, grid_h = grid.shape[1] * inch_per_px, grid.shape[0] * inch_per_px
     title_h = _TITLE if title else 0.0
-    width = max(grid_w + 2 * _MARGIN, min_width)
-    height = grid_h + 2 * _MARGIN + title_h
+    width = max(grid_w + 2 * _MARGIN, min_width) + right
+    height = max(grid_h, 1.2 if right else 0.0) + 2 * _MARGIN + title_h
     fig = new_figure(width, height)
-    ax = fig.add_axes(((width - grid_w) / 2 / width, _MARGIN / height, grid_w / width,
-                       grid_h / height))
+    ax = fig.add_axes(((width - right - grid_w) / 2 / width, (height - title_h - grid_h) / 2
+                       / height, grid_w / width, grid_h / height))
     if title:
         fig.text(0.5, 1 - 0.5 * title_h / height, title, ha="center", va="center", fontsize=9)
     return fig, ax

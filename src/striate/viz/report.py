@@ -1,7 +1,7 @@
 """The training report: one self-contained HTML page next to the run's plots.
 
-No scripts and no external resources: the page is inline CSS plus ``<img>`` tags pointing at the
-PNGs by relative path, so the run directory can be copied, zipped or served as is.
+No scripts and no external resources: the page is inline CSS plus ``<img>`` tags and links pointing
+at the run's files by relative path, so the run directory can be copied, zipped or served as is.
 """
 
 from __future__ import annotations
@@ -27,6 +27,15 @@ th, td { padding: 5px 12px; border-bottom: 1px solid #e8ebef; text-align: left;
          vertical-align: top; }
 thead th { background: #eef1f5; font-weight: 600; }
 table.summary th { color: #56606b; font-weight: 500; white-space: nowrap; }
+table.summary td.num { text-align: left; }
+dl.settings { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr));
+              gap: 0 18px; margin: 0; background: #fff; padding: 8px 12px;
+              box-shadow: 0 1px 2px rgba(0,0,0,.06); }
+dl.settings div { display: flex; justify-content: space-between; gap: 10px;
+                  border-bottom: 1px solid #e8ebef; padding: 3px 0; }
+dl.settings dt { color: #56606b; font-family: ui-monospace, Menlo, Consolas, monospace;
+                 font-size: 0.88em; }
+dl.settings dd { margin: 0; text-align: right; word-break: break-all; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, td.mono { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.9em;
                 word-break: break-all; }
@@ -34,12 +43,17 @@ figure { background: #fff; margin: 0 0 22px; padding: 12px; display: inline-bloc
          max-width: 100%; box-sizing: border-box; box-shadow: 0 1px 2px rgba(0,0,0,.06); }
 figure img { max-width: 100%; height: auto; display: block; }
 figcaption { color: #56606b; font-size: 0.9em; margin-top: 6px; }
+pre { background: #fff; padding: 10px 14px; overflow-x: auto; font-size: 0.85em;
+      box-shadow: 0 1px 2px rgba(0,0,0,.06); }
+ul.files { columns: 2; padding-left: 1.2em; }
 """.strip()
 
 _CODE_KEYS = ("command", "path", "dir")  # summary values shown in monospace
 
 Image = str | os.PathLike[str] | tuple[str | os.PathLike[str], str]
 Table = tuple[str, Sequence[Sequence[object]], Sequence[str]]
+Text = tuple[str, str]  # (heading, preformatted text)
+Settings = tuple[str, Mapping[str, object]]  # (heading, name → value)
 
 
 def write_report(
@@ -48,6 +62,10 @@ def write_report(
     summary: Mapping[str, object],
     images: Sequence[Image],
     tables: Sequence[Table] | None = None,
+    *,
+    settings: Sequence[Settings] = (),
+    texts: Sequence[Text] = (),
+    files: bool = False,
 ) -> Path:
     """Write ``run_dir/index.html`` atomically and return its path.
 
@@ -56,8 +74,12 @@ def write_report(
     pairs (default caption: the file name without extension); they are linked by their path
     relative to ``run_dir`` (a relative path is looked up under ``run_dir`` first, then from the
     current directory, so both ``"curves.png"`` and ``run_dir / "curves.png"`` work).
-    ``tables`` are optional ``(name, rows, header)`` triples. Every piece of text is
-    HTML-escaped; floats are printed with 4 significant digits, None as a dash.
+    ``tables`` are optional ``(name, rows, header)`` triples shown after the figures,
+    ``settings`` ``(heading, {name: value})`` pairs shown before them in a compact grid
+    (hyperparameters), ``texts`` ``(heading, text)`` pairs
+    shown preformatted after the tables (a model summary), and ``files`` adds a list of links to
+    every file in ``run_dir`` with its size.  Every piece of text is HTML-escaped; floats are
+    printed with 4 significant digits, None as a dash.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -80,12 +102,23 @@ def write_report(
             mono = any(word in str(key).lower() for word in _CODE_KEYS)
             parts.append(f"<tr><th>{_esc(key)}</th>{_cell(value, mono)}</tr>")
         parts.append("</table>")
+    for heading, values in settings:
+        parts.append(f"<h2>{_esc(heading)}</h2>")
+        parts.append('<dl class="settings">' + "".join(
+            f"<div><dt>{_esc(k)}</dt><dd>{_esc(_format(v))}</dd></div>"
+            for k, v in values.items()) + "</dl>")
     if images:
         parts.append("<h2>Figures</h2>")
         parts.extend(_figure(run_dir, item) for item in images)
     for name, rows, header in tables or ():
         parts.append(f"<h2>{_esc(name)}</h2>")
         parts.append(_table(rows, header))
+    for heading, text in texts:
+        parts.append(f"<h2>{_esc(heading)}</h2>")
+        parts.append(f"<pre>{_esc(text)}</pre>")
+    if files:
+        parts.append("<h2>Files</h2>")
+        parts.append(_file_list(run_dir))
     parts += ["</main>", "</body>", "</html>", ""]
 
     path = run_dir / "index.html"
@@ -102,6 +135,26 @@ def _figure(run_dir: Path, item: Image) -> str:
     href = _esc(quote(_relative(run_dir, Path(file)).as_posix()))
     return (f'<figure><a href="{href}"><img src="{href}" alt="{_esc(caption)}"></a>'
             f"<figcaption>{_esc(caption)}</figcaption></figure>")
+
+
+def _file_list(run_dir: Path) -> str:
+    """Links to every file under ``run_dir`` (but the page itself), with their sizes."""
+    found = sorted(p for p in run_dir.rglob("*") if p.is_file() and p.name != "index.html"
+                   and not p.name.startswith("."))
+    items = [f'<li><a href="{_esc(quote(p.relative_to(run_dir).as_posix()))}">'
+             f"{_esc(p.relative_to(run_dir).as_posix())}</a> ({_size(p.stat().st_size)})</li>"
+             for p in found]
+    return "\n".join(['<ul class="files">', *items, "</ul>"])
+
+
+def _size(n: float) -> str:
+    """A byte count as people read it: 812 B, 14.2 kB, 3.1 MB."""
+    unit = "B"
+    for bigger in ("kB", "MB", "GB"):
+        if n < 1000:
+            break
+        n, unit = n / 1000, bigger
+    return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
 
 
 def _relative(run_dir: Path, file: Path) -> Path:
