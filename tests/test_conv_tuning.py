@@ -210,3 +210,20 @@ def test_depthwise_chunks_of_images_do_not_change_the_result(monkeypatch, worker
                  K.correlate_transpose(g, w, *geometry, x_shape[2:], reference=True), rtol=1e-12)
     assert_close(K.correlate_weight(x, g, w_shape[2:], *geometry, plan=plan),
                  K.correlate_weight(x, g, w_shape[2:], *geometry, reference=True), rtol=1e-12)
+
+
+def test_a_large_batch_is_timed_on_a_slice_and_planned_whole(monkeypatch):
+    monkeypatch.setattr(conv_tuning, "MEASURE_BYTES", 1)  # every batch "large": one image timed
+    x_shape, w_shape = (6, 4, 9, 9), (8, 4, 3, 3)
+    with st.backends.flags(benchmark=True):
+        plan = st.backends.conv_plan(x_shape, w_shape, padding=1)
+    timed = [key[0] for key in conv_tuning.timings if key[1] == w_shape]
+    assert (1, 4, 9, 9) in timed and x_shape not in timed
+    covered = sorted(i for images, _ in plan.forward.chunks
+                     for i in range(images.start, images.stop))
+    assert sorted(set(covered)) == list(range(6))  # the passes are the whole batch's
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    assert_close(K.correlate(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, plan=plan),
+                 K.correlate(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, reference=True),
+                 rtol=1e-12)

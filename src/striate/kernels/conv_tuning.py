@@ -11,7 +11,9 @@ keeps the fastest for the process:
 * the weight gradient: each algorithm, the forward's own with the buffer the forward keeps;
 * both gradients in one pass (F(4×4, 3×3) on whole images) against the best two apart.
 
-Each candidate runs once to warm up (compiling it, faulting its pages in), then the least of
+A large batch is timed on as many of its images as fit :data:`MEASURE_BYTES` (the choice is
+then planned for the whole batch), so measuring never doubles a step's memory.  Each candidate
+runs once to warm up (compiling it, faulting its pages in), then the least of
 :data:`REPEATS` timed runs counts (one, for a run longer than :data:`LONG_SECONDS`).  The rules'
 own choice is kept unless another is faster by more than :data:`MARGIN`: on a loaded machine
 two timings a few per cent apart are noise, and the rules were measured too.
@@ -49,6 +51,7 @@ from .conv_plan import (
 REPEATS = 3  # timed runs of a candidate; the least counts
 LONG_SECONDS = 0.05  # a run this long is timed once: the noise is small beside it
 MARGIN = 0.10  # how much faster than the rules' choice a candidate must be to replace it
+MEASURE_BYTES = 32 << 20  # input and output gradient timed at most: larger batches time a slice
 
 _spent = 0.0  # seconds this process has spent measuring
 timings: dict[tuple, dict[str, dict[str, float]]] = {}  # geometry -> pass -> candidate -> s
@@ -68,12 +71,33 @@ def measured_plan(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads,
     forwards = correlation_candidates(x_shape, weight_shape, (1, 1), pads, stride, dilation,
                                       groups, out_hw, dtype)
     inputs = input_grad_candidates(x_shape, weight_shape, *geometry, out_hw, dtype)
+
+    def plan_of(entry: object) -> ConvPlan | None:
+        return _plan_of(entry, forwards, inputs, shapes)
+
     key = json.dumps([_machine(), *settings.state, x_shape, weight_shape, *geometry, out_hw,
                       dtype.str])
-    remembered = _plan_of(_read_cache().get(key), forwards, inputs, shapes)
+    remembered = plan_of(_read_cache().get(key))
     if remembered is not None:
         return remembered
     start = time.perf_counter()
+    n, c, h, w = x_shape
+    per_image = (c * h * w + weight_shape[0] * out_hw[0] * out_hw[1]) * dtype.itemsize
+    timed = max(1, min(n, MEASURE_BYTES // max(1, per_image)))
+    choice = _measure((timed, c, h, w), weight_shape, geometry, out_hw, dtype)
+    _spent += time.perf_counter() - start
+    # another process may have stored its choice first: take it, as every later process will
+    return _remember(key, choice, plan_of) or plan_of(choice)
+
+
+def _measure(x_shape: tuple, weight_shape: tuple, geometry: tuple, out_hw: Pair,
+             dtype: np.dtype) -> dict:
+    """Time every candidate of each pass on random data of this geometry; the names chosen."""
+    stride, pads, dilation, groups = geometry
+    shapes = (x_shape, weight_shape, out_hw, dtype)
+    forwards = correlation_candidates(x_shape, weight_shape, (1, 1), pads, stride, dilation,
+                                      groups, out_hw, dtype)
+    inputs = input_grad_candidates(x_shape, weight_shape, *geometry, out_hw, dtype)
     rng = np.random.default_rng(0)
     n, c, h, w = x_shape
     o, cg, kh, kw = weight_shape
@@ -122,12 +146,8 @@ def measured_plan(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads,
             if both < best_apart * margin:
                 together, chosen, best_apart = True, p, both
     timings[(x_shape, weight_shape, *geometry, out_hw, dtype)] = times
-    _spent += time.perf_counter() - start
-    choice = {"forward": _name(forward), "input_grad": _name(input_grad),
-              "weight_grad": _name(chosen), "together": together}
-    # another process may have stored its choice first: take it, as every later process will
-    stored = _remember(key, choice, lambda entry: _plan_of(entry, forwards, inputs, shapes))
-    return stored or plan(forward, input_grad, chosen, together=together)
+    return {"forward": _name(forward), "input_grad": _name(input_grad),
+            "weight_grad": _name(chosen), "together": together}
 
 
 def _name(p: Pass) -> str:
