@@ -114,7 +114,7 @@ def main() -> None:
     from striate.data.locate import cache_root
     from striate.models import get_model
     from striate.nn.utils import fuse
-    from striate.train.experiment import build_augmentation
+    from striate.train.experiment import TrainConfig, build_augmentation
 
     st.backends.tune_process()  # as `striate train` does (it tunes the process for both)
     if args.conv_plan == "measured":
@@ -133,7 +133,10 @@ def main() -> None:
     ours = get_model(args.model, **model_args)
     theirs = twin(args.model, ours, **model_args)  # a copy of the same initial weights
     fuse(ours)  # as the trainer runs it
-    transform = Compose([*build_augmentation(args.augment, train.image_shape), normalizer])
+    augment, mix = build_augmentation(TrainConfig(augment=args.augment), train.image_shape)
+    if mix is not None:
+        p.error("--augment: mixup and cutmix need soft targets, which this comparison lacks")
+    transform = Compose([*augment, normalizer])
     epochs = epochs_of_batches(train, transform, args.batch_size, args.epochs, args.seed)
     results = {}
     for name, model, fit in (("striate", ours, train_striate), ("torch", theirs, train_torch)):

@@ -229,6 +229,37 @@ def test_ctrl_c_waits_for_the_accumulation_group_and_resume_is_exact(
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
+def test_resume_is_exact_with_every_augmentation(tiny_fmnist, tmp_path, monkeypatch):
+    """A stop mid-epoch 2 with random-resized crops, rotations, colour jitter, mixup and CutMix
+    (one of the two per batch) resumes to the same weights; the options are in the checkpoint
+    and every training batch's labels are mixed."""
+    from striate.data import MixedLabels
+
+    options = dict(epochs=2, augment="flip+random-resized-crop+rotate+color-jitter+mixup+cutmix",
+                   mixup_alpha=0.4, cutmix_alpha=0.5)
+    seen = []
+    original = Trainer.train_step
+
+    def spy(self, images, labels):
+        seen.append(isinstance(labels, MixedLabels))
+        return original(self, images, labels)
+
+    with monkeypatch.context() as m:
+        m.setattr(Trainer, "train_step", spy)
+        train(config(tiny_fmnist, tmp_path / "straight", **options))
+    assert seen and all(seen)
+    with monkeypatch.context() as m:
+        interrupt_at(m, 12)
+        with pytest.raises(KeyboardInterrupt):
+            train(config(tiny_fmnist, tmp_path / "split", **options))
+    saved = load_checkpoint(tmp_path / "split" / "last.safetensors").meta
+    assert {k: saved["config"][k] for k in options} == options
+    train(config(tiny_fmnist, None, epochs=0), resume=str(tmp_path / "split"))
+    a, b = weights(tmp_path / "straight"), weights(tmp_path / "split")
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
 def test_label_smoothing_trains_on_smoothed_targets_and_reports_plain_loss(tiny_fmnist, tmp_path,
                                                                           monkeypatch):
     from striate.nn import functional as F
@@ -249,6 +280,11 @@ def test_label_smoothing_trains_on_smoothed_targets_and_reports_plain_loss(tiny_
     ({"accumulate": 0}, "--accumulate must be at least 1"),
     ({"clip_grad_norm": 0.0}, "--clip-grad-norm must be a positive finite number"),
     ({"label_smoothing": 1.0}, "--label-smoothing must be in [0, 1)"),
+    ({"augment": "flip+blur"}, "--augment 'flip+blur' has an unknown augmentation 'blur'; "
+                               "combine with + from: flip, crop, translate, random-resized-crop"),
+    ({"augment": "flip+crop+flip"}, "--augment 'flip+crop+flip' repeats 'flip'"),
+    ({"mixup_alpha": 0.0}, "--mixup-alpha must be in [0.001, 1000], got 0.0"),
+    ({"cutmix_alpha": float("nan")}, "--cutmix-alpha must be in [0.001, 1000], got nan"),
 ])
 def test_bad_step_options_are_refused(tiny_fmnist, tmp_path, changes, message):
     with pytest.raises(UserError, match=re.escape(message)):

@@ -64,9 +64,14 @@ def add_parser(subparsers) -> None:
                    help="subtract the training set's mean per channel or per pixel")
     p.add_argument("--no-standardize", action="store_true",
                    help="only mean-centre; do not also divide by the standard deviation")
-    p.add_argument("--augment", choices=AUGMENTATIONS, default=d.augment,
-                   help="random changes to each training batch: horizontal flips, crops of "
-                        "the padded image, translations")
+    p.add_argument("--augment", default=d.augment, metavar="A+B+...",
+                   help="random changes to each training batch, combined with + and applied in "
+                        f"that order, from: {', '.join(AUGMENTATIONS)} (docs/augmentation.md; "
+                        "e.g. flip+random-resized-crop+color-jitter+mixup)")
+    p.add_argument("--mixup-alpha", type=float, default=d.mixup_alpha, metavar="ALPHA",
+                   help="--augment mixup: the mixing weight λ ~ Beta(ALPHA, ALPHA) of a batch")
+    p.add_argument("--cutmix-alpha", type=float, default=d.cutmix_alpha, metavar="ALPHA",
+                   help="--augment cutmix: the kept share λ ~ Beta(ALPHA, ALPHA) of a batch")
     p.add_argument("--seed", type=int, default=d.seed,
                    help="seed of the initial weights, the shuffling, augmentation and dropout")
     p.add_argument("--out", default=None, help="run folder (default: runs/MODEL-DATASET)")
@@ -101,6 +106,9 @@ def add_parser(subparsers) -> None:
     add_conv_plan_option(p)
     p.add_argument("--no-plots", action="store_true", help="skip plots and the HTML report")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write the losses, accuracies and learning rate as TensorBoard "
+                        "event files in RUN/tensorboard/ (needs the tensorboardX package)")
     p.set_defaults(run=run, parser=p)
 
 
@@ -152,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
         image_size=args.image_size, channels=args.channels,
         skip_bad_images=args.skip_bad_images, test_fraction=args.test_fraction,
         accumulate=args.accumulate, clip_grad_norm=args.clip_grad_norm,
-        label_smoothing=args.label_smoothing)
+        label_smoothing=args.label_smoothing, mixup_alpha=args.mixup_alpha,
+        cutmix_alpha=args.cutmix_alpha, tensorboard=args.tensorboard)
     if args.threads is not None:
         from ..kernels.parallel import set_num_threads
 

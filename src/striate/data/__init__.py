@@ -14,16 +14,28 @@ from .errors import DatasetError
 from .folder import ImageFolder
 from .idx import read_idx
 from .loader import DataLoader
+from .mixing import CutMix, MixedLabels, Mixup, RandomMix
 from .mnist import emnist, fashion_mnist, kmnist, mnist
 from .normalize import Normalizer
 from .registry import dataset_names, get_dataset
 from .safe_pickle import RestrictedUnpickler, load_pickle
 from .split import Subset, random_split, train_val_split
-from .transforms import Compose, RandomCrop, RandomHorizontalFlip, RandomTranslate
+from .transforms import (
+    ColorJitter,
+    Compose,
+    RandomCrop,
+    RandomHorizontalFlip,
+    RandomResizedCrop,
+    RandomRotation,
+    RandomTranslate,
+    Resize,
+)
 
 __all__ = [
-    "ArrayDataset", "Compose", "DataLoader", "DatasetError", "ImageFolder", "Normalizer",
-    "RandomCrop", "RandomHorizontalFlip", "RandomTranslate", "RestrictedUnpickler", "Subset",
+    "ArrayDataset", "ColorJitter", "Compose", "CutMix", "DataLoader", "DatasetError",
+    "ImageFolder", "MixedLabels", "Mixup", "Normalizer", "RandomCrop", "RandomHorizontalFlip",
+    "RandomMix", "RandomResizedCrop", "RandomRotation", "RandomTranslate", "Resize",
+    "RestrictedUnpickler", "Subset",
     "cifar10", "cifar100", "dataset_names", "emnist", "fashion_mnist", "fetch_batch",
     "get_dataset", "kmnist", "load_pickle", "mnist", "random_split", "read_idx",
     "train_val_split",

@@ -79,6 +79,9 @@ class DataLoader:
         num_workers: threads building batches at once (see the module docstring); 0 (the
             default) builds them in one background thread, or in the loop itself without
             ``prefetch``.
+        mix: ``mix(images, labels, rng)`` applied to every batch after ``transform``, with the
+            same generator, returning ``(images, labels)``: a batch mixer of
+            :mod:`striate.data.mixing` (mixup, CutMix), whose labels are ``MixedLabels``.
         sampler: a :class:`striate.distributed.DistributedSampler`: every batch of
             ``batch_size`` items is then the global batch of all ranks, of which this rank
             gets its share (a batch whose share is empty is skipped); shuffling and resuming
@@ -96,6 +99,7 @@ class DataLoader:
         prefetch: int = 2,
         num_workers: int = 0,
         sampler: Any = None,
+        mix: Callable | None = None,
     ):
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
@@ -114,6 +118,7 @@ class DataLoader:
         self.prefetch = int(prefetch)
         self.num_workers = int(num_workers)
         self.sampler = sampler
+        self.mix = mix
         if generator is None:
             generator = np.random.default_rng(int(default_generator().integers(2**63)))
         self.generator = generator
@@ -175,11 +180,14 @@ class DataLoader:
                 if len(indices) == 0:
                     return None
             images, labels = fetch_batch(self.dataset, indices)
+            rng = np.random.default_rng(seed)
             if self.transform is not None:
                 if self._transform_takes_rng:
-                    images = self.transform(images, np.random.default_rng(seed))
+                    images = self.transform(images, rng)
                 else:
                     images = self.transform(images)
+            if self.mix is not None:
+                images, labels = self.mix(images, labels, rng)
             return images, labels
 
         batches = range(first, len(self))

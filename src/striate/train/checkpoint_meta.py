@@ -193,7 +193,7 @@ def _numbers(value: list[Any], shape: tuple[int, ...], where: str) -> np.ndarray
 def _check_config(config: dict[str, Any], model: str, args: dict[str, Any],
                   sizes: dict[str, int]) -> None:
     """The run configuration (``TrainConfig`` fields, typed as annotated) of this same model."""
-    from .config import TrainConfig
+    from .config import TrainConfig, augment_names
 
     fields = typing.get_type_hints(TrainConfig)
     unknown = sorted(set(config) - set(fields))
@@ -203,6 +203,8 @@ def _check_config(config: dict[str, Any], model: str, args: dict[str, Any],
         if not fits(value, fields[key], key):
             raise UserError(f"config.{key} must be {expected(fields[key], key)}, got "
                             f"{short_repr(value)}")
+    if "augment" in config:
+        augment_names(config["augment"], where="config.augment")
     if config.get("model", model) != model or config.get("model_args", args) != args:
         raise UserError("config.model and config.model_args differ from model.name and "
                         "model.args")

@@ -9,10 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from .json_bounds import FLOAT_BOUNDS
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "onecycle", "step", "multistep", "constant", "plateau")
-AUGMENTATIONS = ("none", "flip", "crop", "translate", "flip+crop")
+#: what ``--augment`` combines with "+" (or "none"), applied in the order given; the image ones
+#: before the normaliser, mixup and cutmix (one of the two per batch when both) after it
+AUGMENTATIONS = ("flip", "crop", "translate", "random-resized-crop", "rotate", "color-jitter",
+                 "mixup", "cutmix")
 MAX_SEED = 2**63 - 1
 MAX_IMAGE_SIZE = 4096
 
@@ -50,6 +54,9 @@ class TrainConfig:
     accumulate: int = 1                 # batches whose gradients make one optimiser step
     clip_grad_norm: float | None = None  # the largest total gradient norm of a step
     label_smoothing: float = 0.0        # of the training loss's targets
+    mixup_alpha: float = 0.2            # --augment mixup: λ ~ Beta(α, α)
+    cutmix_alpha: float = 1.0           # --augment cutmix: λ ~ Beta(α, α)
+    tensorboard: bool = False           # also write TensorBoard event files (RUN/tensorboard/)
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any], source: str | Path) -> TrainConfig:
@@ -96,16 +103,37 @@ def check_config(config: TrainConfig) -> None:
         value = getattr(config, name)
         if not 0 <= value < 1:
             raise UserError(f"--{_flag(name)} must be in [0, 1), got {value}")
+    for name in ("mixup_alpha", "cutmix_alpha"):
+        low, high = FLOAT_BOUNDS[name]
+        if not low <= getattr(config, name) <= high:
+            raise UserError(f"--{_flag(name)} must be in [{low:g}, {high:g}], got "
+                            f"{getattr(config, name)}")
     if not 0 <= config.seed <= MAX_SEED:
         raise UserError(f"--seed must be an integer in [0, 2**63), got {config.seed}")
     if config.channels not in (None, 1, 3):
         raise UserError(f"--channels must be 1 (grey) or 3 (RGB), got {config.channels}")
     _choice("optimizer", config.optimizer, OPTIMIZERS)
     _choice("schedule", config.schedule, SCHEDULES)
-    _choice("augment", config.augment, AUGMENTATIONS)
+    augment_names(config.augment)
     _choice("normalize", config.normalize, ("channel", "pixel"))
+    if config.tensorboard:  # say so before any data is read
+        from .tensorboard import tensorboardx
+
+        tensorboardx()
     if config.data_dir is not None and not Path(config.data_dir).expanduser().is_dir():
         raise UserError(f"--data-dir {config.data_dir}: no such folder")
+
+
+def augment_names(spec: str, where: str = "--augment") -> list[str]:
+    """The augmentations of ``spec``: "none", or names of :data:`AUGMENTATIONS` joined by "+",
+    each at most once."""
+    names = [] if spec == "none" else spec.split("+")
+    for i, name in enumerate(names):
+        if name not in AUGMENTATIONS or name in names[:i]:
+            problem = "repeats" if name in AUGMENTATIONS else "has an unknown augmentation"
+            raise UserError(f"{where} {spec!r} {problem} {name!r}; combine with + from: "
+                            f"{', '.join(AUGMENTATIONS)} (or none)")
+    return names
 
 
 def _flag(name: str) -> str:

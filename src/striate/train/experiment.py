@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import UserError
 from ..random import manual_seed
 from .checkpoint import Checkpoint, load_checkpoint
-from .config import AUGMENTATIONS, OPTIMIZERS, SCHEDULES, TrainConfig, check_config
+from .config import OPTIMIZERS, SCHEDULES, TrainConfig, augment_names, check_config
 from .datasets import describe_test_set, load_data, settled
 from .metrics import confusion_matrix, json_safe
 from .run_folder import check_writable, prepare, resume_source
@@ -83,17 +83,26 @@ def cross_entropy_loss(label_smoothing: float):
     return functools.partial(F.cross_entropy, label_smoothing=label_smoothing)
 
 
-def build_augmentation(name: str, image_shape: tuple[int, int, int]) -> list:
+def build_augmentation(config: TrainConfig, image_shape: tuple[int, int, int]
+                       ) -> tuple[list, Callable | None]:
+    """The image transforms ``config.augment`` names, in its order, and the batch mixer
+    (mixup, cutmix, or one of the two per batch when both are named), or None."""
+    from ..data import mixing
     from ..data import transforms as T
 
     size = image_shape[1:]
-    parts = {"none": [], "flip": [T.RandomHorizontalFlip()],
-             "crop": [T.RandomCrop(size, padding=2 if size[0] <= 28 else 4)],
-             "translate": [T.RandomTranslate(2)]}
-    parts["flip+crop"] = parts["flip"] + parts["crop"]
-    if name not in parts:
-        raise UserError(f"unknown augmentation {name!r}; choose from {', '.join(AUGMENTATIONS)}")
-    return parts[name]
+    images = {"flip": T.RandomHorizontalFlip,
+              "crop": lambda: T.RandomCrop(size, padding=2 if size[0] <= 28 else 4),
+              "translate": lambda: T.RandomTranslate(2),
+              "random-resized-crop": lambda: T.RandomResizedCrop(size),
+              "rotate": lambda: T.RandomRotation(15.0),
+              "color-jitter": lambda: T.ColorJitter(0.4, 0.4, 0.4)}
+    mixers = {"mixup": lambda: mixing.Mixup(config.mixup_alpha),
+              "cutmix": lambda: mixing.CutMix(config.cutmix_alpha)}
+    names = augment_names(config.augment)
+    mix = [mixers[name]() for name in names if name in mixers]
+    return ([images[name]() for name in names if name in images],
+            mixing.RandomMix(mix) if len(mix) > 1 else mix[0] if mix else None)
 
 
 def make_loaders(config: TrainConfig, train, val, test, normalizer):
@@ -102,12 +111,12 @@ def make_loaders(config: TrainConfig, train, val, test, normalizer):
     from ..data import Compose, DataLoader
     from ..distributed import DistributedSampler, is_initialized
 
-    augment = build_augmentation(config.augment, test.image_shape)
+    augment, mix = build_augmentation(config, test.image_shape)
     generator = np.random.default_rng(config.seed)
     sampler = DistributedSampler() if is_initialized() else None
     train_loader = DataLoader(train, batch_size=config.batch_size, shuffle=True,
                               transform=Compose([*augment, normalizer]), generator=generator,
-                              sampler=sampler)
+                              sampler=sampler, mix=mix)
 
     def plain(ds, sampler=None):
         return None if ds is None else DataLoader(ds, batch_size=512, transform=normalizer,
@@ -177,6 +186,10 @@ def train(config: TrainConfig, resume: str | None = None, overwrite: bool = Fals
                             loss_fn=cross_entropy_loss(config.label_smoothing),
                             accumulate=config.accumulate, clip_grad_norm=config.clip_grad_norm,
                             eval_loss_fn=cross_entropy_loss(0.0))
+    if config.tensorboard:
+        from .tensorboard import log_to_tensorboard
+
+        log_to_tensorboard(trainer)
     if checkpoint is not None:
         trainer.resume(checkpoint)
         print(f"resuming {run_dir} at epoch {trainer.epoch} of {config.epochs}")

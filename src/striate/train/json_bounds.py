@@ -33,6 +33,7 @@ FLOAT_BOUNDS: dict[str, tuple[float, float]] = {
     "drop_rate": (0.0, 1.0), "compression": (1 / 64, 1.0), "width_mult": (1 / 64, 4.0),
     "lam": (0.0, 1e12), "beta_schedule": (0.0, 1e12), "cg_tol": (0.0, 1.0),  # deconvnet layers
     "label_smoothing": (0.0, 1.0), "clip_grad_norm": (0.0, 1e12),  # training configuration
+    "mixup_alpha": (1e-3, 1e3), "cutmix_alpha": (1e-3, 1e3),
 }
 DEFAULT_FLOAT_BOUNDS = (-4096.0, 4096.0)  # any other float (always finite)
 MAX_SEQUENCE = 64       # items of a list argument (per-stage widths, block sizes)

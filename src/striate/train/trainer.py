@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from ..data.mixing import mixed_loss
 from ..nn import functional as F
 from ..nn.clip_grad import clip_grad_norm_
 from ..nn.module import Module
@@ -113,7 +114,7 @@ class Trainer:
         start, seen = time.perf_counter(), 0
         for images, labels in loader:
             loss, logits = self.train_step(images, labels)
-            metrics.update(loss, logits, labels)
+            metrics.update(loss, logits, np.asarray(labels))  # mixed: the dominant labels
             seen += len(labels)
             bar.update(1)
             bar.set_postfix(loss=f"{metrics.loss:.4f}", acc=f"{metrics.accuracy:.3f}",
@@ -132,13 +133,13 @@ class Trainer:
         if self._pending == 0:  # the first batch of a group: how many follow, from zero grads
             self._group = min(self.accumulate, self._left) if self._left > 0 else self.accumulate
             self.optimizer.zero_grad()
-        logits, target = self.model(Tensor(images)), Tensor(labels)
+        logits = self.model(Tensor(images))
         heads = ()
         if isinstance(logits, tuple):  # GoogLeNet's auxiliary heads (training mode only)
             logits, *heads = logits
-        loss = self.loss_fn(logits, target)
+        loss = mixed_loss(self.loss_fn, logits, labels)  # λ-weighted for mixup and cutmix
         for head in heads:  # weighted 0.3 each, as Szegedy et al. (2015) do
-            loss = loss + 0.3 * self.loss_fn(head, target)
+            loss = loss + 0.3 * mixed_loss(self.loss_fn, head, labels)
         value = float(loss.item())
         if not math.isfinite(value):
             raise NonFiniteLossError(f"the loss became {value} during epoch {self.epoch + 1}; "
