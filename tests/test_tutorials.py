@@ -76,3 +76,23 @@ def test_deconvnet_filters(fmnist, tmp_path):
                                             dataset="mnist")
     assert (tmp_path / "filters.png").stat().st_size > 0
     assert result["error"] < 1.0 and result["zeros"] > 0.0
+
+
+def test_walkthrough(fmnist, tmp_path):
+    """The command-line session of walkthrough.md, on the small data and one short epoch."""
+    result = load("walkthrough").main(
+        str(tmp_path / "walk"), data_dir=str(fmnist),
+        train_options="--dataset mnist --epochs 2 --batch-size 32 --limit 160 --no-progress "
+                      "--conv-plan rules")
+    run = result["run"]
+    assert (run / "config.toml").is_file() and (run / "index.html").is_file()
+    assert "epochs = 2" in (run / "config.toml").read_text()  # the command line overrode run.toml
+    evaluation = result["evaluate"]
+    assert evaluation["dataset"] == "mnist" and 0.0 <= evaluation["accuracy"] <= 1.0
+    assert len(evaluation["classes"]) == 10 and "macro_avg" in evaluation
+    assert len(result["predict"]) == 4
+    assert all(len(p["top"]) == 3 and p["top"][0]["class"] in evaluation["classes"]
+               for p in result["predict"])
+    assert (tmp_path / "walk" / "lenet5.safetensors").stat().st_size > 0
+    page = (TUTORIALS / "walkthrough.md").read_text()
+    assert load("walkthrough").RUN_TOML in page  # the page shows the run.toml the script writes

@@ -16,7 +16,7 @@ import sys
 from .errors import UserError
 
 COMMANDS = ["train", "evaluate", "predict", "export", "summary", "gradcheck", "bench",
-            "deconvnet"]
+            "deconvnet", "datasets"]
 TUNED = ("train", "bench")  # commands that tune the process first (st.backends.tune_process)
 
 

@@ -70,7 +70,10 @@ def cifar100(
     download: bool = True,
     label_mode: str = "fine",
 ) -> ArrayDataset:
-    """CIFAR-100: 50,000 / 10,000 images; ``label_mode`` 'fine' (100) or 'coarse' (20)."""
+    """CIFAR-100: 50,000 train / 10,000 test 32×32 colour images of 100 classes.
+
+    ``label_mode`` 'fine' gives the 100 classes, 'coarse' their 20 superclasses.
+    """
     if label_mode not in ("fine", "coarse"):
         raise ValueError(f"cifar100: label_mode must be 'fine' or 'coarse', got {label_mode!r}")
     return load_cifar(
@@ -90,8 +93,7 @@ def load_cifar(
     if split not in spec.files:
         raise ValueError(f"{spec.title}: split must be one of {sorted(spec.files)}, got {split!r}")
     wanted = (*spec.files[split], spec.meta)
-    dirs = [d for c in candidate_dirs(spec.name, data_dir) for d in (c / spec.top, c)]
-    paths = find_files(dirs, wanted)
+    dirs, paths = locate_cifar(spec, split, data_dir)
     if paths is None:
         if not download:
             raise _not_found(spec, dirs, wanted, data_dir, "download=False, so nothing was fetched")
@@ -114,6 +116,25 @@ def load_cifar(
     images_all = images[0] if len(images) == 1 else np.concatenate(images)
     labels_all = labels[0] if len(labels) == 1 else np.concatenate(labels)
     return ArrayDataset(images_all, labels_all, classes)
+
+
+def locate_cifar(
+    spec: CifarSpec, split: str, data_dir: str | os.PathLike | None
+) -> tuple[list[Path], list[Path] | None]:
+    """The folders searched for one split of ``spec`` (in order) and the paths of its batch
+    files and meta file in the first that holds them all, or None, without reading them."""
+    dirs = [d for c in candidate_dirs(spec.name, data_dir) for d in (c / spec.top, c)]
+    return dirs, find_files(dirs, (*spec.files[split], spec.meta))
+
+
+def how_to_get(spec: CifarSpec, data_dir: str | os.PathLike | None) -> list[str]:
+    """The ways to get ``spec``, in words, for messages and ``striate datasets``."""
+    return [
+        f"download {spec.url}, unpack it, and pass --data-dir FOLDER (data_dir=FOLDER in "
+        f"Python) or set STRIATE_DATA=FOLDER, FOLDER holding {spec.top}/",
+        f"on a machine with network access, download=True fetches it into "
+        f"{download_dir(spec.name, data_dir)}",
+    ]
 
 
 def _fetch(spec: CifarSpec, target: Path) -> Path:
@@ -169,10 +190,7 @@ def _read_batch(path: Path, labels_key: str, num_classes: int) -> tuple[np.ndarr
 
 
 def _not_found(spec: CifarSpec, dirs, wanted, data_dir, reason: str) -> DatasetError:
+    how = "\n".join(f"  - {w}" for w in how_to_get(spec, data_dir))
     return DatasetError(
-        f"{spec.title} not found: {describe_search(dirs, wanted)}\n{reason}.\nTo get it:\n"
-        f"  - download {spec.url}, unpack it, and pass --data-dir FOLDER (data_dir=FOLDER in "
-        f"Python) or set STRIATE_DATA=FOLDER, FOLDER holding {spec.top}/\n"
-        f"  - on a machine with network access, download=True fetches it into "
-        f"{download_dir(spec.name, data_dir)}"
+        f"{spec.title} not found: {describe_search(dirs, wanted)}\n{reason}.\nTo get it:\n{how}"
     )

@@ -172,8 +172,7 @@ def load_idx_dataset(
     if split not in spec.files:
         raise ValueError(f"{spec.title}: split must be one of {sorted(spec.files)}, got {split!r}")
     files = spec.files[split]
-    dirs = candidate_dirs(spec.name, data_dir, spec.system_dirs)
-    paths = find_files(dirs, files)
+    dirs, paths = locate_idx(spec, split, data_dir)
     if paths is None:
         if not download:
             raise _not_found(spec, split, dirs, data_dir, "download=False, so nothing was fetched")
@@ -187,6 +186,27 @@ def load_idx_dataset(
     if spec.transposed:
         images = np.ascontiguousarray(images.transpose(0, 2, 1))
     return ArrayDataset(images[:, None], labels.astype(np.int64), spec.classes)
+
+
+def locate_idx(
+    spec: IdxSpec, split: str, data_dir: str | os.PathLike | None
+) -> tuple[list[Path], list[Path] | None]:
+    """The folders searched for one split of ``spec`` (in order) and the paths of its files in
+    the first that holds them all, or None: where it is, without reading it."""
+    dirs = candidate_dirs(spec.name, data_dir, spec.system_dirs)
+    return dirs, find_files(dirs, spec.files[split])
+
+
+def how_to_get(spec: IdxSpec, data_dir: str | os.PathLike | None) -> list[str]:
+    """The ways to get ``spec``'s files, in words, for messages and ``striate datasets``."""
+    source = spec.base_url + (spec.archive or "")
+    ways = [spec.how_to_get] if spec.how_to_get else []
+    return ways + [
+        "put the files in a folder and pass --data-dir FOLDER (data_dir=FOLDER in Python) "
+        "or set STRIATE_DATA=FOLDER",
+        f"on a machine with network access, download=True fetches them from {source} "
+        f"into {download_dir(spec.name, data_dir)}",
+    ]
 
 
 def _fetch(spec: IdxSpec, files: tuple[str, ...], target: Path) -> list[Path]:
@@ -232,15 +252,7 @@ def _check_pair(spec: IdxSpec, paths: list[Path], images: np.ndarray, labels: np
 def _not_found(
     spec: IdxSpec, split: str, dirs: list[Path], data_dir, reason: str
 ) -> DatasetError:
-    source = spec.base_url + (spec.archive or "")
-    ways = [spec.how_to_get] if spec.how_to_get else []
-    ways += [
-        "put the files in a folder and pass --data-dir FOLDER (data_dir=FOLDER in Python) "
-        "or set STRIATE_DATA=FOLDER",
-        f"on a machine with network access, download=True fetches them from {source} "
-        f"into {download_dir(spec.name, data_dir)}",
-    ]
-    how = "\n".join(f"  - {w}" for w in ways)
+    how = "\n".join(f"  - {w}" for w in how_to_get(spec, data_dir))
     return DatasetError(
         f"{spec.title} ({split} split) not found: "
         f"{describe_search(dirs, spec.files[split])}\n{reason}.\nTo get it:\n{how}"

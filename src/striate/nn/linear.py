@@ -15,10 +15,34 @@ from .module import Module, Parameter
 
 
 class Linear(Module):
-    """y = x Wᵀ + b with ``weight`` (out_features, in_features) and ``bias`` (out_features,).
+    """Fully connected layer: y = x Wᵀ + b (``F.linear``).
 
-    Initialised as PyTorch: W ~ U(±1/√in_features) (kaiming_uniform_ with a = √5) and
-    b ~ U(±1/√in_features), drawn from ``generator`` (default: the global one).
+    Every output unit is a weighted sum of all inputs plus a bias; the classifier head of a CNN
+    after its feature maps are flattened.
+
+    Args:
+        in_features: the size of each input vector.
+        out_features: the size of each output vector.
+        bias: learn the bias b.
+        device: where the parameters live ('cpu', or 'cuda' with CuPy).
+        dtype: the parameters' dtype.
+        generator: a NumPy generator for the initial weights (default: the global one).
+
+    Attributes:
+        weight: (out_features, in_features), drawn from U(±1/√in_features) (PyTorch's default,
+            kaiming_uniform_ with a = √5).
+        bias: (out_features,), drawn from U(±1/√in_features), or None.
+
+    Shape:
+        Input (*, in_features); output (*, out_features).
+
+    Backward:
+        ∂L/∂x = g W, ∂L/∂W = gᵀ x and ∂L/∂b = Σ g, summed over the leading dims.
+
+    References:
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), ch. 6;
+        Rosenblatt 1958, "The perceptron: a probabilistic model for information storage and
+        organization in the brain".
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
@@ -61,7 +85,24 @@ class Identity(Module):
 
 
 class Flatten(Module):
-    """Merge dims ``start_dim``..``end_dim`` into one (by default all but the batch dim)."""
+    """Merge the dims ``start_dim``..``end_dim`` into one (``F.flatten``), by default all but N.
+
+        (N, C, H, W) → (N, C·H·W)
+
+    Args:
+        start_dim: the first dim merged.
+        end_dim: the last dim merged.
+
+    Shape:
+        Input (N, *); output (N, ∏ *) with the defaults.
+
+    Backward:
+        The gradient is reshaped back to the input's shape.
+
+    References:
+        LeCun et al. 1998, "Gradient-based learning applied to document recognition";
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), ch. 9.
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
@@ -75,7 +116,27 @@ class Flatten(Module):
 
 
 class Dropout(Module):
-    """Inverted dropout in training mode (``self.training``), the identity in eval mode."""
+    """Inverted dropout (``F.dropout``) in training mode, the identity in evaluation mode.
+
+        y = x ⊙ m / (1 − p),   m_i ~ Bernoulli(1 − p)
+
+    Args:
+        p: the probability of zeroing an element, in [0, 1].
+        inplace: accepted for PyTorch compatibility and ignored.
+        generator: a NumPy generator for the masks (default: the global one).
+
+    Shape:
+        Output as the input, any shape.
+
+    Backward:
+        The gradient passes where the element was kept, scaled by 1/(1 − p), and is zero where
+        it was dropped.
+
+    References:
+        Srivastava, Hinton, Krizhevsky, Sutskever & Salakhutdinov 2014, "Dropout: a simple way
+        to prevent neural networks from overfitting";
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), §7.12.
+    """
 
     def __init__(self, p: float = 0.5, inplace: bool = False,
                  generator: np.random.Generator | None = None):
@@ -91,8 +152,29 @@ class Dropout(Module):
 
 
 class Dropout2d(Dropout):
-    """Channel dropout: each whole feature map of (N, C, H, W) is zeroed with probability p in
-    training mode (the rest scaled by 1/(1 − p)); the identity in eval mode."""
+    """Channel dropout (``F.dropout2d``): whole feature maps zeroed in training mode.
+
+        y[n, c] = x[n, c] · m[n, c] / (1 − p),   m[n, c] ~ Bernoulli(1 − p)
+
+    The identity in evaluation mode. Neighbouring pixels are strongly correlated, so dropping
+    whole maps regularises a convolutional layer where dropping single pixels hardly does.
+
+    Args:
+        p: the probability of zeroing a channel, in [0, 1].
+        inplace: accepted for PyTorch compatibility and ignored.
+        generator: a NumPy generator for the masks (default: the global one).
+
+    Shape:
+        Input (N, C, H, W) (channels at dim 1); output the same.
+
+    Backward:
+        The gradient passes through the kept channels, scaled by 1/(1 − p); dropped channels
+        get zero.
+
+    References:
+        Tompson, Goroshin, Jain, LeCun & Bregler 2015, "Efficient object localization using
+        convolutional networks".
+    """
 
     def forward(self, input: Any) -> Any:
         return dropout2d(input, self.p, self.training, generator=self.generator)

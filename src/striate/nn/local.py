@@ -16,12 +16,41 @@ from .module import Module, Parameter
 
 
 class LocallyConnected2d(Module):
-    """``F.locally_connected2d`` as a layer: one (out_channels, in_channels, kh, kw) filter bank
-    per output position, so it needs the ``input_size`` (H, W) to know how many.
+    """Locally connected layer (``F.locally_connected2d``): a convolution without weight sharing.
 
-    ``weight`` (out_h, out_w, out_channels, in_channels, kh, kw), position-major so that each
-    position's bank is one contiguous matrix; ``bias`` (out_channels, out_h, out_w), one value
-    per output unit, or None.  Both start as Conv2d's do, U(±1/√(in_channels·kh·kw)).
+        out[n, o, i, j] = b[o, i, j] + Σ_{c, p, q} W[i, j, o, c, p, q] · x̃[n, c, i·s + p, j·s + q]
+
+    One (out_channels, in_channels, kh, kw) filter bank per output position, so the layer needs
+    the ``input_size`` (H, W) to know how many.
+
+    Args:
+        in_channels: C.
+        out_channels: O.
+        input_size: (H, W) of the input, an int or a pair.
+        kernel_size: (kh, kw), an int or a pair.
+        stride: an int or a pair.
+        padding: an int or a pair of zeros added on each side.
+        bias: learn a bias per output unit.
+        dtype: the parameters' dtype.
+        generator: a NumPy generator for the initial weights (default: the global one).
+
+    Attributes:
+        weight: (Ho, Wo, O, C, kh, kw), position-major so that each position's bank is one
+            contiguous matrix; drawn from U(±1/√(C·kh·kw)), as ``Conv2d``'s.
+        bias: (O, Ho, Wo), one value per output unit, likewise, or None.
+
+    Shape:
+        Input (N, C, H, W); output (N, O, Ho, Wo), Ho = ⌊(H + 2·padding − kh) / stride⌋ + 1.
+
+    Backward:
+        Each position is its own matrix product on its unfolded window: its weight gradient
+        correlates that window with the output gradient, and the window gradients are folded
+        back onto the input where windows overlap.
+
+    References:
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), §9.5;
+        Taigman, Yang, Ranzato & Wolf 2014, "DeepFace: closing the gap to human-level
+        performance in face verification".
     """
 
     def __init__(self, in_channels: int, out_channels: int, input_size: Any, kernel_size: Any,

@@ -116,21 +116,99 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch normalisation over (N, C) or (N, C, L) inputs, per channel C."""
+    """Batch normalisation of (N, C) or (N, C, L) inputs, per channel C (``F.batch_norm``).
+
+        y = γ · (x − μ) / √(σ² + ε) + β
+
+    In training μ and σ² are the channel's mean and biased variance over the batch (and L), and
+    the running statistics move towards them; in evaluation the running statistics are used.
+
+    Args:
+        num_features: C, the number of channels (or features).
+        eps: ε in the denominator.
+        momentum: the step of the running statistics (None: their cumulative average).
+        affine: whether γ and β are learned (as in :class:`BatchNorm2d`).
+        track_running_stats: whether running statistics are kept at all.
+        dtype: of the parameters and the buffers.
+        bias: keyword-only; False drops β.
+
+    Shape:
+        Input (N, C) or (N, C, L); output the same.
+
+    Backward:
+        In training the statistics depend on every input of the channel, so the input gradient
+        is the output gradient scaled by γ/σ̂ minus its mean and minus its projection on x̂;
+        γ gets Σ g·x̂ and β gets Σ g (see ``F.batch_norm``).
+
+    References:
+        Ioffe & Szegedy 2015, "Batch normalization: accelerating deep network training by
+        reducing internal covariate shift".
+    """
 
     _ranks = (2, 3)
     _layout = "(N, C) or (N, C, L)"
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch normalisation over (N, C, H, W) inputs, per channel C (over N, H and W)."""
+    """Batch normalisation of (N, C, H, W) inputs, per channel C over N, H and W (``F.batch_norm``).
+
+        y = γ · (x − μ) / √(σ² + ε) + β
+
+    In training μ and σ² are the channel's mean and biased variance over the batch and the
+    positions, and the running statistics move towards them; in evaluation the running
+    statistics are used, so the layer becomes a fixed affine map per channel (which
+    ``nn.utils.fuse_conv_bn`` folds into the preceding convolution).
+
+    Args:
+        num_features: C.
+        eps: ε, added to the variance.
+        momentum: how far the running statistics move per batch; None for a cumulative
+            average (1/number of batches).
+        affine: learn γ (``weight``, ones) and β (``bias``, zeros).
+        track_running_stats: keep ``running_mean``, ``running_var`` and
+            ``num_batches_tracked`` (else evaluation uses the batch's statistics too).
+        dtype: the parameters' and buffers' dtype.
+        bias: keyword-only; False keeps γ but drops β (PyTorch 2.13).
+
+    Shape:
+        Input (N, C, H, W); output the same.
+
+    Backward:
+        In training the input gradient is the output gradient scaled by γ/σ̂ minus its mean and
+        minus its projection on x̂, per channel; γ gets Σ g·x̂ and β gets Σ g (see
+        ``F.batch_norm``).
+
+    References:
+        Ioffe & Szegedy 2015, "Batch normalization: accelerating deep network training by
+        reducing internal covariate shift".
+    """
 
     _ranks = (4,)
     _layout = "(N, C, H, W)"
 
 
 class LocalResponseNorm(Module):
-    """``F.local_response_norm`` as a layer (AlexNet's cross-map normalisation)."""
+    """Local response normalisation across channels, AlexNet's (``F.local_response_norm``).
+
+        b_c = a_c / (k + α/n · Σ_{j near c} a_j²)^β,   n = ``size`` neighbouring channels
+
+    Args:
+        size: n, the number of neighbouring channels summed over.
+        alpha: α, the scale of the sum (divided by n).
+        beta: β, the exponent.
+        k: the additive constant.
+
+    Shape:
+        Input (N, C, *); output the same.
+
+    Backward:
+        Each input gets its gradient through its own divisor and through the divisors of the
+        channels whose window holds it (see ``F.local_response_norm``).
+
+    References:
+        Krizhevsky, Sutskever & Hinton 2012, "ImageNet classification with deep
+        convolutional neural networks", §3.3.
+    """
 
     def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
         super().__init__()
@@ -144,7 +222,31 @@ class LocalResponseNorm(Module):
 
 
 class LocalContrastNorm(Module):
-    """``F.local_contrast_norm`` as a layer (Jarrett et al. 2009): subtractive then divisive."""
+    """Local contrast normalisation (``F.local_contrast_norm``): subtractive, then divisive.
+
+        v = x − G(Σ_j x_j),   σ = √G(Σ_j v_j²),   y = v / max(mean σ, σ, ε)
+
+    G a normalised Gaussian window over neighbouring positions and all maps: the features then
+    answer local contrast, not brightness.
+
+    Args:
+        kernel_size: the window, odd: an int or (kh, kw).
+        sigma: the Gaussian's standard deviation in pixels (default: a quarter of the larger
+            side).
+        eps: floor of the divisor.
+
+    Shape:
+        Input (N, C, H, W); output the same.
+
+    Backward:
+        Through the division (to v and to the divisor, which reaches the local spread σ or its
+        mean), the local variance, and the subtraction, which is its own adjoint (see
+        ``F.local_contrast_norm``).
+
+    References:
+        Jarrett, Kavukcuoglu, Ranzato & LeCun 2009, "What is the best multi-stage
+        architecture for object recognition?".
+    """
 
     def __init__(self, kernel_size: int | tuple[int, int] = 9, sigma: float | None = None,
                  eps: float = 1e-8):
@@ -159,7 +261,27 @@ class LocalContrastNorm(Module):
 
 
 class BrightnessNorm(Module):
-    """``F.brightness_norm`` as a layer: x_i / (κ + λ Σ_j x_j²)^μ over neighbouring maps."""
+    """Brightness normalisation (``F.brightness_norm``), meant to follow rectified linear units.
+
+        y_i = x_i / (κ + λ · Σ_j x_j²)^μ,   the sum over neighbouring maps j
+
+    Args:
+        kappa: κ, the additive constant.
+        lam: λ, the scale of the sum (not divided by the window size).
+        mu: μ, the exponent.
+        size: the number of neighbouring maps summed over; None for all of them.
+
+    Shape:
+        Input (N, C, *); output the same.
+
+    Backward:
+        As local response normalisation: through each input's own divisor and the divisors of
+        the maps whose window holds it (see ``F.brightness_norm``).
+
+    References:
+        Krizhevsky, Sutskever & Hinton 2012, "ImageNet classification with deep
+        convolutional neural networks", §3.3.
+    """
 
     def __init__(self, kappa: float = 2.0, lam: float = 1e-4, mu: float = 0.75,
                  size: int | None = 5):

@@ -9,8 +9,28 @@ from .module import Module
 
 
 class SubtractiveNorm2d(Module):
-    """``F.subtractive_norm`` as a layer: x minus its Gaussian-weighted local mean over the
-    ``kernel_size`` neighbourhood and all maps (the first half of ``LocalContrastNorm``)."""
+    """Subtractive normalisation (``F.subtractive_norm``): x minus its local mean.
+
+        v = x − G(Σ_j x_j),   G a normalised Gaussian window over positions and all maps
+
+    The first half of ``LocalContrastNorm``, as a layer of its own.
+
+    Args:
+        kernel_size: the window, odd: an int or (kh, kw).
+        sigma: the Gaussian's standard deviation in pixels (default: a quarter of the larger
+            side).
+
+    Shape:
+        Input (N, C, H, W); output the same.
+
+    Backward:
+        The map is linear and symmetric, so the gradient loses its local mean the same way:
+        ∂L/∂x = g − G(Σ_j g_j).
+
+    References:
+        Jarrett, Kavukcuoglu, Ranzato & LeCun 2009, "What is the best multi-stage
+        architecture for object recognition?".
+    """
 
     def __init__(self, kernel_size: int | tuple[int, int] = 9, sigma: float | None = None):
         super().__init__()

@@ -143,6 +143,10 @@ def adaptive_avg_pool2d(input: Any, output_size: Any):
     Output row i averages input rows ⌊i·H/H_out⌋ to ⌈(i+1)·H/H_out⌉ − 1 (columns likewise), so
     a network can end in a fixed-size head on images of any size.
 
+    Args:
+        input: (N, C, H, W), or unbatched (C, H, W).
+        output_size: (H_out, W_out), or an int for both; None in a place keeps that side.
+
     Shape:
         input (N, C, H, W) or (C, H, W); ``output_size`` an int or (H_out, W_out), None keeping
         that side; output (N, C, H_out, W_out).
@@ -161,6 +165,11 @@ def adaptive_avg_pool2d(input: Any, output_size: Any):
 def adaptive_max_pool2d(input: Any, output_size: Any, return_indices: bool = False):
     """Max pooling to a fixed output size, whatever the input size (windows as
     ``adaptive_avg_pool2d``); ``return_indices`` also returns the flat index of each maximum.
+
+    Args:
+        input: (N, C, H, W), or unbatched (C, H, W).
+        output_size: (H_out, W_out), or an int for both; None in a place keeps that side.
+        return_indices: also return the flat index h·W + w of each maximum (int64).
 
     Shape:
         input (N, C, H, W) or (C, H, W); output (N, C, H_out, W_out).

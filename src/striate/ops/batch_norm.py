@@ -244,10 +244,17 @@ def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = No
 
     Args:
         input: (N, C) or (N, C, *).
-        running_mean, running_var: (C,), updated in place in training; may be None there.
-        weight, bias: γ and β, (C,) or None (1 and 0).
-        residual, relu: beyond PyTorch: max(batch_norm(x) + residual, 0) as one op, which
-            ``nn.utils.fuse`` uses for a residual block.
+        running_mean: (C,), updated in place in training; may be None there.
+        running_var: (C,), likewise (the unbiased variance).
+        weight: γ, (C,) or None (1).
+        bias: β, (C,) or None (0).
+        training: normalise with the batch's statistics (and update the running ones).
+        momentum: how far the running statistics move towards the batch's.
+        eps: ε, added to the variance.
+        residual: beyond PyTorch: a tensor added after the normalisation, so that
+            max(batch_norm(x) + residual, 0) is one op, which ``nn.utils.fuse`` uses for a
+            residual block.
+        relu: rectify the result, max(·, 0), in the same op.
 
     Shape:
         output as the input.

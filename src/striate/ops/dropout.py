@@ -56,10 +56,33 @@ def _mask_like(data: Any, shape: tuple[int, ...], p: float,
 
 def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False,
             generator: np.random.Generator | None = None):
-    """Zero each element with probability p and scale the rest by 1/(1 − p) (training only).
+    """Inverted dropout: zero each element with probability p, scale the rest by 1/(1 − p).
 
-    The identity when ``training`` is False or p = 0; all zeros when p = 1.  ``inplace`` is
-    accepted for PyTorch compatibility and ignored.
+        y = x ⊙ m / (1 − p),   m_i ~ Bernoulli(1 − p) independently   (training only)
+
+    Dropping units at random keeps them from co-adapting: each must be useful with a random
+    subset of the others, which acts like averaging an exponential number of thinned networks.
+    Scaling by 1/(1 − p) in training keeps every unit's expected value, so evaluation is the
+    identity.
+
+    Args:
+        input: a tensor of any shape.
+        p: the probability of zeroing an element, in [0, 1]; p = 1 gives all zeros.
+        training: drop only when True; otherwise (or with p = 0) the identity.
+        inplace: accepted for PyTorch compatibility and ignored.
+        generator: a NumPy generator for the mask (default: the global one, ``st.manual_seed``).
+
+    Shape:
+        Output as the input.
+
+    Backward:
+        The gradient passes where the element was kept, scaled the same way, and is zero where
+        it was dropped: ∂L/∂x = g ⊙ m / (1 − p).
+
+    References:
+        Srivastava, Hinton, Krizhevsky, Sutskever & Salakhutdinov 2014, "Dropout: a simple way
+        to prevent neural networks from overfitting"; Goodfellow, Bengio & Courville, "Deep
+        Learning" (2016), §7.12.
     """
     check_p("dropout", p)
     if not training or p == 0.0:
@@ -70,15 +93,32 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
 
 def dropout2d(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False,
               generator: np.random.Generator | None = None):
-    """Zero each whole channel of (N, C, H, W) with probability p and scale the rest by
-    1/(1 − p) (training only): y = x ⊙ m, ∂L/∂x = g ⊙ m, with one mask value per (n, c)
-    broadcast over the spatial axes.
+    """Channel dropout: zero each whole feature map with probability p, scale the rest by 1/(1 − p).
 
-    Neighbouring pixels of a feature map are strongly correlated, so dropping single pixels
-    hardly regularises a convolutional layer; dropping whole maps does (Tompson et al., 2015).
-    The channels are dim 1 of any input of 2 or more dims (a 3-D input is (N, C, L), as PyTorch
-    reads it today).  The identity when ``training`` is False or p = 0; ``inplace`` is accepted
-    and ignored.
+        y[n, c] = x[n, c] · m[n, c] / (1 − p),   m[n, c] ~ Bernoulli(1 − p)   (training only)
+
+    One mask value per (sample, channel), broadcast over the spatial axes. Neighbouring pixels
+    of a feature map are strongly correlated, so dropping single pixels hardly regularises a
+    convolutional layer; dropping whole maps does.
+
+    Args:
+        input: (N, C, H, W), or any input of 2 or more dims with the channels at dim 1 (a 3-D
+            input is (N, C, L), as PyTorch reads it today).
+        p: the probability of zeroing a channel, in [0, 1].
+        training: drop only when True; otherwise (or with p = 0) the identity.
+        inplace: accepted for PyTorch compatibility and ignored.
+        generator: a NumPy generator for the mask (default: the global one).
+
+    Shape:
+        Output as the input.
+
+    Backward:
+        As for :func:`dropout`, with the channel's mask: ∂L/∂x[n, c] = g[n, c] · m[n, c] / (1 − p).
+
+    References:
+        Tompson, Goroshin, Jain, LeCun & Bregler 2015, "Efficient object localization using
+        convolutional networks"; Srivastava et al. 2014, "Dropout: a simple way to prevent
+        neural networks from overfitting".
     """
     check_p("dropout2d", p)
     if not training or p == 0.0:

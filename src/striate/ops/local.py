@@ -82,10 +82,37 @@ class LocallyConnected2d(Function):
 
 def locally_connected2d(input: Any, weight: Any, bias: Any = None, stride: Any = 1,
                         padding: Any = 0):
-    """Locally connected layer on (N, C, H, W): a correlation whose filters differ
-    at every output position.  ``weight`` (Ho, Wo, O, C, kh, kw), ``bias`` (O, Ho, Wo) or None;
-    Ho, Wo must be the output size that ``stride`` and ``padding`` give.  See
-    :class:`LocallyConnected2d`."""
+    """Locally connected layer: a convolution whose filters differ at every output position.
+
+        out[n, o, i, j] = b[o, i, j] + Σ_{c, p, q} W[i, j, o, c, p, q] · x̃[n, c, i·s + p, j·s + q]
+
+    with x̃ the zero-padded input and s the stride. Each output unit still sees only a small
+    window of the input (local receptive fields), but no weight is shared between positions:
+    useful where different parts of an aligned image need different features (faces), at the
+    price of Ho·Wo times a convolution's parameters.
+
+    Args:
+        input: (N, C, H, W).
+        weight: (Ho, Wo, O, C, kh, kw), one (O, C, kh, kw) filter bank per output position.
+        bias: (O, Ho, Wo), one value per output unit, or None.
+        stride: an int or an (h, w) pair.
+        padding: an int or an (h, w) pair of zeros added on each side.
+
+    Shape:
+        Output (N, O, Ho, Wo), with Ho = ⌊(H + 2·padding − kh) / stride⌋ + 1 and Wo likewise;
+        the weight's first two dims must be that size.
+
+    Backward:
+        Each position is its own small matrix product Y_l = W_l X̂_l on the unfolded window
+        X̂_l, so its weight gradient is G_l X̂_lᵀ, the window's gradient W_lᵀ G_l, folded back
+        onto the input where windows overlap (col2im), and the bias gradient the output
+        gradient summed over the batch (:class:`LocallyConnected2d`).
+
+    References:
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), §9.5 (unshared convolution);
+        Taigman, Yang, Ranzato & Wolf 2014, "DeepFace: closing the gap to human-level
+        performance in face verification".
+    """
     op = "locally_connected2d"
     expect_rank(op, "input", input, 4, "(N, C, H, W)")
     expect_float(op, "input", input)

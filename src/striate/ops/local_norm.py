@@ -94,12 +94,34 @@ def _window_size(op: str, size: Any) -> int:
 
 def local_response_norm(input: Any, size: int, alpha: float = 1e-4, beta: float = 0.75,
                         k: float = 1.0):
-    """PyTorch's ``F.local_response_norm`` (Krizhevsky et al. 2012) on (N, C, *) inputs:
+    """Local response normalisation across channels (AlexNet's), as PyTorch's.
 
-        b_c = a_c / (k + α/n · Σ_{j=c−⌊n/2⌋}^{c+⌊(n−1)/2⌋} a_j²)^β,   n = size,
+        b_c = a_c / (k + α/n · Σ_{j=c−⌊n/2⌋}^{c+⌊(n−1)/2⌋} a_j²)^β,   n = ``size``
 
-    channels outside [0, C) counting as zeros (so an even n looks one map further back than
-    forward, and the divisor n stays fixed at the borders).  See :class:`ChannelWindowNorm`.
+    Each activity is divided by a power of the energy of the n neighbouring maps at the same
+    position, a form of lateral inhibition: maps compete, and a large response damps its
+    neighbours. Channels outside [0, C) count as zeros, so an even n looks one map further back
+    than forward, and the divisor n stays fixed at the borders.
+
+    Args:
+        input: (N, C, *), at least 3 dimensions; the channels are dim 1.
+        size: n, the number of neighbouring channels summed over.
+        alpha: α, the scale of the sum (divided by n).
+        beta: β, the exponent.
+        k: the additive constant, which keeps the divisor away from zero.
+
+    Shape:
+        Input (N, C, *); output the same.
+
+    Backward:
+        Each input reaches the output twice: directly, through its own divisor, and through
+        the divisors of the channels whose window holds it, ∂L/∂a_j = g_j · d_j^(−β) −
+        2αβ/n · a_j · Σ_{c : j ∈ W(c)} g_c · b_c / d_c, with d_c the divisor of channel c
+        (:class:`ChannelWindowNorm`).
+
+    References:
+        Krizhevsky, Sutskever & Hinton 2012, "ImageNet classification with deep convolutional
+        neural networks", §3.3.
     """
     x = unwrap(input)
     size = _window_size("local_response_norm", size)
@@ -110,15 +132,34 @@ def local_response_norm(input: Any, size: int, alpha: float = 1e-4, beta: float 
 
 def brightness_norm(input: Any, kappa: float = 2.0, lam: float = 1e-4, mu: float = 0.75,
                     size: int | None = 5):
-    """Brightness normalisation (Krizhevsky et al. 2012), meant to follow rectified linear units:
+    """Brightness normalisation, meant to follow rectified linear units.
 
-        y_i = x_i / (κ + λ · Σ_j x_j²)^μ,   the sum over maps j at the same position (x, y).
+        y_i = x_i / (κ + λ · Σ_j x_j²)^μ,   the sum over maps j at the same position
 
-    The sum may run over all maps; the defaults κ=2, λ=1e-4, μ=0.75, n=5 are those of
-    Krizhevsky et al. (2012), where the sum runs over the n maps adjacent to i.  ``size`` picks
-    that window (the same one as :func:`local_response_norm`: ⌊n/2⌋ maps before i, ⌊(n−1)/2⌋
-    after, zeros beyond the ends); ``size=None`` sums over every map.
-    Unlike LRN, λ is not divided by n.  Backward: see :class:`ChannelWindowNorm`.
+    Like :func:`local_response_norm`, each activity is divided by a power of the energy of its
+    neighbouring maps, so that a strong response damps its neighbours; unlike it, λ is not
+    divided by the window size, and the sum may run over every map. The defaults κ = 2,
+    λ = 10⁻⁴, μ = 0.75 and a window of 5 maps are those of Krizhevsky et al. (2012).
+
+    Args:
+        input: (N, C, *), at least 3 dimensions; the channels are dim 1.
+        kappa: κ, the additive constant.
+        lam: λ, the scale of the sum.
+        mu: μ, the exponent.
+        size: the window: ⌊size/2⌋ maps before i and ⌊(size−1)/2⌋ after, zeros beyond the
+            ends; None sums over every map.
+
+    Shape:
+        Input (N, C, *); output the same.
+
+    Backward:
+        As for :func:`local_response_norm`: each input gets its gradient through its own
+        divisor and, with the factor −2λμ·x_j, through the divisors of the maps whose window
+        holds it (:class:`ChannelWindowNorm`).
+
+    References:
+        Krizhevsky, Sutskever & Hinton 2012, "ImageNet classification with deep convolutional
+        neural networks", §3.3.
     """
     x = unwrap(input)
     _expect_channels_first("brightness_norm", x)
@@ -225,15 +266,46 @@ class LocalContrastNorm(Function):
 
 def local_contrast_norm(input: Any, kernel_size: int | tuple[int, int] = 9,
                         sigma: float | None = None, eps: float = 1e-8):
-    """Subtractive then divisive local contrast normalisation (Jarrett et al. 2009).
+    """Local contrast normalisation: subtract the local mean, then divide by the local spread.
 
-    ``kernel_size`` (odd, an int or (kh, kw)) defaults to Jarrett's 9×9 window; ``sigma`` (in
-    pixels) defaults to a quarter of the larger side, as ``kernels.gaussian.gaussian_window``.
-    Unlike a literal reading of the formula, whose un-normalised K_G summed over all maps would
-    subtract C local means, the window is normalised over maps and positions (Σ_{j,p,q} w = 1), so a
-    constant image becomes zero away from the borders.  ``eps`` floors the divisor max(c, σ) so an
-    all-zero sample gives 0 rather than 0/0; there the layer is y = v/ε, so its gradient is of order
-    1/ε.  See :class:`LocalContrastNorm`.
+    Each position of each map loses the Gaussian-weighted mean of its neighbourhood over all
+    maps, and is then divided by the Gaussian-weighted standard deviation there, unless that is
+    below the image's average one:
+
+        v = x − G(Σ_j x_j),   σ = √G(Σ_j v_j²),   c = mean over positions of σ,
+        y = v / max(c, σ, ε)
+
+    where G is the convolution with a normalised Gaussian window w spread over the C maps
+    (Σ_{j,p,q} w = 1, zero padding, output as large as the input). The layer makes the features
+    respond to local contrast and edges rather than to brightness and lighting, which is what
+    Jarrett et al. found to matter most in their multi-stage recognition systems.
+
+    Unlike a literal reading of Jarrett's formula, whose un-normalised window summed over all
+    maps would subtract C local means, the window is normalised over maps and positions, so a
+    constant image becomes zero away from the borders.
+
+    Args:
+        input: (N, C, H, W).
+        kernel_size: the window, odd: an int or (kh, kw); Jarrett's 9×9 by default.
+        sigma: the Gaussian's standard deviation in pixels (default: a quarter of the larger
+            side of the window).
+        eps: floor of the divisor, so that an all-zero sample gives 0 rather than 0/0 (there the
+            layer is y = v/ε, and its gradient of order 1/ε).
+
+    Shape:
+        Input (N, C, H, W); output the same.
+
+    Backward:
+        The gradient first passes the division: g/D to v, and to the divisor D the sum over maps
+        of −g·y/D, which reaches σ where σ ≥ c and otherwise the average c (so every position
+        shares it); from σ it goes back through the local variance to v (2v times the window
+        filtered gradient), and finally through the subtraction, which is linear and symmetric:
+        ∂L/∂x = ∂L/∂v − G(Σ_j ∂L/∂v_j). The formulas: :class:`LocalContrastNorm`.
+
+    References:
+        Jarrett, Kavukcuoglu, Ranzato & LeCun 2009, "What is the best multi-stage architecture
+        for object recognition?"; Pinto, Cox & DiCarlo 2008, "Why is real-world visual object
+        recognition hard?".
     """
     op = "local_contrast_norm"
     taps_h, taps_w = _map_window_taps(op, input, kernel_size, sigma)
@@ -285,9 +357,31 @@ class SubtractiveNorm(Function):
 
 def subtractive_norm(input: Any, kernel_size: int | tuple[int, int] = 9,
                      sigma: float | None = None):
-    """The subtractive step of local contrast normalisation on its own (Jarrett et al. 2009):
-    x minus its Gaussian-weighted local mean over neighbouring positions and all maps.
-    ``kernel_size`` (odd) and ``sigma`` as :func:`local_contrast_norm`.  See
-    :class:`SubtractiveNorm`."""
+    """Subtractive normalisation: each value minus the Gaussian-weighted mean of its neighbourhood.
+
+        v[n, i, j, k] = x[n, i, j, k] − Σ_{i', p, q} w[p, q] · x[n, i', j + p, k + q]
+
+    with w a normalised Gaussian window spread evenly over the C maps (Σ_{i', p, q} w = 1, zero
+    padding, output as large as the input). It is the first step of :func:`local_contrast_norm`
+    on its own: it removes the local mean, so that what follows (the divisive step, or a
+    classifier) sees local contrast rather than brightness.
+
+    Args:
+        input: (N, C, H, W).
+        kernel_size: the window, odd: an int or (kh, kw); 9×9 by default, as Jarrett et al.
+        sigma: the Gaussian's standard deviation in pixels (default: a quarter of the larger
+            side of the window).
+
+    Shape:
+        Input (N, C, H, W); output the same.
+
+    Backward:
+        The map is linear and its window symmetric, so it is its own adjoint: the gradient
+        loses its own local mean in the same way, ∂L/∂x = g − Σ_{i'} G(g_{i'}).
+
+    References:
+        Jarrett, Kavukcuoglu, Ranzato & LeCun 2009, "What is the best multi-stage architecture
+        for object recognition?".
+    """
     taps_h, taps_w = _map_window_taps("subtractive_norm", input, kernel_size, sigma)
     return SubtractiveNorm.apply(input, taps_h=taps_h, taps_w=taps_w)

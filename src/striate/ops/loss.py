@@ -276,8 +276,39 @@ def _check_class_input(op: str, input: Any, target: Any, weight: Any) -> bool:
 
 def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0):
-    """Cross-entropy of logits (N, C, ...) against class labels (N, ...) or class probabilities
-    of input's shape; log-softmax and loss in one op (see :class:`CrossEntropy`)."""
+    """Cross-entropy of logits against class labels or class probabilities (softmax included).
+
+        ℓ_i = −Σ_c w_c · y_ic · ln p_ic,   p_i = softmax(x_i),
+        y_i = (1 − ε) · target_i + ε / C   (target_i one-hot for a class label)
+
+    The negative log-likelihood of the right class under the model's softmax: it is small when
+    the model gives the right class a high probability and grows without bound as that
+    probability goes to 0. Label smoothing (ε > 0) moves a little of each target's mass to the
+    other classes, which keeps the logits from growing without end.
+
+    Args:
+        input: logits (N, C), or (N, C, d1, ...) for a score per position.
+        target: class indices (N) or (N, d1, ...), int64 in [0, C) or ``ignore_index``; or
+            class probabilities of the input's shape.
+        weight: (C,) a weight per class, or None (all 1).
+        ignore_index: a label whose elements count neither in the loss nor in the mean.
+        reduction: 'mean' (over the elements, or over Σ w[target] with weights), 'sum' or
+            'none'.
+        label_smoothing: ε in [0, 1].
+
+    Shape:
+        Output a scalar, or with ``reduction='none'`` the target's shape (N) or (N, d1, ...).
+
+    Backward:
+        Softmax and loss in one op make the gradient simple and stable: ∂ℓ_i/∂x_ic =
+        s_i · p_ic − w_c · y_ic with s_i = Σ_c w_c · y_ic; without weights, under 'mean',
+        that is the familiar (p − y)/N. The formulas: :class:`CrossEntropy`.
+
+    References:
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), §6.2.2.3 (softmax units);
+        Bishop, "Pattern Recognition and Machine Learning" (2006), §4.3.4; Szegedy et al. 2016,
+        "Rethinking the Inception architecture for computer vision" (label smoothing).
+    """
     op = "cross_entropy"
     check_reduction(op, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
@@ -294,7 +325,31 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, ignore_index: int
 
 def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100,
              reduction: str = "mean"):
-    """Negative log-likelihood of log-probabilities (N, C, ...) against class labels (N, ...)."""
+    """Negative log-likelihood of log-probabilities against class labels.
+
+        ℓ_i = −w[t_i] · x[i, t_i]   (0 where t_i = ``ignore_index``)
+
+    The loss to put after ``log_softmax``: together they are :func:`cross_entropy`. It picks,
+    for each sample, the log-probability the model gave its true class.
+
+    Args:
+        input: log-probabilities (N, C), or (N, C, d1, ...).
+        target: class indices (N) or (N, d1, ...), int64 in [0, C) or ``ignore_index``.
+        weight: (C,) a weight per class, or None (all 1).
+        ignore_index: a label whose elements count neither in the loss nor in the mean.
+        reduction: 'mean' (dividing by Σ_i w[t_i]), 'sum' or 'none'.
+
+    Shape:
+        Output a scalar, or with ``reduction='none'`` the target's shape.
+
+    Backward:
+        Only the true class's entry of each sample gets a gradient: ∂ℓ_i/∂x[i, t_i] = −w[t_i],
+        0 elsewhere (divided by Σ_i w[t_i] under 'mean').
+
+    References:
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), §5.5 (maximum likelihood) and
+        §6.2.2.3; Bishop, "Pattern Recognition and Machine Learning" (2006), §4.3.4.
+    """
     op = "nll_loss"
     check_reduction(op, reduction)
     target = unwrap(target)
@@ -320,14 +375,58 @@ def _check_pair(op: str, input: Any, target: Any, same_shape: bool) -> None:
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean"):
-    """Mean squared error (the L2 loss); target may require grad too."""
+    """Mean squared error, the L2 loss.
+
+        ℓ_i = (x_i − y_i)²,   then the mean (or sum) over the elements
+
+    The loss of least squares: minimising it fits the conditional mean of the target, the
+    maximum-likelihood estimate under Gaussian noise. Large errors weigh quadratically.
+
+    Args:
+        input: any shape.
+        target: the input's shape; it may require a gradient too.
+        reduction: 'mean', 'sum' or 'none'.
+
+    Shape:
+        Output a scalar, or with ``reduction='none'`` the input's shape.
+
+    Backward:
+        ∂ℓ_i/∂x_i = 2(x_i − y_i) and ∂ℓ_i/∂y_i = −2(x_i − y_i), divided by the number of
+        elements under 'mean'.
+
+    References:
+        Bishop, "Pattern Recognition and Machine Learning" (2006), §1.2.5 and §3.1.1;
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), §5.5.1.
+    """
     check_reduction("mse_loss", reduction)
     _check_pair("mse_loss", input, target, same_shape=False)
     return MSELoss.apply(input, target, reduction=reduction)
 
 
 def l1_loss(input: Any, target: Any, reduction: str = "mean"):
-    """Mean absolute error."""
+    """Mean absolute error, the L1 loss.
+
+        ℓ_i = |x_i − y_i|,   then the mean (or sum) over the elements
+
+    Minimising it fits the conditional median of the target rather than its mean, so it is
+    less sensitive to outliers than :func:`mse_loss`: every error pulls with the same force.
+
+    Args:
+        input: the predictions, of any shape (*).
+        target: (*) as well, and differentiable like the input.
+        reduction: how the elements' losses combine: their 'mean', their 'sum', or 'none'.
+
+    Shape:
+        Output (), or (*) unreduced.
+
+    Backward:
+        The sign of the error: ∂ℓ_i/∂x_i = sgn(x_i − y_i) (0 where they are equal) and
+        ∂ℓ_i/∂y_i = −sgn(x_i − y_i), divided by the number of elements under 'mean'.
+
+    References:
+        Hastie, Tibshirani & Friedman, "The Elements of Statistical Learning" (2009), §10.6;
+        Goodfellow, Bengio & Courville, "Deep Learning" (2016), §6.2.1.2.
+    """
     check_reduction("l1_loss", reduction)
     _check_pair("l1_loss", input, target, same_shape=False)
     return L1Loss.apply(input, target, reduction=reduction)
@@ -335,7 +434,34 @@ def l1_loss(input: Any, target: Any, reduction: str = "mean"):
 
 def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None,
                                      reduction: str = "mean", pos_weight: Any = None):
-    """Binary cross-entropy of logits against targets in [0, 1] (see :class:`BCEWithLogits`)."""
+    """Binary cross-entropy of logits against targets in [0, 1] (sigmoid included).
+
+        ℓ_i = −w_i · [pos_weight · y_i · ln σ(x_i) + (1 − y_i) · ln(1 − σ(x_i))]
+
+    Each element is an independent yes/no question (multi-label classification): σ(x_i) is the
+    model's probability of "yes". Computed from the logits in the log-sum-exp form, which never
+    overflows, instead of taking the log of a sigmoid that rounded to 0 or 1.
+
+    Args:
+        input: logits, any shape.
+        target: the input's shape, values in [0, 1].
+        weight: a weight per element, broadcast to the input, or None.
+        reduction: 'mean', 'sum' or 'none'.
+        pos_weight: a weight of the positive term per class (broadcast along the last dim), to
+            balance rare positives, or None.
+
+    Shape:
+        Output a scalar, or with ``reduction='none'`` the input's shape.
+
+    Backward:
+        Sigmoid and loss together give ∂ℓ_i/∂x_i = w_i · (σ(x_i) − y_i) without ``pos_weight``
+        (w_i · (l_i σ(x_i) − pos_weight · y_i) with it, l_i = 1 + (pos_weight − 1) y_i); the
+        target gets a gradient too, the weights none (:class:`BCEWithLogits`).
+
+    References:
+        Bishop, "Pattern Recognition and Machine Learning" (2006), §4.3.2 (logistic
+        regression); Goodfellow, Bengio & Courville, "Deep Learning" (2016), §6.2.2.2.
+    """
     op = "binary_cross_entropy_with_logits"
     check_reduction(op, reduction)
     _check_pair(op, input, target, same_shape=True)

@@ -264,6 +264,15 @@ def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
     shrinks the maps.  ``return_indices`` also returns, per output, the flat index h·W + w of
     its maximum (int64), as PyTorch does.
 
+    Args:
+        input: (N, C, H, W), or unbatched (C, H, W).
+        kernel_size: the window (kh, kw), an int or a pair.
+        stride: an int or a pair (default: ``kernel_size``, windows side by side).
+        padding: an int or a pair of −∞ added on each side, at most half the window.
+        dilation: an int or a pair: the spacing of the window's taps.
+        ceil_mode: round the output size up, so that a last partial window counts.
+        return_indices: also return the flat index h·W + w of each maximum (int64).
+
     Shape:
         input (N, C, H, W) or (C, H, W); output (N, C, H_out, W_out) with
         H_out = ⌊(H + 2·padding − dilation·(kh − 1) − 1) / stride⌋ + 1 (⌈·⌉ with ``ceil_mode``),
@@ -289,6 +298,16 @@ def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 
 
     D is kh·kw, or with ``count_include_pad=False`` the number of non-padding inputs in the
     window, or ``divisor_override``.
+
+    Args:
+        input: (N, C, H, W), or unbatched (C, H, W).
+        kernel_size: the window (kh, kw), an int or a pair.
+        stride: an int or a pair (default: ``kernel_size``).
+        padding: an int or a pair of zeros added on each side, at most half the window.
+        ceil_mode: round the output size up, so that a last partial window counts.
+        count_include_pad: divide by the whole window, padding included (else by the inputs
+            that are not padding).
+        divisor_override: divide by this number instead.
 
     Shape:
         input (N, C, H, W) or (C, H, W); output (N, C, H_out, W_out) with
@@ -316,6 +335,13 @@ def lp_pool2d(input: Any, norm_type: float, kernel_size: Any, stride: Any = None
     """2-D power-average (Lᵖ) pooling: y = (Σ_window xᵖ)^(1/p), with p = ``norm_type``.
 
     p = 1 is sum pooling, p = 2 L2 pooling, and p → ∞ tends to max pooling; no padding.
+
+    Args:
+        input: (N, C, H, W), or unbatched (C, H, W).
+        norm_type: p, the power.
+        kernel_size: the window (kh, kw), an int or a pair.
+        stride: an int or a pair (default: ``kernel_size``).
+        ceil_mode: round the output size up, so that a last partial window counts.
 
     Shape:
         input (N, C, H, W) or (C, H, W); output (N, C, H_out, W_out) with
@@ -347,10 +373,16 @@ def gaussian_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: A
     with Δ the offset from the window's centre and ``sigma`` σ (default max(kh, kw)/4);
     padding counts as zeros with their weights.
 
+    Args:
+        input: (N, C, H, W), or unbatched (C, H, W).
+        kernel_size: the window (kh, kw), an int or a pair.
+        stride: an int or a pair (default: ``kernel_size``).
+        padding: an int or a pair of zeros added on each side.
+        sigma: σ in pixels (default: max(kh, kw)/4).
+
     Shape:
         input (N, C, H, W) or (C, H, W); output (N, C, H_out, W_out) with
-        H_out = ⌊(H + 2·padding − kh) / stride⌋ + 1 (⌈·⌉ with ``ceil_mode``), W_out
-        likewise; ``stride`` defaults to ``kernel_size``.
+        H_out = ⌊(H + 2·padding − kh) / stride⌋ + 1, W_out likewise.
 
     Backward:
         Each input receives w[p, q] · g from every window it sits in, at its offset (p, q).

@@ -194,7 +194,30 @@ def reshape(x: Any, *shape: Any):
 
 
 def flatten(x: Any, start_dim: int = 0, end_dim: int = -1):
-    """Merge dims start_dim..end_dim into one (``torch.flatten``)."""
+    """Merge the dims ``start_dim``..``end_dim`` into one, as ``torch.flatten``.
+
+        (d0, …, d_s, …, d_e, …) → (d0, …, d_s · … · d_e, …)
+
+    No value moves: a reshape (a view of contiguous data). In a CNN, what turns the last
+    feature maps (N, C, H, W) into the vectors (N, C·H·W) that a fully connected classifier
+    takes.
+
+    Args:
+        x: a tensor of any shape.
+        start_dim: the first dim merged (negative counts from the end).
+        end_dim: the last dim merged.
+
+    Shape:
+        Input (*, d_s, …, d_e, *); output (*, d_s · … · d_e, *).
+
+    Backward:
+        The gradient is reshaped back to the input's shape; nothing else.
+
+    References:
+        LeCun et al. 1998, "Gradient-based learning applied to document recognition" (the
+        feature maps feeding the fully connected layers); Goodfellow, Bengio & Courville,
+        "Deep Learning" (2016), §9.
+    """
     shape = x.shape
     if not shape:
         return reshape(x, 1)
