@@ -186,10 +186,11 @@ def train(config: TrainConfig, resume: str | None = None, overwrite: bool = Fals
                             loss_fn=cross_entropy_loss(config.label_smoothing),
                             accumulate=config.accumulate, clip_grad_norm=config.clip_grad_norm,
                             eval_loss_fn=cross_entropy_loss(0.0))
+    tensorboard = None
     if config.tensorboard:
         from .tensorboard import log_to_tensorboard
 
-        log_to_tensorboard(trainer)
+        tensorboard = log_to_tensorboard(trainer)
     if checkpoint is not None:
         trainer.resume(checkpoint)
         print(f"resuming {run_dir} at epoch {trainer.epoch} of {config.epochs}")
@@ -199,6 +200,9 @@ def train(config: TrainConfig, resume: str | None = None, overwrite: bool = Fals
         trainer.fit(config.epochs)
     except NonFiniteLossError as e:
         raise UserError(str(e)) from None
+    finally:
+        if tensorboard is not None:  # its event file, closed however the run ends
+            tensorboard.close()
     seconds = time.perf_counter() - started
     if not dist.is_main_process():
         return {}

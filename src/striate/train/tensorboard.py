@@ -105,8 +105,10 @@ class TensorBoardLog:
         self._writer.flush()
 
 
-def log_to_tensorboard(trainer: Any) -> None:
+def log_to_tensorboard(trainer: Any) -> TensorBoardLog | None:
     """Make ``trainer`` write its metrics to ``RUN/tensorboard/`` too, if it writes the run
-    folder (rank 0 alone in a distributed job)."""
-    if trainer.writes_files:
-        trainer.log = TensorBoardLog(trainer.log, trainer, trainer.run_dir / FOLDER)
+    folder (rank 0 alone in a distributed job); the log, for the caller to close."""
+    if not trainer.writes_files:
+        return None
+    trainer.log = TensorBoardLog(trainer.log, trainer, trainer.run_dir / FOLDER)
+    return trainer.log
