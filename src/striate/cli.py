@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
+import os
 import signal
 import sys
 
@@ -60,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"{command}: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`striate ... | head`): stop quietly
+        _silence_stdout()
+        return 128 + signal.SIGPIPE
     except OSError as e:  # the system refused: disk full, permission denied, ...
         where = f"{e.filename}: " if e.filename else ""
         print(f"{command}: error: {where}{e.strerror or e}", file=sys.stderr)
@@ -68,6 +73,16 @@ def main(argv: list[str] | None = None) -> int:
         signum = getattr(e, "signum", signal.SIGINT)
         print(f"{command}: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
         return 128 + signum
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's flush at exit does not fail again on the
+    closed pipe (the recipe of Python's signal documentation)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # stdout is no file (captured)
+        pass
 
 
 if __name__ == "__main__":

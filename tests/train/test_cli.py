@@ -156,3 +156,18 @@ def test_train_with_the_step_options_on_the_command_line(tiny_fmnist, tmp_path):
     config = load_checkpoint(out / "last.safetensors").meta["config"]
     assert (config["accumulate"], config["clip_grad_norm"], config["schedule"],
             config["label_smoothing"]) == (3, 2.0, "plateau", 0.05)
+
+
+def test_a_closed_pipe_ends_quietly(monkeypatch, capsys):
+    """`striate evaluate ... | head`: the reader leaves early; no traceback, no error line, the
+    shell's status for SIGPIPE."""
+    import signal
+
+    import striate.commands.summary as summary
+
+    def broken(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(summary, "run", broken)
+    assert main(["summary", "lenet5"]) == 128 + signal.SIGPIPE
+    assert capsys.readouterr().err == ""
