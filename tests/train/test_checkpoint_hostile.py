@@ -181,6 +181,7 @@ BAD_FIELDS = [
     ("config.augment", 3, "config.augment must be a string"),
     ("config.mixup_alpha", 0.0, "config.mixup_alpha must be a finite number from 0.001 to 1000"),
     ("config.cutmix_alpha", 1e9, "config.cutmix_alpha must be a finite number from 0.001"),
+    ("config.sync_bn", "yes", "config.sync_bn must be"),
     ("optimizer_state", {"state": {}}, "optimizer_state.param_groups is missing"),
     ("optimizer_state", {"state": {"x": {}}, "param_groups": []}, "optimizer_state.state['x']"),
     ("optimizer_state", {"state": {}, "param_groups": [{"params": [-1]}]}, "parameter indices"),

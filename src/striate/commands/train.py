@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
         skip_bad_images=args.skip_bad_images, test_fraction=args.test_fraction,
         accumulate=args.accumulate, clip_grad_norm=args.clip_grad_norm,
         label_smoothing=args.label_smoothing, mixup_alpha=args.mixup_alpha,
-        cutmix_alpha=args.cutmix_alpha, tensorboard=args.tensorboard)
+        cutmix_alpha=args.cutmix_alpha, tensorboard=args.tensorboard, sync_bn=args.sync_bn)
     if args.threads is not None:
         from ..kernels.parallel import set_num_threads
 
@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         return launch_workers(args)
     with join_job(args.distributed, "striate train"):
         train(config, resume=args.resume, overwrite=args.overwrite,
-              on_prepared=functools.partial(write_config, args), sync_batch_norm=args.sync_bn)
+              on_prepared=functools.partial(write_config, args))
     return 0
 
 

@@ -57,6 +57,7 @@ class TrainConfig:
     mixup_alpha: float = 0.2            # --augment mixup: λ ~ Beta(α, α)
     cutmix_alpha: float = 1.0           # --augment cutmix: λ ~ Beta(α, α)
     tensorboard: bool = False           # also write TensorBoard event files (RUN/tensorboard/)
+    sync_bn: bool = False               # distributed: batch-norm statistics over every rank
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any], source: str | Path) -> TrainConfig:

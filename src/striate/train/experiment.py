@@ -129,8 +129,7 @@ def make_loaders(config: TrainConfig, train, val, test, normalizer):
 
 
 def train(config: TrainConfig, resume: str | None = None, overwrite: bool = False,
-          on_prepared: Callable[[TrainConfig], None] | None = None,
-          sync_batch_norm: bool = False) -> dict[str, Any]:
+          on_prepared: Callable[[TrainConfig], None] | None = None) -> dict[str, Any]:
     """Train (or resume) a run; return its summary.  Writes everything under the run folder.
 
     A new run refuses a folder that holds another run unless ``overwrite``; ``resume`` continues
@@ -140,7 +139,7 @@ def train(config: TrainConfig, resume: str | None = None, overwrite: bool = Fals
 
     In a distributed job (``striate.distributed.init_process_group``) every rank calls it: the
     global batch of ``config.batch_size`` is shared out over the ranks, rank 0 alone writes
-    and returns the summary (the others return an empty dict), and ``sync_batch_norm``
+    and returns the summary (the others return an empty dict), and ``config.sync_bn``
     computes batch norm's statistics over all ranks."""
     from .. import distributed as dist
     from ..data import Normalizer
@@ -169,7 +168,7 @@ def train(config: TrainConfig, resume: str | None = None, overwrite: bool = Fals
                                                          normalizer)
     model = build_model(config.model, test_set.num_classes, test_set.image_shape,
                         config.model_args)
-    if sync_batch_norm:
+    if config.sync_bn:
         dist.SyncBatchNorm.convert_sync_batchnorm(model)
     optimizer = build_optimizer(config, model.parameters())
     scheduler = build_scheduler(config, optimizer, -(-len(train_loader) // config.accumulate))
