@@ -18,7 +18,19 @@ def _inplace(inplace: bool) -> str:
 
 
 class ReLU(Module):
-    """max(x, 0).  ``inplace`` is accepted and ignored (every op here returns a new array)."""
+    """y = max(x, 0) (``F.relu``).  ``inplace`` is accepted and ignored (every op here returns a
+    new array).
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        g where x > 0, 0 elsewhere (the subgradient 0 at x = 0, as PyTorch).
+
+    References:
+        Nair & Hinton 2010, "Rectified linear units improve restricted Boltzmann machines";
+        Glorot, Bordes & Bengio 2011, "Deep sparse rectifier neural networks".
+    """
 
     def __init__(self, inplace: bool = False):
         super().__init__()
@@ -110,7 +122,19 @@ class Tanh(Module):
 
 
 class Softplus(Module):
-    """1/β · ln(1 + e^{βx}), linear above ``threshold`` (Dugas et al. 2001); β sets how sharp."""
+    """y = 1/β · ln(1 + e^{βx}), and y = x where βx > ``threshold`` (``F.softplus``); β sets how
+    sharp the bend at 0 is.
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        g · σ(βx), the logistic function (g where βx > ``threshold``).
+
+    References:
+        Dugas, Bengio, Bélisle, Nadeau & Garcia 2001, "Incorporating second-order functional
+        knowledge for better option pricing".
+    """
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
@@ -149,14 +173,38 @@ class LogSoftmax(Softmax):
 
 
 class Rectify(Module):
-    """|x|: Jarrett's absolute-value rectification layer R_abs."""
+    """y = |x|: the absolute-value rectification R_abs of Jarrett et al. (``F.rectify``), which
+    keeps a feature's strength whatever its polarity.
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        g · sign(x) (0 at x = 0).
+
+    References:
+        Jarrett, Kavukcuoglu, Ranzato & LeCun 2009, "What is the best multi-stage architecture
+        for object recognition?".
+    """
 
     def forward(self, input: Any) -> Any:
         return A.rectify(input)
 
 
 class SmoothAbs(Module):
-    """2/k · ln(1 + e^{kx}) − x − 2/k · ln 2: a smooth |x|, ``F.smooth_abs``."""
+    """y = 2/k · ln(1 + e^{kx}) − x − 2/k · ln 2 (``F.smooth_abs``): a smooth |x|, 0 at 0 and
+    approaching |x| − 2/k · ln 2 as |x| grows; k sets how sharp the bend is.
+
+    Shape:
+        any; the output has the input's shape.
+
+    Backward:
+        g · (2σ(kx) − 1) = g · tanh(kx / 2), σ the logistic function.
+
+    References:
+        Jarrett et al. 2009 (the rectification it smooths); Mendez-Vazquez, "Introduction to
+        the Convolutional Network" (lecture notes, 2021).
+    """
 
     def __init__(self, k: float = 1.0):
         super().__init__()
@@ -172,7 +220,19 @@ class SmoothAbs(Module):
 
 
 class Gain(Module):
-    """gᵢ · xᵢ for each channel i of (N, C, ...); the learned ``weight`` (C,) starts at ones."""
+    """y[:, i] = gᵢ · x[:, i] for each channel i of (N, C, ...) (``F.gain``): the learned
+    per-map gain of Jarrett et al.'s tanh stage; ``weight`` (C,) starts at ones.
+
+    Shape:
+        input (N, C, ...); the output has the input's shape.
+
+    Backward:
+        ∂L/∂x = g · gᵢ per channel; ∂L/∂gᵢ = Σ of g · x over every element of channel i.
+
+    References:
+        Jarrett, Kavukcuoglu, Ranzato & LeCun 2009, "What is the best multi-stage architecture
+        for object recognition?".
+    """
 
     def __init__(self, num_channels: int, dtype: Any = None):
         super().__init__()
