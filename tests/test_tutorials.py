@@ -5,10 +5,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from train.conftest import make_images, write_idx, write_image_folder
+from train.conftest import write_image_folder
 
 TUTORIALS = Path(__file__).resolve().parent.parent / "docs" / "tutorials"
 
@@ -20,19 +19,6 @@ def load(name: str):
     return module
 
 
-@pytest.fixture(scope="module")
-def fmnist(tmp_path_factory):
-    """Four files in Fashion-MNIST's format, small and learnable (tests/train/conftest.py's
-    images); read as "mnist", the loader that does not check them against the real files' hashes."""
-    root = tmp_path_factory.mktemp("fmnist")
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 320), ("t10k", 80)):
-        images, labels = make_images(rng, n)
-        write_idx(root / f"{split}-images-idx3-ubyte.gz", images)
-        write_idx(root / f"{split}-labels-idx1-ubyte.gz", labels)
-    return root
-
-
 def test_every_script_is_tested_and_has_a_page():
     scripts = {p.stem for p in TUTORIALS.glob("*.py")}
     tested = {name[len("test_"):] for name in globals() if name.startswith("test_")}
@@ -42,8 +28,8 @@ def test_every_script_is_tested_and_has_a_page():
         assert f'--8<-- "docs/tutorials/{script}.py"' in pages, f"{script}.py has no page"
 
 
-def test_train_fashion_mnist(fmnist):
-    accuracy = load("train_fashion_mnist").main(data_dir=str(fmnist), epochs=3, batch_size=32,
+def test_train_fashion_mnist(tiny_fmnist):
+    accuracy = load("train_fashion_mnist").main(data_dir=str(tiny_fmnist), epochs=3, batch_size=32,
                                                 lr=0.01, dataset="mnist")
     assert accuracy > 0.5  # chance is 0.1: the classes are bars at different heights
 
@@ -70,18 +56,18 @@ def test_onnx_export(tmp_path):
     assert load("onnx_export").main(path=str(tmp_path / "lenet5.onnx"), steps=2) < 1e-4
 
 
-def test_deconvnet_filters(fmnist, tmp_path):
-    result = load("deconvnet_filters").main(data_dir=str(fmnist), images=16, maps=4, epochs=1,
+def test_deconvnet_filters(tiny_fmnist, tmp_path):
+    result = load("deconvnet_filters").main(data_dir=str(tiny_fmnist), images=16, maps=4, epochs=1,
                                             out=str(tmp_path / "filters.png"),
                                             dataset="mnist")
     assert (tmp_path / "filters.png").stat().st_size > 0
     assert result["error"] < 1.0 and result["zeros"] > 0.0
 
 
-def test_walkthrough(fmnist, tmp_path):
+def test_walkthrough(tiny_fmnist, tmp_path):
     """The command-line session of walkthrough.md, on the small data and one short epoch."""
     result = load("walkthrough").main(
-        str(tmp_path / "walk"), data_dir=str(fmnist),
+        str(tmp_path / "walk"), data_dir=str(tiny_fmnist),
         train_options="--dataset mnist --epochs 2 --batch-size 32 --limit 160 --no-progress "
                       "--conv-plan rules")
     run = result["run"]

@@ -3,11 +3,10 @@
 import pytest
 
 from striate.cli import main
-from train.conftest import tiny_fmnist  # noqa: F401  (a fixture, shared)
 
 
 @pytest.fixture(scope="session")
-def run_dir(tiny_fmnist, tmp_path_factory):  # noqa: F811
+def run_dir(tiny_fmnist, tmp_path_factory):
     """A run folder of LeNet-5 after one epoch (under a second), with its optimiser state."""
     out = tmp_path_factory.mktemp("interop") / "run"
     assert main(["train", "--dataset", "mnist", "--data-dir", str(tiny_fmnist), "--epochs", "1",

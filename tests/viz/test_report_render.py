@@ -8,7 +8,6 @@ from html import unescape
 from pathlib import Path
 from urllib.parse import unquote
 
-import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
@@ -56,18 +55,10 @@ def rendered_images(page: Path, profile: Path) -> tuple[int, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A three-epoch LeNet-5 run on a tiny dataset (a few seconds)."""
-    from train.conftest import make_images, write_idx
-
-    data = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 160), ("t10k", 60)):
-        images, labels = make_images(rng, n)
-        write_idx(data / f"{split}-images-idx3-ubyte.gz", images)
-        write_idx(data / f"{split}-labels-idx1-ubyte.gz", labels)
+def run_dir(tmp_path_factory, tiny_fmnist):
+    """A two-epoch LeNet-5 run on a tiny dataset (a few seconds)."""
     out = tmp_path_factory.mktemp("report") / "run"
-    assert main(["train", "--dataset", "mnist", "--data-dir", str(data), "--epochs", "2",
+    assert main(["train", "--dataset", "mnist", "--data-dir", str(tiny_fmnist), "--epochs", "2",
                  "--batch-size", "32", "--out", str(out), "--no-progress", "--seed", "3"]) == 0
     return out
 
