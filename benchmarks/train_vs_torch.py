@@ -32,8 +32,24 @@ def epochs_of_batches(train, transform, batch_size: int, epochs: int, seed: int)
     return [list(loader) for _ in range(epochs)]
 
 
+def fit(model, epochs, test_x, test_y, step, predict) -> tuple[list[float], list[float]]:
+    """Train ``model`` over ``epochs`` (lists of batches) with ``step(x, y)``; (the test accuracy
+    after each epoch, by ``predict(images)`` outside the clock, the training seconds so far)."""
+    accuracies, times, seconds = [], [], 0.0
+    for batches in epochs:
+        model.train()
+        start = time.perf_counter()
+        for x, y in batches:
+            step(x, y)
+        seconds += time.perf_counter() - start
+        model.eval()
+        pred = np.concatenate([predict(test_x[i:i + 500]) for i in range(0, len(test_x), 500)])
+        accuracies.append(float((pred == test_y).mean()))
+        times.append(seconds)
+    return accuracies, times
+
+
 def train_striate(model, epochs, test_x, test_y, args, steps):
-    """(accuracy after each epoch, training seconds after each epoch)."""
     import striate as st
     import striate.nn.functional as F
     from striate.optim import SGD
@@ -41,25 +57,20 @@ def train_striate(model, epochs, test_x, test_y, args, steps):
 
     opt = SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4, nesterov=True)
     sched = OneCycleLR(opt, max_lr=args.lr, total_steps=steps)
-    accuracies, times, seconds = [], [], 0.0
-    for batches in epochs:
-        model.train()
-        start = time.perf_counter()
-        for x, y in batches:
-            loss = F.cross_entropy(model(st.tensor(x)), st.tensor(y),
-                                   label_smoothing=args.label_smoothing)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        seconds += time.perf_counter() - start
-        model.eval()
+
+    def step(x, y):
+        loss = F.cross_entropy(model(st.tensor(x)), st.tensor(y),
+                               label_smoothing=args.label_smoothing)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+
+    def predict(images):
         with st.no_grad():
-            pred = np.concatenate([model(st.tensor(test_x[i:i + 500])).numpy().argmax(1)
-                                   for i in range(0, len(test_x), 500)])
-        accuracies.append(float((pred == test_y).mean()))
-        times.append(seconds)
-    return accuracies, times
+            return model(st.tensor(images)).numpy().argmax(1)
+
+    return fit(model, epochs, test_x, test_y, step, predict)
 
 
 def train_torch(model, epochs, test_x, test_y, args, steps):
@@ -68,26 +79,20 @@ def train_torch(model, epochs, test_x, test_y, args, steps):
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4,
                           nesterov=True)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps)
-    accuracies, times, seconds = [], [], 0.0
-    for batches in epochs:
-        model.train()
-        start = time.perf_counter()
-        for x, y in batches:
-            loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(x)),
-                                                     torch.from_numpy(y),
-                                                     label_smoothing=args.label_smoothing)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        seconds += time.perf_counter() - start
-        model.eval()
+
+    def step(x, y):
+        loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y),
+                                                 label_smoothing=args.label_smoothing)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+
+    def predict(images):
         with torch.no_grad():
-            pred = np.concatenate([model(torch.from_numpy(test_x[i:i + 500])).argmax(1).numpy()
-                                   for i in range(0, len(test_x), 500)])
-        accuracies.append(float((pred == test_y).mean()))
-        times.append(seconds)
-    return accuracies, times
+            return model(torch.from_numpy(images)).argmax(1).numpy()
+
+    return fit(model, epochs, test_x, test_y, step, predict)
 
 
 def time_to(accuracy: float, accuracies: list[float], times: list[float]) -> float:
