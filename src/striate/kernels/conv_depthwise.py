@@ -41,8 +41,7 @@ def _forward(lines, weight, plane_size, padded_width, stride, dilation, y):  # p
     n_count, ho, wo = y.shape[1:]
     (sh, sw), (dh, dw), hw, wp = stride, dilation, plane_size, padded_width
     mult = o_count // lines.shape[0]
-    unit = sh == sw == 1
-    span = (n_count - 1) * hw + (ho - 1) * wp + wo if unit else (wo - 1) * sw + 1
+    unit, span = _runs(stride, n_count, ho, wo, hw, wp)
     acc = np.empty(span, y.dtype)
     for o in range(o_count):
         c = o // mult
@@ -67,6 +66,18 @@ def _forward(lines, weight, plane_size, padded_width, stride, dilation, y):  # p
 
 
 @inlined
+def _runs(stride, n_count, ho, wo, plane_size, padded_width):  # pragma: no cover - compiled
+    """(unit, span): whether the stride is 1, so that each kernel offset is one run over the
+    whole line (n·Hp·Wp + i·Wp + j up to the last output), else one per output row, whose input
+    span is (Wo − 1)·s_w + 1."""
+    sh, sw = stride
+    unit = sh == sw == 1
+    if unit:
+        return unit, (n_count - 1) * plane_size + (ho - 1) * padded_width + wo
+    return unit, (wo - 1) * sw + 1
+
+
+@inlined
 def _lay_wide(g, o, n, i, unit, plane_size, padded_width, sw, wide):  # pragma: no cover
     """G[o] where the forward's sums lay: at stride 1 every image's rows at f = n·Hp·Wp + i·Wp,
     else row (n, i) of G every s_w-th position; zeros between, put there once by the caller."""
@@ -88,8 +99,7 @@ def _transpose(g, weight, plane_size, padded_width, stride, dilation, lines):  #
     n_count, ho, wo = g.shape[1:]
     (sh, sw), (dh, dw), hw, wp = stride, dilation, plane_size, padded_width
     mult = o_count // lines.shape[0]
-    unit = sh == sw == 1
-    span = (n_count - 1) * hw + (ho - 1) * wp + wo if unit else (wo - 1) * sw + 1
+    unit, span = _runs(stride, n_count, ho, wo, hw, wp)
     wide = np.zeros(span, g.dtype)  # G laid out as Y_wide was: zeros where nothing was read
     for o in range(o_count):
         c = o // mult
@@ -113,8 +123,7 @@ def _weight(lines, g, plane_size, padded_width, stride, dilation, zero, grad_w):
     n_count, ho, wo = g.shape[1:]
     (sh, sw), (dh, dw), hw, wp = stride, dilation, plane_size, padded_width
     mult = o_count // lines.shape[0]
-    unit = sh == sw == 1
-    span = (n_count - 1) * hw + (ho - 1) * wp + wo if unit else (wo - 1) * sw + 1
+    unit, span = _runs(stride, n_count, ho, wo, hw, wp)
     wide = np.zeros(span, g.dtype)
     for o in range(o_count):
         c = o // mult
