@@ -106,6 +106,8 @@ BAD_FIELDS = {
     "dataset": ("dataset", 5, "dataset must be a string"),
     "normalization": ("normalization.mode", "pixel", "normalization.mode must be one of"),
     "scale": ("normalization.scale", 0, "normalization.scale must be a positive"),
+    "local window": ("normalization", {"mode": "local", "scale": 255.0, "min_std": 1e-3,
+                                       "window": 4}, "normalization.window must be a positive odd"),
     "costs per layer": ("costs", [[1.0]], "costs must be 2 lists"),
     "cost text": ("costs.0.0", "x", "costs must be 2 lists"),
     "cost inf": ("costs.0.0", float("inf"), "costs must be 2 lists"),

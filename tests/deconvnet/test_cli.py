@@ -67,6 +67,27 @@ def test_infer_prints_each_layer_and_saves_the_maps(run_dir, tiny_fmnist, tmp_pa
     np.testing.assert_allclose(np.load(tmp_path / "last.npy"), maps["layer2"][:1], atol=1e-10)
 
 
+def test_local_normalization_is_recorded_and_used_by_infer(tiny_fmnist, tmp_path, capsys):
+    from striate.commands.deconvnet import normalization, normalize
+
+    out = tmp_path / "local"
+    assert main(train_args(tiny_fmnist, out, "--layers", "1", "--maps", "2",
+                           "--normalize", "local")) == 0
+    meta = load_deconvnet(out).meta
+    assert meta["normalization"] == normalization("local") and meta["normalization"]["window"] == 9
+    pixels = np.zeros((2, 1, 28, 28))
+    pixels[0, 0, 4:20, 4:20] = 200.0  # a flat square: only its border should survive
+    pixels[1] = np.random.default_rng(0).integers(0, 256, (1, 28, 28))
+    x = normalize(pixels, meta["normalization"])
+    np.testing.assert_allclose(x.mean(axis=(1, 2, 3)), 0, atol=1e-12)
+    np.testing.assert_allclose(x.std(axis=(1, 2, 3)), 1, rtol=1e-12)
+    inside, edge = abs(x[0, 0, 12, 12]), abs(x[0, 0, 4, 12])
+    assert edge > 5 * inside  # flat interior near the background level, the edge strong
+    np.save(tmp_path / "a.npy", pixels[1, 0])
+    assert main(["deconvnet", "infer", str(out), str(tmp_path / "a.npy")]) == 0
+    assert "layer 1 cost" in capsys.readouterr().out
+
+
 def test_show_draws_into_another_folder(run_dir, tmp_path):
     assert main(["deconvnet", "show", str(run_dir), "--out", str(tmp_path / "pics")]) == 0
     for name in PICTURES:

@@ -25,6 +25,7 @@ from ..fileio import atomic_write
 from . import DATA_DIR_HELP
 
 NORMALIZATION = {"mode": "image", "scale": 255.0, "min_std": 1e-3}
+LOCAL_WINDOW = 9  # Jarrett's 9 × 9 Gaussian window for --normalize local
 
 
 def add_parser(subparsers) -> None:
@@ -55,6 +56,9 @@ def add_parser(subparsers) -> None:
     t.add_argument("--batch-size", type=int, default=100, help="images per filter update")
     t.add_argument("--lam", type=float, default=1.0, help="weight λ of the reconstruction term")
     t.add_argument("--p", type=float, default=1.0, help="sparsity exponent p (0 < p <= 1)")
+    t.add_argument("--normalize", choices=("image", "local"), default="image",
+                   help="input preparation: each image standardised (image), or then also "
+                        "local contrast normalisation, 9x9 (local: edge and stroke filters)")
     t.add_argument("--pool", type=int, default=2, help="pooling between layers")
     t.add_argument("--connectivity", choices=KINDS, default="singles_and_doubles",
                    help="which maps below each map of layers 2.. explains (layer 1: all); the "
@@ -95,13 +99,33 @@ def add_parser(subparsers) -> None:
 # --- data -----------------------------------------------------------------------------------------
 
 
+def normalization(mode: str) -> dict[str, Any]:
+    """The checkpoint's ``normalization`` record for ``--normalize MODE``."""
+    return dict(NORMALIZATION, mode=mode, **({"window": LOCAL_WINDOW} if mode == "local" else {}))
+
+
 def normalize(pixels: np.ndarray, state: dict[str, Any] = NORMALIZATION) -> np.ndarray:
     """Each image (C, H, W) of ``pixels`` (N, C, H, W) as x = p / scale, then
-    (x − mean(x)) / max(std(x), min_std) over its own pixels: zero mean, unit contrast."""
-    x = np.asarray(pixels, dtype=np.float64) / state["scale"]
+    (x − mean(x)) / max(std(x), min_std) over its own pixels: zero mean, unit contrast.
+
+    Mode ``"local"`` then applies local contrast normalisation (a Gaussian ``window``, as in
+    :func:`striate.nn.functional.local_contrast_norm`) and standardises each image again: flat
+    regions go to zero and edges carry the energy, so the filters learn edges and strokes rather
+    than the blobs and points that explain large uniform areas cheaply."""
+    x = _standardize(np.asarray(pixels, dtype=np.float64) / state["scale"], state["min_std"])
+    if state["mode"] == "local":
+        from ..nn.functional import local_contrast_norm
+        from ..tensor import Tensor
+
+        x = _standardize(local_contrast_norm(Tensor(x), state["window"]).numpy(),
+                         state["min_std"])
+    return x
+
+
+def _standardize(x: np.ndarray, min_std: float) -> np.ndarray:
     axes = tuple(range(1, x.ndim))
     x = x - x.mean(axis=axes, keepdims=True)
-    return x / np.maximum(x.std(axis=axes, keepdims=True), state["min_std"])
+    return x / np.maximum(x.std(axis=axes, keepdims=True), min_std)
 
 
 def load_images(dataset: str, split: str, limit: int | None, data_dir: str | None = None
@@ -155,7 +179,8 @@ def run_train(args: argparse.Namespace) -> int:
         raise UserError(f"{out} holds a deconvnet already; pass --overwrite to start over or "
                         "--out to choose another folder")
     pixels, _, dataset = load_images(args.dataset, "train", args.limit, args.data_dir)
-    images = normalize(pixels)
+    norm = normalization(args.normalize)
+    images = normalize(pixels, norm)
     channels = [images.shape[1], *maps[:-1]]
     try:
         layers = [DeconvLayer(in_channels=c, num_maps=m, kernel_size=args.kernel_size,
@@ -167,7 +192,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise UserError(str(e)) from None
     out.mkdir(parents=True, exist_ok=True)
     meta = {"image_shape": list(images.shape[1:]), "dataset": dataset,
-            "normalization": NORMALIZATION, "costs": [[] for _ in layers],
+            "normalization": norm, "costs": [[] for _ in layers],
             "epochs_done": [0 for _ in layers],
             "train": {"epochs": args.epochs, "batch_size": args.batch_size, "limit": args.limit,
                       "seed": args.seed, "data_dir": args.data_dir}}

@@ -36,7 +36,9 @@ MAX_COSTS = 10_000_000   # cost values per layer (iterations over all epochs)
 NET_FIELDS: dict[str, Any] = {"pool": int}  # DeconvNet.config() besides its layers
 TRAIN_FIELDS = {"epochs": int, "batch_size": int, "limit": int | None, "seed": int,
                 "data_dir": str | None}
-NORMALIZATIONS = ("image",)  # per image: pixels / scale, minus the mean, over max(std, min_std)
+# per image: pixels / scale, minus the mean, over max(std, min_std); "local" then applies local
+# contrast normalisation with a Gaussian window and standardises again
+NORMALIZATIONS = ("image", "local")
 
 
 class DeconvCheckpoint:
@@ -207,6 +209,11 @@ def _check_normalization(state: dict[str, Any]) -> None:
         if not (is_number(value) and math.isfinite(value) and value > 0):
             raise UserError(f"normalization.{key} must be a positive finite number, got "
                             f"{short_repr(value)}")
+    if state["mode"] == "local":
+        window = state.get("window")
+        if not (type(window) is int and window > 0 and window % 2 == 1):
+            raise UserError("normalization.window must be a positive odd integer, got "
+                            f"{short_repr(window)}")
 
 
 def _check_filters(array: np.ndarray, config: dict[str, Any], index: int) -> np.ndarray:
