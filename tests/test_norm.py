@@ -334,6 +334,33 @@ def test_local_contrast_norm_properties():
     assert np.abs(zero.grad).max() > 1e6
 
 
+@pytest.mark.parametrize("channels_first", [False, True], ids=["NCHW", "CNHW memory"])
+@pytest.mark.parametrize("shape,kernel_size,sigma", LCN_CONFIGS)
+def test_local_contrast_norm_compiled_equals_numpy(monkeypatch, shape, kernel_size, sigma,
+                                                   channels_first):
+    """The compiled passes (kernels/local_norm.py) against the NumPy expressions, on NCHW input
+    and on a convolution's (C, N, H, W) memory, including a zero sample (the ε floor)."""
+    from striate.ops import local_norm
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(shape)
+    x[-1] = 0 if shape[0] > 1 else x[-1]
+    if channels_first:
+        x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    up = rng.standard_normal(shape)
+
+    def run():
+        xs = st.tensor(x, requires_grad=True)
+        y = F.local_contrast_norm(xs, kernel_size, sigma)
+        return y.numpy(), _grads(y, up, xs)[0]
+
+    y, grad = run()
+    monkeypatch.setattr(local_norm.jit, "serves", lambda *a: False)
+    y_numpy, grad_numpy = run()
+    np.testing.assert_allclose(y, y_numpy, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad, grad_numpy, rtol=1e-10, atol=1e-10 * np.abs(grad).max())
+
+
 def test_local_contrast_norm_layer_float32():
     x = np.random.default_rng(10).standard_normal((2, 3, 9, 9)).astype(np.float32)
     layer = nn.LocalContrastNorm(kernel_size=5, sigma=1.0)

@@ -53,3 +53,20 @@ def flat(a: Any) -> Any:
         return a.swapaxes(0, 1).reshape(-1)
     dense = a.transpose(memory_order(a))
     return dense.reshape(-1) if dense.flags.c_contiguous else None
+
+
+def planes(a: Any) -> tuple[Any, tuple[int, int]]:
+    """(P, H, W) planes of an (N, C, H, W) array, with no copy where its memory is NCHW or a
+    convolution's (C, N, H, W) (else a C-contiguous copy), and the steps (per image, per
+    channel) that find plane (n, c) among them: n·steps[0] + c·steps[1]."""
+    n, c = a.shape[:2]
+    dense, swapped = leading_pair_order(a, copy=True)
+    return dense.reshape(n * c, *a.shape[2:]), ((1, n) if swapped else (c, 1))
+
+
+def unplaned(stack: Any, steps: tuple[int, int], shape: tuple[int, ...]) -> Any:
+    """The (N, C, H, W) view of a stack of planes laid out with ``steps`` (:func:`planes`)."""
+    n, c, h, w = shape
+    if steps == (c, 1):
+        return stack.reshape(shape)
+    return stack.reshape(c, n, h, w).transpose(1, 0, 2, 3)

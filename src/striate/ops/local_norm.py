@@ -14,6 +14,7 @@ from typing import Any
 
 from ..backend import array_module
 from ..function import Context, Function
+from ..kernels import jit, layout, local_norm
 from ..kernels.gaussian import gaussian_window
 from ..tensor import unwrap
 from .checks import expect_float, expect_rank, pair
@@ -236,6 +237,14 @@ class LocalContrastNorm(Function):
 
     @staticmethod
     def forward(ctx: Context, x, *, taps_h: list[float], taps_w: list[float], eps: float):
+        ctx.taps, ctx.eps = (taps_h, taps_w), eps
+        if jit.serves(x):  # the same, compiled: three passes each way (kernels/local_norm.py)
+            planes, steps = layout.planes(x)
+            y, *statistics = local_norm.forward(planes, steps, x.shape, ctx.taps, eps)
+            ctx.save_for_backward(y, *statistics)
+            ctx.compiled = steps
+            return layout.unplaned(y, steps, x.shape)
+        ctx.compiled = None
         xp = array_module(x)
         v = subtract_local_mean(x, (taps_h, taps_w))
         sigma = xp.sqrt(_gaussian_filter((v * v).sum(axis=1, keepdims=True), taps_h, taps_w))
@@ -246,11 +255,16 @@ class LocalContrastNorm(Function):
         d = xp.where(floored, x.dtype.type(eps), d)
         y = v / d
         ctx.save_for_backward(v, sigma, d, y, use_sigma, floored)
-        ctx.taps = (taps_h, taps_w)
         return y
 
     @staticmethod
     def backward(ctx: Context, g):
+        if ctx.compiled is not None and jit.serves(g):
+            y, sigma, divisor, mean_sigma = ctx.saved_tensors
+            planes, steps = layout.planes(g)
+            dx = local_norm.backward(planes, steps, y, ctx.compiled, g.shape, ctx.taps, ctx.eps,
+                                     sigma, divisor, mean_sigma)
+            return layout.unplaned(dx, ctx.compiled, g.shape)
         v, sigma, d, y, use_sigma, floored = ctx.saved_tensors
         xp = array_module(g)
         zero = g.dtype.type(0)
