@@ -34,116 +34,176 @@ from .jit import FAST_KEEPING_NAN, compiled, inlined
 from .parallel import map_chunks
 
 
-def _forward(lines, weight, plane_size, padded_width, stride, dilation, y):  # pragma: no cover
-    """y (O, N, Ho, Wo) = the depthwise correlation of the padded planes of N images, each
-    channel's planes one line: lines (C, N·Hp·Wp)."""
+def _forward(lines, weight, plane_size, padded_width, stride, dilation, y, ho,
+             wo):  # pragma: no cover - compiled
+    """y (O, N·Ho·Wo) = the depthwise correlation of the padded planes of N images, each
+    channel's planes one line: lines (C, N·Hp·Wp).  Every output of the line is computed at
+    stride 1 (one long run per offset, or one run for all nine of a 3 × 3 kernel) and the strided
+    ones are kept: the skipped positions cost less than short runs per output row would."""
     o_count, _, kh, kw = weight.shape
-    n_count, ho, wo = y.shape[1:]
+    n_count = y.shape[1] // (ho * wo)
     (sh, sw), (dh, dw), hw, wp = stride, dilation, plane_size, padded_width
     mult = o_count // lines.shape[0]
-    unit, span = _runs(stride, n_count, ho, wo, hw, wp)
+    span = _span(n_count, ho, wo, hw, wp, stride)
     acc = np.empty(span, y.dtype)
+    offsets = _offsets(kh, kw, wp, dh, dw)
     for o in range(o_count):
-        c = o // mult
-        line = lines[c]
-        for n in range(n_count if not unit else 1):
-            for i in range(ho if not unit else 1):
-                base = 0 if unit else n * hw + i * sh * wp
-                acc[:] = 0
-                for p in range(kh):
-                    for q in range(kw):
-                        k, start = weight[o, 0, p, q], base + p * dh * wp + q * dw
-                        src = line[start:start + span]  # a slice: no index can be negative
-                        for f in range(span):
-                            acc[f] += k * src[f]
-                if not unit:
-                    for j in range(wo):
-                        y[o, n, i, j] = acc[j * sw]
-        if unit:
-            for n in range(n_count):
-                for i in range(ho):
-                    y[o, n, i] = acc[n * hw + i * wp:n * hw + i * wp + wo]
+        line = lines[o // mult]
+        if kh == kw == 3:
+            _correlate_3x3(line, weight[o, 0], offsets, acc)
+        else:
+            acc[:] = 0
+            for t in range(kh * kw):
+                k, shift = weight[o, 0, t // kw, t % kw], offsets[t]
+                for f in range(span):
+                    acc[f] += k * line[f + shift]
+        out = y[o]
+        for n in range(n_count):
+            for i in range(ho):
+                at, read = np.uint64((n * ho + i) * wo), np.uint64(n * hw + i * sh * wp)
+                for j in range(np.uint64(wo)):
+                    out[at + j] = acc[read + j * np.uint64(sw)]
 
 
 @inlined
-def _runs(stride, n_count, ho, wo, plane_size, padded_width):  # pragma: no cover - compiled
-    """(unit, span): whether the stride is 1, so that each kernel offset is one run over the
-    whole line (n·Hp·Wp + i·Wp + j up to the last output), else one per output row, whose input
-    span is (Wo − 1)·s_w + 1."""
+def _span(n_count, ho, wo, plane_size, padded_width, stride):  # pragma: no cover - compiled
+    """The flat positions f = n·Hp·Wp + i·Wp + j from the first output to the last one (at the
+    stride), as an unsigned count so that indices built on it need no negative-index check."""
     sh, sw = stride
-    unit = sh == sw == 1
-    if unit:
-        return unit, (n_count - 1) * plane_size + (ho - 1) * padded_width + wo
-    return unit, (wo - 1) * sw + 1
+    return np.uint64((n_count - 1) * plane_size + (ho - 1) * sh * padded_width
+                     + (wo - 1) * sw + 1)
 
 
 @inlined
-def _lay_wide(g, o, n, i, unit, plane_size, padded_width, sw, wide):  # pragma: no cover
-    """G[o] where the forward's sums lay: at stride 1 every image's rows at f = n·Hp·Wp + i·Wp,
-    else row (n, i) of G every s_w-th position; zeros between, put there once by the caller."""
-    n_count, ho, wo = g.shape[1:]
-    if unit:
-        for m in range(n_count):
-            for r in range(ho):
-                at = m * plane_size + r * padded_width
-                wide[at:at + wo] = g[o, m, r]
-    else:
-        for j in range(wo):
-            wide[j * sw] = g[o, n, i, j]
+def _offsets(kh, kw, padded_width, dh, dw):  # pragma: no cover - compiled
+    """The flat shift p·d_h·Wp + q·d_w of each kernel offset t = p·kw + q, unsigned."""
+    offsets = np.empty(kh * kw, np.uint64)
+    for p in range(kh):
+        for q in range(kw):
+            offsets[p * kw + q] = p * dh * padded_width + q * dw
+    return offsets
 
 
-def _transpose(g, weight, plane_size, padded_width, stride, dilation, lines):  # pragma: no cover
+@inlined
+def _correlate_3x3(line, k, offsets, acc):  # pragma: no cover - compiled
+    """acc[f] = Σ_t k_t · line[f + offsets[t]] for the nine offsets of a 3 × 3 kernel in one
+    pass: each output written once, its nine reads close together in cache."""
+    k0, k1, k2, k3, k4 = k[0, 0], k[0, 1], k[0, 2], k[1, 0], k[1, 1]
+    k5, k6, k7, k8 = k[1, 2], k[2, 0], k[2, 1], k[2, 2]
+    s1, s2, s3, s4, s5, s6, s7, s8 = (offsets[1], offsets[2], offsets[3], offsets[4],
+                                      offsets[5], offsets[6], offsets[7], offsets[8])
+    for f in range(np.uint64(acc.shape[0])):
+        acc[f] = (k0 * line[f] + k1 * line[f + s1] + k2 * line[f + s2] + k3 * line[f + s3]
+                  + k4 * line[f + s4] + k5 * line[f + s5] + k6 * line[f + s6]
+                  + k7 * line[f + s7] + k8 * line[f + s8])
+
+
+@inlined
+def _lay_wide(g, o, n_count, ho, wo, plane_size, padded_width, stride, wide):  # pragma: no cover
+    """G[o] (N·Ho·Wo) where the forward's sums lay, at f = n·Hp·Wp + i·s_h·Wp + j·s_w; the
+    positions between keep the zeros the caller put there once."""
+    sh, sw = stride
+    for n in range(n_count):
+        for i in range(ho):
+            at = np.uint64(n * plane_size + i * sh * padded_width)
+            read = np.uint64((n * ho + i) * wo)
+            for j in range(np.uint64(wo)):
+                wide[at + j * np.uint64(sw)] = g[o, read + j]
+
+
+def _transpose(g, weight, plane_size, padded_width, stride, dilation, lines, ho,
+               wo):  # pragma: no cover - compiled
     """Add into the padded planes, lines (C, N·Hb·Wb), the adjoint of the forward for the output
-    gradient g (O, N, Ho, Wo)."""
+    gradient g (O, N·Ho·Wo): line[f + shift_t] += K_t · G_wide[f] for each kernel offset t, or,
+    for a 3 × 3 kernel, each position of the line gathering its nine terms in one pass."""
     o_count, _, kh, kw = weight.shape
-    n_count, ho, wo = g.shape[1:]
-    (sh, sw), (dh, dw), hw, wp = stride, dilation, plane_size, padded_width
+    n_count = g.shape[1] // (ho * wo)
+    (dh, dw), hw, wp = dilation, plane_size, padded_width
     mult = o_count // lines.shape[0]
-    unit, span = _runs(stride, n_count, ho, wo, hw, wp)
-    wide = np.zeros(span, g.dtype)  # G laid out as Y_wide was: zeros where nothing was read
+    span = _span(n_count, ho, wo, hw, wp, stride)
+    offsets = _offsets(kh, kw, wp, dh, dw)
+    margin = offsets[kh * kw - 1]  # zeros before G_wide, so the gather reads no index below 0
+    length = np.uint64(lines.shape[1])
+    wide = np.zeros(margin + max(span, length), g.dtype)
     for o in range(o_count):
-        c = o // mult
-        line = lines[c]
-        for n in range(n_count if not unit else 1):
-            for i in range(ho if not unit else 1):
-                base = 0 if unit else n * hw + i * sh * wp
-                _lay_wide(g, o, n, i, unit, hw, wp, sw, wide)
-                for p in range(kh):
-                    for q in range(kw):
-                        k, start = weight[o, 0, p, q], base + p * dh * wp + q * dw
-                        dst = line[start:start + span]
-                        for f in range(span):
-                            dst[f] += k * wide[f]
+        line = lines[o // mult]
+        _lay_wide(g, o, n_count, ho, wo, hw, wp, stride, wide[margin:])
+        if kh == kw == 3:
+            k = weight[o, 0]
+            k0, k1, k2, k3, k4 = k[0, 0], k[0, 1], k[0, 2], k[1, 0], k[1, 1]
+            k5, k6, k7, k8 = k[1, 2], k[2, 0], k[2, 1], k[2, 2]
+            r0, r1, r2, r3 = (margin, margin - offsets[1], margin - offsets[2],
+                              margin - offsets[3])
+            r4, r5, r6, r7 = (margin - offsets[4], margin - offsets[5], margin - offsets[6],
+                              margin - offsets[7])
+            for e in range(length):  # line[e] gets K_t · G_wide[e − shift_t]
+                line[e] += (k0 * wide[e + r0] + k1 * wide[e + r1] + k2 * wide[e + r2]
+                            + k3 * wide[e + r3] + k4 * wide[e + r4] + k5 * wide[e + r5]
+                            + k6 * wide[e + r6] + k7 * wide[e + r7] + k8 * wide[e])
+        else:
+            for t in range(kh * kw):
+                k, shift = weight[o, 0, t // kw, t % kw], offsets[t]
+                for f in range(span):
+                    line[f + shift] += k * wide[margin + f]
 
 
-def _weight(lines, g, plane_size, padded_width, stride, dilation, zero, grad_w):  # pragma: no cover
+def _weight(lines, g, plane_size, padded_width, stride, dilation, zero, grad_w, ho,
+            wo):  # pragma: no cover - compiled
     """Add ∂L/∂K (O, 1, kh, kw) for the padded planes, lines (C, N·Hp·Wp), and the output
-    gradient g (O, N, Ho, Wo) into grad_w; ``zero`` is 0 in the arrays' dtype."""
+    gradient g (O, N·Ho·Wo) into grad_w: Σ_f G_wide[f] · line[f + shift_t] per kernel offset t,
+    the nine of a 3 × 3 kernel in one pass; ``zero`` is 0 in the arrays' dtype."""
     o_count, _, kh, kw = grad_w.shape
-    n_count, ho, wo = g.shape[1:]
-    (sh, sw), (dh, dw), hw, wp = stride, dilation, plane_size, padded_width
+    n_count = g.shape[1] // (ho * wo)
+    (dh, dw), hw, wp = dilation, plane_size, padded_width
     mult = o_count // lines.shape[0]
-    unit, span = _runs(stride, n_count, ho, wo, hw, wp)
+    span = _span(n_count, ho, wo, hw, wp, stride)
+    offsets = _offsets(kh, kw, wp, dh, dw)
     wide = np.zeros(span, g.dtype)
     for o in range(o_count):
-        c = o // mult
-        line = lines[c]
-        for n in range(n_count if not unit else 1):
-            for i in range(ho if not unit else 1):
-                base = 0 if unit else n * hw + i * sh * wp
-                _lay_wide(g, o, n, i, unit, hw, wp, sw, wide)
-                for p in range(kh):
-                    for q in range(kw):
-                        start, total = base + p * dh * wp + q * dw, zero
-                        src = line[start:start + span]
-                        for f in range(span):
-                            total += wide[f] * src[f]
-                        grad_w[o, 0, p, q] += total
+        line = lines[o // mult]
+        _lay_wide(g, o, n_count, ho, wo, hw, wp, stride, wide)
+        if kh == kw == 3:
+            s1, s2, s3, s4 = offsets[1], offsets[2], offsets[3], offsets[4]
+            s5, s6, s7, s8 = offsets[5], offsets[6], offsets[7], offsets[8]
+            t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = t8 = zero
+            for f in range(span):
+                v = wide[f]
+                t0 += v * line[f]
+                t1 += v * line[f + s1]
+                t2 += v * line[f + s2]
+                t3 += v * line[f + s3]
+                t4 += v * line[f + s4]
+                t5 += v * line[f + s5]
+                t6 += v * line[f + s6]
+                t7 += v * line[f + s7]
+                t8 += v * line[f + s8]
+            k = grad_w[o, 0]
+            k[0, 0] += t0
+            k[0, 1] += t1
+            k[0, 2] += t2
+            k[1, 0] += t3
+            k[1, 1] += t4
+            k[1, 2] += t5
+            k[2, 0] += t6
+            k[2, 1] += t7
+            k[2, 2] += t8
+        else:
+            for t in range(kh * kw):
+                shift, total = offsets[t], zero
+                for f in range(span):
+                    total += wide[f] * line[f + shift]
+                grad_w[o, 0, t // kw, t % kw] += total
 
 
 forward_kernel = compiled(_forward, fastmath=FAST_KEEPING_NAN)
 transpose_kernel = compiled(_transpose, fastmath=FAST_KEEPING_NAN)
 weight_kernel = compiled(_weight, fastmath=FAST_KEEPING_NAN)
+
+
+def _channels_first(g: Any) -> Any:
+    """G (N, O, Ho, Wo) as C-contiguous (O, N, Ho, Wo): a view of a convolution's output
+    memory, else a copy, so that each chunk of images is one (O, n·Ho·Wo) matrix."""
+    return array_module(g).ascontiguousarray(g.transpose(1, 0, 2, 3))
 
 
 def correlate(x: Any, weight: Any, pads: Pads, stride: Pair, dilation: Pair, out_hw: Pair,
@@ -158,7 +218,8 @@ def correlate(x: Any, weight: Any, pads: Pads, stride: Pair, dilation: Pair, out
         images, _ = chunk
         buf = spread(x[images], (1, 1), pads)
         forward_kernel(buf.reshape(buf.shape[0], -1), weight, buf.shape[2] * buf.shape[3],
-                       buf.shape[3], stride, dilation, y[:, images])
+                       buf.shape[3], stride, dilation, y[:, images].reshape(len(y), -1),
+                       *out_hw)
         if finish is not None:
             finish(y[:, images], images)
 
@@ -177,12 +238,12 @@ def transpose(g: Any, weight: Any, stride: Pair, pads: Pads, dilation: Pair, gro
     hb = max(top + out_hw[0], (ho - 1) * sh + dh * (kh - 1) + 1)
     wb = max(left + out_hw[1], (wo - 1) * sw + dw * (kw - 1) + 1)
     lines = xp.zeros((groups, n * hb * wb), dtype=g.dtype)  # each channel's planes end to end
-    weight, g_onhw = xp.ascontiguousarray(weight), g.transpose(1, 0, 2, 3)
+    weight, g_on = xp.ascontiguousarray(weight), _channels_first(g)
 
     def run(chunk: Chunk) -> None:
         images, _ = chunk
-        transpose_kernel(g_onhw[:, images], weight, hb * wb, wb, stride, dilation,
-                         lines[:, images.start * hb * wb:images.stop * hb * wb])
+        transpose_kernel(g_on[:, images].reshape(o, -1), weight, hb * wb, wb, stride, dilation,
+                         lines[:, images.start * hb * wb:images.stop * hb * wb], ho, wo)
 
     map_chunks(run, work.chunks, work.tiny)
     buf = lines.reshape(groups, n, hb, wb)
@@ -194,15 +255,16 @@ def weight_gradient(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dila
     """∂L/∂K (O, 1, kh, kw): each chunk of images adds its share."""
     xp = array_module(x)
     shape = (g.shape[1], 1, *kernel)
-    g_onhw = g.transpose(1, 0, 2, 3)
+    g_on = _channels_first(g)
     zero = x.dtype.type(0)
 
     def run(chunk: Chunk) -> Any:
         images, _ = chunk
         grad_w = xp.zeros(shape, dtype=x.dtype)
         buf = spread(x[images], (1, 1), pads)
-        weight_kernel(buf.reshape(buf.shape[0], -1), g_onhw[:, images],
-                      buf.shape[2] * buf.shape[3], buf.shape[3], stride, dilation, zero, grad_w)
+        weight_kernel(buf.reshape(buf.shape[0], -1), g_on[:, images].reshape(shape[0], -1),
+                      buf.shape[2] * buf.shape[3], buf.shape[3], stride, dilation, zero, grad_w,
+                      *g.shape[2:])
         return grad_w
 
     return sum(map_chunks(run, work.chunks, work.tiny))
