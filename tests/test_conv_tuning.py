@@ -156,6 +156,25 @@ def test_the_cache_file_gives_later_processes_the_same_plans(tmp_path):
     assert st.backends.conv.benchmark_cache is None  # restored after the block
 
 
+def test_choices_measured_with_other_kernels_are_measured_again(tmp_path, monkeypatch):
+    cache = tmp_path / "conv-plans.json"
+    shape = ((4, 8, 10, 10), (8, 8, 3, 3))
+    with st.backends.flags(benchmark=True, benchmark_cache=cache):
+        st.backends.conv_plan(*shape, padding=1)
+        (old_key,) = json.loads(cache.read_text())
+        other = json.dumps(["another machine", "0" * 16, "k"])
+        cache.write_text(json.dumps({old_key: json.loads(cache.read_text())[old_key],
+                                     other: {"forward": "im2col"}}))
+        conv_plan.clear_cache()
+        monkeypatch.setattr(conv_tuning, "code_revision", lambda: "an upgrade")
+        spent = conv_tuning.seconds_spent()
+        st.backends.conv_plan(*shape, padding=1)
+        assert conv_tuning.seconds_spent() > spent  # measured, not read
+    keys = json.loads(cache.read_text())
+    assert old_key not in keys and other in keys  # this machine's stale choice dropped
+    assert [json.loads(k)[1] for k in keys if k != other] == ["an upgrade"]
+
+
 @pytest.mark.parametrize("content", ["", "not json", "[1, 2]", '{"k": 3}'])
 def test_an_unreadable_cache_file_is_measured_over(tmp_path, content):
     cache = tmp_path / "conv-plans.json"

@@ -20,18 +20,23 @@ two timings a few per cent apart are noise, and the rules were measured too.
 :func:`seconds_spent` says what the measuring has cost this process.
 
 With ``st.backends.conv.benchmark_cache`` set to a file, each choice is also kept there under
-the machine (processor and settings) and the geometry, and read back instead of measured: later
-processes measure nothing they have seen, and a resumed run computes with the same algorithms,
-so its results equal an uninterrupted run's to the bit.  The file is a cache: one that cannot be
-read is measured over, one that cannot be written is skipped.
+the machine (processor and settings), the kernels' code (:func:`code_revision`: after an upgrade
+the choices are measured again, and the old ones of this machine dropped) and the geometry, and
+read back instead of measured: later processes measure nothing they have seen, and a resumed
+run computes with the same algorithms, so its results equal an uninterrupted run's to the bit.
+The file is a cache: one that cannot be read is measured over, one that cannot be written is
+skipped.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -75,8 +80,8 @@ def measured_plan(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads,
     def plan_of(entry: object) -> ConvPlan | None:
         return _plan_of(entry, forwards, inputs, shapes)
 
-    key = json.dumps([_machine(), *settings.state, x_shape, weight_shape, *geometry, out_hw,
-                      dtype.str])
+    key = json.dumps([_machine(), code_revision(), *settings.state, x_shape, weight_shape,
+                      *geometry, out_hw, dtype.str])
     remembered = plan_of(_read_cache().get(key))
     if remembered is not None:
         return remembered
@@ -160,6 +165,24 @@ def _machine() -> str:
     return cpu_description()
 
 
+@functools.cache
+def code_revision() -> str:
+    """A digest of the kernels' source: a choice measured with other kernels (an older or newer
+    striate) is not this code's choice, so it is measured again rather than read."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _stale(key: str) -> bool:
+    """True for an entry of this machine measured with other kernels."""
+    with contextlib.suppress(ValueError, TypeError, IndexError):
+        machine, revision = json.loads(key)[:2]
+        return machine == _machine() and revision != code_revision()
+    return False
+
+
 def _read_cache() -> dict:
     path = settings.conv.benchmark_cache
     if path is None:
@@ -195,6 +218,7 @@ def _remember(key: str, choice: dict,
         return None
     entries = _read_cache()
     if plan_of(entries.get(key)) is None:
+        entries = {k: v for k, v in entries.items() if not _stale(k)}
         entries[key] = choice
         with contextlib.suppress(OSError):  # a cache that cannot be written is only a cache
             path.parent.mkdir(parents=True, exist_ok=True)
