@@ -34,14 +34,15 @@ from .jit import FAST_KEEPING_NAN, compiled, inlined
 from .parallel import map_chunks
 
 
-def _forward(lines, weight, plane_size, padded_width, stride, dilation, y, ho,
-             wo):  # pragma: no cover - compiled
-    """y (O, N·Ho·Wo) = the depthwise correlation of the padded planes of N images, each
-    channel's planes one line: lines (C, N·Hp·Wp).  Every output of the line is computed at
-    stride 1 (one long run per offset, or one run for all nine of a 3 × 3 kernel) and the strided
-    ones are kept: the skipped positions cost less than short runs per output row would."""
+def _forward(lines, weight, plane_size, padded_width, stride, dilation, y, ho, wo,
+             first):  # pragma: no cover - compiled
+    """Images first, first + 1, ... of y (O, N·Ho·Wo) = the depthwise correlation of their
+    padded planes, each channel's planes one line: lines (C, n·Hp·Wp).  Every output of the line
+    is computed at stride 1 (one long run per offset, or one run for all nine of a 3 × 3 kernel)
+    and the strided ones are kept: the skipped positions cost less than short runs per output row
+    would."""
     o_count, _, kh, kw = weight.shape
-    n_count = y.shape[1] // (ho * wo)
+    n_count = lines.shape[1] // plane_size
     (sh, sw), (dh, dw), hw, wp = stride, dilation, plane_size, padded_width
     mult = o_count // lines.shape[0]
     span = _span(n_count, ho, wo, hw, wp, stride)
@@ -60,7 +61,8 @@ def _forward(lines, weight, plane_size, padded_width, stride, dilation, y, ho,
         out = y[o]
         for n in range(n_count):
             for i in range(ho):
-                at, read = np.uint64((n * ho + i) * wo), np.uint64(n * hw + i * sh * wp)
+                at = np.uint64(((first + n) * ho + i) * wo)
+                read = np.uint64(n * hw + i * sh * wp)
                 for j in range(np.uint64(wo)):
                     out[at + j] = acc[read + j * np.uint64(sw)]
 
@@ -99,61 +101,74 @@ def _correlate_3x3(line, k, offsets, acc):  # pragma: no cover - compiled
 
 
 @inlined
-def _lay_wide(g, o, n_count, ho, wo, plane_size, padded_width, stride, wide):  # pragma: no cover
-    """G[o] (N·Ho·Wo) where the forward's sums lay, at f = n·Hp·Wp + i·s_h·Wp + j·s_w; the
-    positions between keep the zeros the caller put there once."""
+def _lay_wide(g, o, first, n_count, ho, wo, plane_size, padded_width, stride,
+              wide):  # pragma: no cover - compiled
+    """G[o] of images first … first + n_count − 1 (g: (O, N·Ho·Wo)) where the forward's sums
+    lay, at f = n·Hp·Wp + i·s_h·Wp + j·s_w; the positions between keep the zeros the caller put
+    there once."""
     sh, sw = stride
     for n in range(n_count):
         for i in range(ho):
             at = np.uint64(n * plane_size + i * sh * padded_width)
-            read = np.uint64((n * ho + i) * wo)
+            read = np.uint64(((first + n) * ho + i) * wo)
             for j in range(np.uint64(wo)):
                 wide[at + j * np.uint64(sw)] = g[o, read + j]
 
 
-def _transpose(g, weight, plane_size, padded_width, stride, dilation, lines, ho,
-               wo):  # pragma: no cover - compiled
-    """Add into the padded planes, lines (C, N·Hb·Wb), the adjoint of the forward for the output
-    gradient g (O, N·Ho·Wo): line[f + shift_t] += K_t · G_wide[f] for each kernel offset t, or,
-    for a 3 × 3 kernel, each position of the line gathering its nine terms in one pass."""
+def _transpose(g, weight, buffer_hw, pads, stride, dilation, dx, out_hw, ho, wo, first,
+               last):  # pragma: no cover - compiled
+    """Add into dx (C, N·H·W) the adjoint of the forward for images first … last − 1 of the
+    output gradient g (O, N·Ho·Wo): each position of X gathers K_t · G_wide[e − shift_t] over
+    the kernel offsets t, e its position in the padded plane (Hb × Wb = ``buffer_hw``) where G
+    is laid wide; a 3 × 3 kernel's nine terms in one pass."""
     o_count, _, kh, kw = weight.shape
-    n_count = g.shape[1] // (ho * wo)
-    (dh, dw), hw, wp = dilation, plane_size, padded_width
-    mult = o_count // lines.shape[0]
-    span = _span(n_count, ho, wo, hw, wp, stride)
-    offsets = _offsets(kh, kw, wp, dh, dw)
-    margin = offsets[kh * kw - 1]  # zeros before G_wide, so the gather reads no index below 0
-    length = np.uint64(lines.shape[1])
-    wide = np.zeros(margin + max(span, length), g.dtype)
+    (hb, wb), (top, left), (dh, dw), (height, width) = buffer_hw, pads, dilation, out_hw
+    n_count, hw, mult = last - first, hb * wb, o_count // dx.shape[0]
+    offsets = _offsets(kh, kw, wb, dh, dw)
+    margin = offsets[kh * kw - 1]  # zeros before G_wide, so that no index falls below 0
+    wide = np.zeros(margin + np.uint64(n_count * hw), g.dtype)
+    rows = (max(0, -top), min(height, hb - top))  # positions of X inside the padded plane
+    cols = (max(0, -left), min(width, wb - left))
+    run = np.uint64(max(0, cols[1] - cols[0]))
+    reach = np.empty(kh * kw, np.uint64)  # read G_wide at margin + e − shift_t
+    for t in range(kh * kw):
+        reach[t] = margin - offsets[t]
     for o in range(o_count):
-        line = lines[o // mult]
-        _lay_wide(g, o, n_count, ho, wo, hw, wp, stride, wide[margin:])
-        if kh == kw == 3:
-            k = weight[o, 0]
-            k0, k1, k2, k3, k4 = k[0, 0], k[0, 1], k[0, 2], k[1, 0], k[1, 1]
-            k5, k6, k7, k8 = k[1, 2], k[2, 0], k[2, 1], k[2, 2]
-            r0, r1, r2, r3 = (margin, margin - offsets[1], margin - offsets[2],
-                              margin - offsets[3])
-            r4, r5, r6, r7 = (margin - offsets[4], margin - offsets[5], margin - offsets[6],
-                              margin - offsets[7])
-            for e in range(length):  # line[e] gets K_t · G_wide[e − shift_t]
-                line[e] += (k0 * wide[e + r0] + k1 * wide[e + r1] + k2 * wide[e + r2]
-                            + k3 * wide[e + r3] + k4 * wide[e + r4] + k5 * wide[e + r5]
-                            + k6 * wide[e + r6] + k7 * wide[e + r7] + k8 * wide[e])
-        else:
-            for t in range(kh * kw):
-                k, shift = weight[o, 0, t // kw, t % kw], offsets[t]
-                for f in range(span):
-                    line[f + shift] += k * wide[margin + f]
+        _lay_wide(g, o, first, n_count, ho, wo, hw, wb, stride, wide[margin:])
+        out, k = dx[o // mult], weight[o, 0]
+        for n in range(n_count):
+            for r in range(rows[0], rows[1]):
+                e = np.uint64(n * hw + (r + top) * wb + cols[0] + left)
+                at = np.uint64(((first + n) * height + r) * width + cols[0])
+                if kh == kw == 3:
+                    _gather_3x3(out, at, wide, e, reach, k, run)
+                else:
+                    for t in range(kh * kw):
+                        kt, read = k[t // kw, t % kw], e + reach[t]
+                        for j in range(run):
+                            out[at + j] += kt * wide[read + j]
 
 
-def _weight(lines, g, plane_size, padded_width, stride, dilation, zero, grad_w, ho,
-            wo):  # pragma: no cover - compiled
+@inlined
+def _gather_3x3(out, at, wide, e, reach, k, run):  # pragma: no cover - compiled
+    """out[at + j] += Σ_t k_t · wide[e + reach_t + j] for the nine offsets of a 3 × 3 kernel."""
+    k0, k1, k2, k3, k4 = k[0, 0], k[0, 1], k[0, 2], k[1, 0], k[1, 1]
+    k5, k6, k7, k8 = k[1, 2], k[2, 0], k[2, 1], k[2, 2]
+    r0, r1, r2, r3, r4 = e + reach[0], e + reach[1], e + reach[2], e + reach[3], e + reach[4]
+    r5, r6, r7, r8 = e + reach[5], e + reach[6], e + reach[7], e + reach[8]
+    for j in range(run):
+        out[at + j] += (k0 * wide[r0 + j] + k1 * wide[r1 + j] + k2 * wide[r2 + j]
+                        + k3 * wide[r3 + j] + k4 * wide[r4 + j] + k5 * wide[r5 + j]
+                        + k6 * wide[r6 + j] + k7 * wide[r7 + j] + k8 * wide[r8 + j])
+
+
+def _weight(lines, g, plane_size, padded_width, stride, dilation, zero, grad_w, ho, wo,
+            first):  # pragma: no cover - compiled
     """Add ∂L/∂K (O, 1, kh, kw) for the padded planes, lines (C, N·Hp·Wp), and the output
     gradient g (O, N·Ho·Wo) into grad_w: Σ_f G_wide[f] · line[f + shift_t] per kernel offset t,
     the nine of a 3 × 3 kernel in one pass; ``zero`` is 0 in the arrays' dtype."""
     o_count, _, kh, kw = grad_w.shape
-    n_count = g.shape[1] // (ho * wo)
+    n_count = lines.shape[1] // plane_size
     (dh, dw), hw, wp = dilation, plane_size, padded_width
     mult = o_count // lines.shape[0]
     span = _span(n_count, ho, wo, hw, wp, stride)
@@ -161,7 +176,7 @@ def _weight(lines, g, plane_size, padded_width, stride, dilation, zero, grad_w, 
     wide = np.zeros(span, g.dtype)
     for o in range(o_count):
         line = lines[o // mult]
-        _lay_wide(g, o, n_count, ho, wo, hw, wp, stride, wide)
+        _lay_wide(g, o, first, n_count, ho, wo, hw, wp, stride, wide)
         if kh == kw == 3:
             s1, s2, s3, s4 = offsets[1], offsets[2], offsets[3], offsets[4]
             s5, s6, s7, s8 = offsets[5], offsets[6], offsets[7], offsets[8]
@@ -218,8 +233,8 @@ def correlate(x: Any, weight: Any, pads: Pads, stride: Pair, dilation: Pair, out
         images, _ = chunk
         buf = spread(x[images], (1, 1), pads)
         forward_kernel(buf.reshape(buf.shape[0], -1), weight, buf.shape[2] * buf.shape[3],
-                       buf.shape[3], stride, dilation, y[:, images].reshape(len(y), -1),
-                       *out_hw)
+                       buf.shape[3], stride, dilation, y.reshape(len(y), -1), *out_hw,
+                       images.start)
         if finish is not None:
             finish(y[:, images], images)
 
@@ -229,25 +244,25 @@ def correlate(x: Any, weight: Any, pads: Pads, stride: Pair, dilation: Pair, out
 
 def transpose(g: Any, weight: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int,
               out_hw: Pair, work: Pass) -> Any:
-    """The adjoint in X (NCHW, spatial size ``out_hw``): each chunk of images adds into its own
-    padded planes, then the padding is cut off."""
+    """The adjoint in X, NCHW of spatial size ``out_hw`` (a view of dense (C, N, H, W) memory):
+    each chunk of images adds into its own planes."""
     xp = array_module(g)
     o, _, kh, kw = weight.shape
     n, _, ho, wo = g.shape
     (sh, sw), (dh, dw), ((top, _), (left, _)) = stride, dilation, pads
     hb = max(top + out_hw[0], (ho - 1) * sh + dh * (kh - 1) + 1)
     wb = max(left + out_hw[1], (wo - 1) * sw + dw * (kw - 1) + 1)
-    lines = xp.zeros((groups, n * hb * wb), dtype=g.dtype)  # each channel's planes end to end
+    dx = xp.zeros((groups, n, *out_hw), dtype=g.dtype)
     weight, g_on = xp.ascontiguousarray(weight), _channels_first(g)
 
     def run(chunk: Chunk) -> None:
         images, _ = chunk
-        transpose_kernel(g_on[:, images].reshape(o, -1), weight, hb * wb, wb, stride, dilation,
-                         lines[:, images.start * hb * wb:images.stop * hb * wb], ho, wo)
+        transpose_kernel(g_on.reshape(o, -1), weight, (hb, wb), (top, left), stride, dilation,
+                         dx.reshape(groups, -1), tuple(out_hw), ho, wo, images.start,
+                         images.stop)
 
     map_chunks(run, work.chunks, work.tiny)
-    buf = lines.reshape(groups, n, hb, wb)
-    return buf[:, :, top:top + out_hw[0], left:left + out_hw[1]].transpose(1, 0, 2, 3)
+    return dx.transpose(1, 0, 2, 3)
 
 
 def weight_gradient(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dilation: Pair,
@@ -262,9 +277,9 @@ def weight_gradient(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dila
         images, _ = chunk
         grad_w = xp.zeros(shape, dtype=x.dtype)
         buf = spread(x[images], (1, 1), pads)
-        weight_kernel(buf.reshape(buf.shape[0], -1), g_on[:, images].reshape(shape[0], -1),
+        weight_kernel(buf.reshape(buf.shape[0], -1), g_on.reshape(shape[0], -1),
                       buf.shape[2] * buf.shape[3], buf.shape[3], stride, dilation, zero, grad_w,
-                      *g.shape[2:])
+                      *g.shape[2:], images.start)
         return grad_w
 
     return sum(map_chunks(run, work.chunks, work.tiny))
