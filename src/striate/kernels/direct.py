@@ -80,9 +80,9 @@ def _make_forward(kw: int):
                     for p in range(kh):
                         x = flat[c, n, p * wp:p * wp + span + kw - 1]
                         k0, k1 = weight[o, c, p], weight[o1, c, p]
-                        for f in range(span):
+                        for f in range(np.uint64(span)):  # unsigned: no negative-index check
                             t0, t1 = a0[f], a1[f]
-                            for q in range(kw):
+                            for q in range(np.uint64(kw)):
                                 t0 += k0[q] * x[f + q]
                                 t1 += k1[q] * x[f + q]
                             a0[f], a1[f] = t0, t1
@@ -139,9 +139,9 @@ def _make_transpose(kw: int):
                     a0, a1 = acc[0], acc[1]
                     for o in range(o_count):
                         k0, k1, src = flipped[o, c, p], flipped[o, c1, p], wide[o]
-                        for f in range(reach):
+                        for f in range(np.uint64(reach)):  # unsigned: no negative-index check
                             t0, t1 = a0[f], a1[f]
-                            for q in range(kw):
+                            for q in range(np.uint64(kw)):
                                 t0 += k0[q] * src[f + q]
                                 t1 += k1[q] * src[f + q]
                             a0[f], a1[f] = t0, t1
