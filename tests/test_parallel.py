@@ -34,15 +34,17 @@ def test_worker_threads_are_a_setting_and_a_context():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("rows, workers", [(7, 2), (5, 3), (1, 2), (64, 1)])
-def test_matmul_split_over_workers_equals_numpy(monkeypatch, rows, workers, dtype):
+@pytest.mark.parametrize("rows, cols, workers", [(7, 11, 2), (5, 11, 3), (1, 11, 2),
+                                                 (64, 11, 1), (40, 3, 2), (2, 50, 3)])
+def test_matmul_split_over_workers_equals_numpy(monkeypatch, rows, cols, workers, dtype):
+    """Split by a's rows (a the larger operand) or by b's columns (b the larger)."""
     monkeypatch.setattr(st.backends.cpu, "num_threads", workers)
     monkeypatch.setattr(parallel, "PARALLEL_MIN_MACS", 1)  # split even these small products
     rng = np.random.default_rng(0)
     a = rng.standard_normal((rows, 9)).astype(dtype)
-    b = rng.standard_normal((11, 9)).astype(dtype).T  # a transposed view, as Linear passes Wᵀ
+    b = rng.standard_normal((cols, 9)).astype(dtype).T  # a transposed view, as Linear passes Wᵀ
     out = parallel.matmul(a, b)
-    assert out.dtype == dtype and out.shape == (rows, 11)
+    assert out.dtype == dtype and out.shape == (rows, cols)
     # BLAS may sum a row block in another order than the whole product (it did on AVX2), so
     # float32 is held to its rounding of a 9-term sum of O(1) products, not to a relative 1e-6
     tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-14}

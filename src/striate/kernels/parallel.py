@@ -133,18 +133,28 @@ PARALLEL_MIN_MACS = 1 << 22  # a product smaller than this runs whole on one thr
 
 
 def matmul(a: Any, b: Any) -> Any:
-    """a @ b for 2-D NumPy arrays, with the rows of a split over the worker threads when the
-    product has at least ``PARALLEL_MIN_MACS`` multiply-adds per chunk (BLAS single-threaded
-    in each); the plain product otherwise (and on the GPU)."""
-    rows = a.shape[0]
-    count = min(rows, a.shape[0] * a.shape[1] * b.shape[1] // PARALLEL_MIN_MACS)
+    """a @ b for 2-D NumPy arrays, split over the worker threads when the product has at least
+    ``PARALLEL_MIN_MACS`` multiply-adds per chunk (BLAS single-threaded in each); the plain
+    product otherwise (and on the GPU).
+
+    The split cuts the larger operand, so each thread reads its share of it and all of the
+    smaller one: the rows of a when a is the larger, else the columns of b.  A fully connected
+    layer at a small batch is a few rows of a against a large weight, whose reading is the cost;
+    cut by rows, every thread would read all of it."""
+    rows, cols = a.shape[0], b.shape[1]
+    by_rows = a.size >= b.size
+    parts = rows if by_rows else cols
+    count = min(parts, a.shape[0] * a.shape[1] * b.shape[1] // PARALLEL_MIN_MACS)
     if count > 1:  # (the thread count is read only for products that could use it)
         count = min(count, num_workers())
     if count <= 1 or not isinstance(a, np.ndarray):
         with _single_threaded_blas():  # else OpenBLAS wakes threads that then spin
             return a @ b
-    out = np.empty((rows, b.shape[1]), dtype=np.result_type(a, b))
-    map_chunks(lambda part: np.matmul(a[part], b, out=out[part]), split(rows, count))
+    out = np.empty((rows, cols), dtype=np.result_type(a, b))
+    if by_rows:
+        map_chunks(lambda part: np.matmul(a[part], b, out=out[part]), split(rows, count))
+    else:
+        map_chunks(lambda part: np.matmul(a, b[:, part], out=out[:, part]), split(cols, count))
     return out
 
 
