@@ -340,29 +340,54 @@ def _make_scatter_tiles(kh: int, kw: int):
 def _make_max_overlapping(kh: int, kw: int, nan_wins: bool):
     """The compiled max over kh × kw windows of any stride and dilation (overlapping, padded, in
     ceil mode), with the first maximum's offset, NaN handled as in :func:`_make_max_tiles`; the
-    window size is a compile-time constant, so the loops over a window unroll."""
+    window size is a compile-time constant.
+
+    At stride 1, per output row, each kernel offset is one pass along the row's outputs (the
+    running maximum and its offset kept in y and arg), so the loop over a row vectorises (a
+    window at a time, the offsets innermost, ran about 3 ns an output on GoogLeNet's 3 × 3
+    pools; this way 2.5 times faster).  Strided reads do not vectorise, so other strides keep
+    the window at a time.  Positions are unsigned, which spares a negative-index check per
+    read."""
 
     @compiled(fastmath=False)  # NaN must not be assumed away
     def max_overlapping(xpad, stride, dilation, y, arg):  # pragma: no cover - compiled
         n_count, c_count, oh, ow = y.shape
         (sh, sw), (dh, dw) = stride, dilation
+        step, width = np.uint64(sw), np.uint64(ow)
         nan_met = False
         for n in range(n_count):
             for c in range(c_count):
                 plane = xpad[n, c]
                 for i in range(oh):
-                    rows = plane[i * sh:i * sh + (kh - 1) * dh + 1]
                     best, at = y[n, c, i], arg[n, c, i]
-                    for j in range(ow):
-                        b, a = rows[0, j * sw], 0
-                        for p in range(kh):
-                            for q in range(kw):
-                                v = rows[p * dh, j * sw + q * dw]
+                    if sw != 1:  # strided reads do not vectorise: a window at a time
+                        rows = plane[i * sh:i * sh + (kh - 1) * dh + 1]
+                        for j in range(width):
+                            b, a = rows[0, j * step], 0
+                            for p in range(kh):
+                                for q in range(kw):
+                                    v = rows[p * dh, j * step + np.uint64(q * dw)]
+                                    better = _better(v, b, nan_wins)
+                                    nan_met |= (not nan_wins) & (v != v)
+                                    a = p * kw + q if better else a
+                                    b = v if better else b
+                            best[j], at[j] = b, a
+                        continue
+                    first = plane[i * sh]
+                    for j in range(width):
+                        v = first[j * step]
+                        best[j], at[j] = v, 0
+                        nan_met |= (not nan_wins) & (v != v)
+                    for p in range(kh):
+                        row = plane[i * sh + p * dh]
+                        for q in range(1 if p == 0 else 0, kw):
+                            k, shift = arg.dtype.type(p * kw + q), np.uint64(q * dw)
+                            for j in range(width):
+                                v, b = row[j * step + shift], best[j]
                                 better = _better(v, b, nan_wins)
                                 nan_met |= (not nan_wins) & (v != v)
-                                a = p * kw + q if better else a
-                                b = v if better else b
-                        best[j], at[j] = b, a
+                                at[j] = k if better else at[j]
+                                best[j] = v if better else b
         return nan_met
 
     return max_overlapping
@@ -384,15 +409,19 @@ def scatter_overlapping(g, arg, kernel, stride, dilation, gpad):  # pragma: no c
     """g of each window added to the padded pixel at its arg offset in gpad (zeroed by the
     caller): the adjoint of :func:`max_overlapping` for windows of any geometry."""
     n_count, c_count, oh, ow = g.shape
-    kw, (sh, sw), (dh, dw) = kernel[1], stride, dilation
+    kw, (sh, sw), (dh, dw) = np.uint64(kernel[1]), stride, dilation
+    width = np.uint64(gpad.shape[3])
+    row_step, col_step = np.uint64(dh) * width, np.uint64(dw)
     for n in range(n_count):
         for c in range(c_count):
-            plane = gpad[n, c]
+            plane = gpad[n, c].ravel()  # a flat, unsigned position: no sign fix-ups or checks
             for i in range(oh):
                 gi, ai = g[n, c, i], arg[n, c, i]
-                for j in range(ow):
-                    a = np.uint32(ai[j])  # unsigned: // and % without sign fix-ups
-                    plane[i * sh + (a // kw) * dh, j * sw + (a % kw) * dw] += gi[j]
+                top = np.uint64(i * sh) * width
+                for j in range(np.uint64(ow)):
+                    a = np.uint64(ai[j])
+                    at = top + j * np.uint64(sw) + (a // kw) * row_step + (a % kw) * col_step
+                    plane[at] += gi[j]
 
 
 def flat_indices(arg, win: Windows):
