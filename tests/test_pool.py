@@ -304,6 +304,31 @@ def test_compiled_tiles_equal_references(h, w, k, dtype, with_nan):
 
 @pytest.mark.skipif(not K.jit.available(), reason="Numba is not installed")
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("h, w, k", [(8, 8, 2), (7, 9, 2), (11, 10, 3), (5, 9, (1, 3)),
+                                     (6, 6, (3, 2))])
+def test_compiled_tile_sums_equal_references(monkeypatch, h, w, k, dtype):
+    """Average pooling's tiles by the compiled kernels: the sums as the reference, and bit for
+    bit as the NumPy slices (the same row-major order), and the scatter, whatever the memory
+    layout; pixels past the last whole tile get 0."""
+    x = _normal((2, 3, h, w), seed=4).astype(dtype)
+    win = pool_windows("t", x, k, None, 0, 1, False)
+    assert K._compiled_tiles(x, win)
+    g = _normal((2, 3) + win.out, seed=5).astype(dtype)
+    y_ref = K.sum_windows_reference(x, win)
+    gx_ref = K.scatter_reference(np.broadcast_to(g[..., None, None], g.shape + win.kernel), win)
+    got = {layout: (K.sum_windows(xl, win), K.scatter_sum(_layouts(g)[layout], win))
+           for layout, xl in _layouts(x).items()}
+    monkeypatch.setattr(K, "_compiled_tiles", lambda a, w: False)
+    y_slices = K.sum_windows(x, win)
+    for layout, (y, gx) in got.items():
+        np.testing.assert_allclose(y, y_ref, rtol=1e-5 if dtype == np.float32 else 1e-14,
+                                   atol=1e-6 if dtype == np.float32 else 0, err_msg=layout)
+        np.testing.assert_array_equal(y, y_slices, err_msg=layout)
+        np.testing.assert_array_equal(gx, gx_ref, err_msg=layout)
+
+
+@pytest.mark.skipif(not K.jit.available(), reason="Numba is not installed")
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("h, w, k, stride, padding, dilation, ceil", [
     (9, 9, 3, 1, 1, 1, False), (12, 11, 3, 2, 1, 1, True), (10, 7, 3, 2, 0, 1, True),
     (8, 9, (3, 2), (1, 2), (1, 0), 1, False), (11, 11, 2, 1, 0, 2, False),

@@ -193,7 +193,13 @@ def max_windows(x, win: Windows, pad_value: float = -np.inf):
 
 def sum_windows(x, win: Windows, weights=None):
     """Same as :func:`sum_windows_reference` (zero padding), one slice per kernel offset, added
-    in row-major offset order (PyTorch's order, so float32 sums round alike)."""
+    in row-major offset order (PyTorch's order, so float32 sums round alike); tiles without
+    weights by a compiled loop that reads each pixel once (the same order)."""
+    if weights is None and _compiled_tiles(x, win):
+        x, swapped = leading_pair_order(x, copy=True)
+        y = np.empty(x.shape[:2] + win.out, dtype=x.dtype)
+        tile_sum_kernels(*win.kernel)[0](x, y)
+        return y.transpose(1, 0, 2, 3) if swapped else y
     source, offsets = win.layout(x, 0.0)
     acc = None
     for _, i, j, index in offsets:
@@ -242,6 +248,12 @@ def scatter_sum(g, win: Windows, weights=None):
     """∂L/∂x for y = weighted window sums: every pixel of a window receives w[i, j]·g[window],
     summed over the windows that contain it (assigned, not added, when windows tile)."""
     xp = array_module(g)
+    if weights is None and _compiled_tiles(g, win):
+        g, swapped = leading_pair_order(g, copy=True)
+        gx = win.gradient_buffer(g.shape[:2], g.dtype, xp)
+        tile_sum_kernels(*win.kernel)[1](g, gx)
+        gx = win.input_gradient(gx)
+        return gx.transpose(1, 0, 2, 3) if swapped else gx
     buffer = win.gradient_buffer(g.shape[:2], g.dtype, xp)
     for _, i, j, index in win.layout_offsets():
         part = g if weights is None else g * float(weights[i, j])
@@ -272,6 +284,62 @@ def tile_kernels(kh: int, kw: int) -> tuple:
                                  _make_max_tiles(kh, kw, nan_wins=True),
                                  _make_scatter_tiles(kh, kw))
     return _tile_kernels[kh, kw]
+
+
+_tile_sum_kernels: dict[tuple[int, int], tuple] = {}
+
+
+def tile_sum_kernels(kh: int, kw: int) -> tuple:
+    """The compiled (sum, scatter) kernels for kh × kw tiles (average pooling), the tile size a
+    compile-time constant."""
+    if (kh, kw) not in _tile_sum_kernels:
+        _tile_sum_kernels[kh, kw] = _make_sum_tiles(kh, kw)
+    return _tile_sum_kernels[kh, kw]
+
+
+def _make_sum_tiles(kh: int, kw: int):
+    width = np.uint64(kw)  # unsigned positions: no negative-index checks
+
+    @compiled(fastmath=False)  # the sum in PyTorch's order, as the NumPy version
+    def sum_tiles(x, y):  # pragma: no cover - compiled
+        """y[n, c, i, j] = the sum of x's tile (i, j), its offsets in row-major order."""
+        n_count, c_count, oh, ow = y.shape
+        for n in range(n_count):
+            for c in range(c_count):
+                for i in range(oh):
+                    rows, out = x[n, c, i * kh:(i + 1) * kh], y[n, c, i]
+                    for j in range(np.uint64(ow)):
+                        at = j * width
+                        total = rows[0, at]
+                        for q in range(1, kw):
+                            total += rows[0, at + np.uint64(q)]
+                        for p in range(1, kh):
+                            for q in range(kw):
+                                total += rows[p, at + np.uint64(q)]
+                        out[j] = total
+
+    @compiled(fastmath=False)
+    def scatter_tiles(g, gx):  # pragma: no cover - compiled
+        """Every pixel of tile (i, j) of gx (the padded plane) gets g[n, c, i, j]; the pixels
+        past the last whole tile get 0."""
+        n_count, c_count, oh, ow = g.shape
+        height, cols = gx.shape[2], np.uint64(gx.shape[3])
+        zero = gx.dtype.type(0)
+        for n in range(n_count):
+            for c in range(c_count):
+                for i in range(oh):
+                    values = g[n, c, i]
+                    for p in range(kh):
+                        row = gx[n, c, i * kh + p]
+                        for j in range(np.uint64(ow)):
+                            for q in range(kw):
+                                row[j * width + np.uint64(q)] = values[j]
+                        for k in range(np.uint64(ow) * width, cols):
+                            row[k] = zero
+                for r in range(oh * kh, height):
+                    gx[n, c, r] = zero
+
+    return sum_tiles, scatter_tiles
 
 
 @inlined
