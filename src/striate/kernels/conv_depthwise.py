@@ -28,28 +28,32 @@ import numpy as np
 
 from ..backend import array_module
 from .conv_epilogue import Epilogue
-from .conv_geometry import Chunk, Pads, Pair, spread
+from .conv_geometry import Chunk, Pads, Pair, spread_size
 from .conv_plan import Pass
 from .jit import FAST_KEEPING_NAN, compiled, inlined
+from .layout import planes
 from .parallel import map_chunks
 
 
-def _forward(lines, weight, plane_size, padded_width, stride, dilation, y, ho, wo,
-             first):  # pragma: no cover - compiled
-    """Images first, first + 1, ... of y (O, N·Ho·Wo) = the depthwise correlation of their
-    padded planes, each channel's planes one line: lines (C, n·Hp·Wp).  Every output of the line
-    is computed at stride 1 (one long run per offset, or one run for all nine of a 3 × 3 kernel)
-    and the strided ones are kept: the skipped positions cost less than short runs per output row
-    would."""
+def _forward(planes, steps, weight, mult, pads, padded, stride, dilation, y, ho, wo, first,
+             last):  # pragma: no cover - compiled
+    """Images first … last − 1 of y (O, N·Ho·Wo) = the depthwise correlation of X, whose (H, W)
+    planes are ``planes`` (plane (n, c) at n·steps[0] + c·steps[1]; output o reads channel
+    o // mult).  Per channel, the images'
+    planes are laid padded (Hp × Wp = ``padded``) end to end in one line while it stays in
+    cache; every output of the line is computed at stride 1 (one long run per offset, or one
+    run for all nine of a 3 × 3 kernel) and the strided ones are kept: the skipped positions
+    cost less than short runs per output row would."""
     o_count, _, kh, kw = weight.shape
-    n_count = lines.shape[1] // plane_size
-    (sh, sw), (dh, dw), hw, wp = stride, dilation, plane_size, padded_width
-    mult = o_count // lines.shape[0]
+    n_count, (hp, wp) = last - first, padded
+    (sh, sw), (dh, dw), hw = stride, dilation, hp * wp
     span = _span(n_count, ho, wo, hw, wp, stride)
     acc = np.empty(span, y.dtype)
+    line = np.zeros(n_count * hw, y.dtype)  # the padding stays zero: only the inside is copied
     offsets = _offsets(kh, kw, wp, dh, dw)
     for o in range(o_count):
-        line = lines[o // mult]
+        if o % mult == 0:
+            _lay_padded(planes, steps, o // mult, first, n_count, pads, padded, line)
         if kh == kw == 3:
             _correlate_3x3(line, weight[o, 0], offsets, acc)
         else:
@@ -65,6 +69,25 @@ def _forward(lines, weight, plane_size, padded_width, stride, dilation, y, ho, w
                 read = np.uint64(n * hw + i * sh * wp)
                 for j in range(np.uint64(wo)):
                     out[at + j] = acc[read + j * np.uint64(sw)]
+
+
+@inlined
+def _lay_padded(planes, steps, c, first, n_count, pads, padded, line):  # pragma: no cover
+    """Channel c's planes of images first … first + n_count − 1 into ``line``, each at its place
+    in a zero-padded Hp × Wp plane (rows and columns that fall outside it, for a negative pad,
+    are left out)."""
+    height, width = planes.shape[1:]
+    (top, left), (hp, wp) = pads, padded
+    r0, r1 = max(0, -top), min(height, hp - top)
+    c0, c1 = max(0, -left), min(width, wp - left)
+    run = np.uint64(max(0, c1 - c0))
+    for n in range(n_count):
+        src = planes[(first + n) * steps[0] + c * steps[1]].ravel()
+        for r in range(r0, r1):
+            at = np.uint64(n * hp * wp + (r + top) * wp + c0 + left)
+            read = np.uint64(r * width + c0)
+            for j in range(run):
+                line[at + j] = src[read + j]
 
 
 @inlined
@@ -162,20 +185,22 @@ def _gather_3x3(out, at, wide, e, reach, k, run):  # pragma: no cover - compiled
                         + k6 * wide[r6 + j] + k7 * wide[r7 + j] + k8 * wide[r8 + j])
 
 
-def _weight(lines, g, plane_size, padded_width, stride, dilation, zero, grad_w, ho, wo,
-            first):  # pragma: no cover - compiled
-    """Add ∂L/∂K (O, 1, kh, kw) for the padded planes, lines (C, N·Hp·Wp), and the output
-    gradient g (O, N·Ho·Wo) into grad_w: Σ_f G_wide[f] · line[f + shift_t] per kernel offset t,
-    the nine of a 3 × 3 kernel in one pass; ``zero`` is 0 in the arrays' dtype."""
+def _weight(planes, steps, g, mult, pads, padded, stride, dilation, zero, grad_w, ho, wo,
+            first, last):  # pragma: no cover - compiled
+    """Add images first … last − 1's share of ∂L/∂K (O, 1, kh, kw) into grad_w, for X's planes
+    (laid padded per channel into one line, as the forward does) and the output gradient g
+    (O, N·Ho·Wo): Σ_f G_wide[f] · line[f + shift_t] per kernel offset t, the nine of a 3 × 3
+    kernel in one pass; ``zero`` is 0 in the arrays' dtype."""
     o_count, _, kh, kw = grad_w.shape
-    n_count = lines.shape[1] // plane_size
-    (dh, dw), hw, wp = dilation, plane_size, padded_width
-    mult = o_count // lines.shape[0]
+    n_count, (hp, wp) = last - first, padded
+    (dh, dw), hw = dilation, hp * wp
     span = _span(n_count, ho, wo, hw, wp, stride)
     offsets = _offsets(kh, kw, wp, dh, dw)
     wide = np.zeros(span, g.dtype)
+    line = np.zeros(n_count * hw, g.dtype)
     for o in range(o_count):
-        line = lines[o // mult]
+        if o % mult == 0:
+            _lay_padded(planes, steps, o // mult, first, n_count, pads, padded, line)
         _lay_wide(g, o, first, n_count, ho, wo, hw, wp, stride, wide)
         if kh == kw == 3:
             s1, s2, s3, s4 = offsets[1], offsets[2], offsets[3], offsets[4]
@@ -224,22 +249,28 @@ def _channels_first(g: Any) -> Any:
 def correlate(x: Any, weight: Any, pads: Pads, stride: Pair, dilation: Pair, out_hw: Pair,
               work: Pass, finish: Epilogue | None = None) -> Any:
     """(O, N, Ho, Wo) depthwise correlation of NCHW ``x`` padded by ``pads``, each chunk of
-    images padding its own and given ``finish``."""
+    images given ``finish``."""
     xp = array_module(x)
     y = xp.empty((weight.shape[0], x.shape[0], *out_hw), dtype=x.dtype)
     weight = xp.ascontiguousarray(weight)
+    src, steps = planes(x)
+    padded = spread_size(x.shape[2:], (1, 1), pads)
 
     def run(chunk: Chunk) -> None:
         images, _ = chunk
-        buf = spread(x[images], (1, 1), pads)
-        forward_kernel(buf.reshape(buf.shape[0], -1), weight, buf.shape[2] * buf.shape[3],
-                       buf.shape[3], stride, dilation, y.reshape(len(y), -1), *out_hw,
-                       images.start)
+        forward_kernel(src, steps, weight, weight.shape[0] // x.shape[1], _tops(pads), padded,
+                       stride, dilation, y.reshape(len(y), -1), *out_hw, images.start,
+                       images.stop)
         if finish is not None:
             finish(y[:, images], images)
 
     map_chunks(run, work.chunks, work.tiny)
     return y
+
+
+def _tops(pads: Pads) -> Pair:
+    """The zeros before the rows and before the columns."""
+    return pads[0][0], pads[1][0]
 
 
 def transpose(g: Any, weight: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int,
@@ -271,15 +302,15 @@ def weight_gradient(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dila
     xp = array_module(x)
     shape = (g.shape[1], 1, *kernel)
     g_on = _channels_first(g)
-    zero = x.dtype.type(0)
+    src, steps = planes(x)
+    padded = spread_size(x.shape[2:], (1, 1), pads)
+    zero, mult = x.dtype.type(0), shape[0] // x.shape[1]
 
     def run(chunk: Chunk) -> Any:
         images, _ = chunk
         grad_w = xp.zeros(shape, dtype=x.dtype)
-        buf = spread(x[images], (1, 1), pads)
-        weight_kernel(buf.reshape(buf.shape[0], -1), g_on.reshape(shape[0], -1),
-                      buf.shape[2] * buf.shape[3], buf.shape[3], stride, dilation, zero, grad_w,
-                      *g.shape[2:], images.start)
+        weight_kernel(src, steps, g_on.reshape(shape[0], -1), mult, _tops(pads), padded,
+                      stride, dilation, zero, grad_w, *g.shape[2:], images.start, images.stop)
         return grad_w
 
     return sum(map_chunks(run, work.chunks, work.tiny))
