@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..backend import array_module
+from ..kernels.optim import sgd_step_
 from ..tensor import increment_version
 from .optimizer import Optimizer
 
@@ -51,6 +53,9 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if self._step_compiled(p, group, lr, momentum, dampening, decay):
+                    increment_version(p)
+                    continue
                 grad = -p.grad if group["maximize"] else p.grad
                 if decay != 0:
                     grad = grad + decay * p.data
@@ -66,3 +71,18 @@ class SGD(Optimizer):
                 p.data -= lr * grad
                 increment_version(p)
         return loss
+
+    def _step_compiled(self, p: Any, group: dict, lr: float, momentum: float, dampening: float,
+                       decay: float) -> bool:
+        """The step below as one compiled pass (``kernels/optim.py``, the same bits), where the
+        arrays serve; False otherwise."""
+        state = self.state[p] if momentum != 0 else {}
+        buf = state.get("momentum_buffer")
+        first = momentum != 0 and buf is None
+        if first:
+            buf = array_module(p.data).empty_like(p.data)
+        done = sgd_step_(p.data, p.grad, buf, lr, momentum, dampening, decay,
+                         group["nesterov"], group["maximize"], first)
+        if done and first:
+            state["momentum_buffer"] = buf
+        return done
