@@ -42,6 +42,7 @@ from .conv_geometry import Chunk, Chunks, Pads, Pair, full_pads, out_size
 # Every threshold of the convolution kernels; the measurements: docs/convolution-plan.md.
 CHUNK_BYTES = 2 << 20  # im2col bytes per chunk: the copy and its GEMM stay in cache ("Chunks")
 PARALLEL_MIN_BYTES = 1 << 19  # least work (im2col bytes) a chunk needs to be worth a thread
+PARALLEL_MIN_MACS = 1 << 23  # or least multiply-adds of its GEMM (about 0.1 ms on one core)
 TINY_BYTES = 1 << 17  # less work than this skips the BLAS thread switch, which costs more
 WINOGRAD_MIN_WIDTH = 4  # narrower output rows are too short to pay for the tile transforms
 WINOGRAD_MIN_PIXELS = 256  # N·H·W below which im2col is faster (batch 1 on 8×8)
@@ -231,7 +232,8 @@ def adjoint_pass(adjoint: str, x_shape: tuple, weight_shape: tuple, pads: Pads, 
         return Pass(adjoint, None, chunks(n, ho, c * kh * kw * buf_width, dtype, on_cpu,
                                           split_rows=False), True)
     values = groups * cg * kh * kw * wo
-    return Pass(adjoint, None, chunks(n, ho, values, dtype, on_cpu, split_rows=False),
+    return Pass(adjoint, None, chunks(n, ho, values, dtype, on_cpu, split_rows=False,
+                                      macs_per_row=values * (o // groups)),
                 _tiny(n * ho * values, dtype))
 
 
@@ -300,7 +302,8 @@ def correlation_pass(algorithm: str, scheme: ModuleType | None, x_shape: tuple,
         return Pass(DIRECT, None, chunks(n, ho, cg * kh * kw * padded_width, dtype, on_cpu,
                                          split_rows=False), True)
     values_per_row = groups * cg * kh * kw * wo
-    return Pass(IM2COL, None, chunks(n, ho, values_per_row, dtype, on_cpu),
+    return Pass(IM2COL, None, chunks(n, ho, values_per_row, dtype, on_cpu,
+                                     macs_per_row=values_per_row * (o // groups)),
                 _tiny(n * ho * values_per_row, dtype))
 
 
@@ -375,10 +378,12 @@ def _tiny(values: int, dtype: np.dtype) -> bool:
 
 
 def chunks(n: int, rows: int, values_per_row: int, dtype: np.dtype, on_cpu: bool = True,
-           split_rows: bool = True, step: int = 1) -> Chunks:
+           split_rows: bool = True, step: int = 1, macs_per_row: int = 0) -> Chunks:
     """(images, output rows) chunks of a kernel's work whose im2col matrix (``values_per_row``
     values per output row) stays near ``CHUNK_BYTES``, and at least one per worker thread where
-    each still gets ``PARALLEL_MIN_BYTES`` (one chunk on a GPU).  Whole images are grouped
+    each still gets ``PARALLEL_MIN_BYTES`` or, for a GEMM of ``macs_per_row`` multiply-adds per
+    output row, ``PARALLEL_MIN_MACS`` (a wide layer on a small plane has a small matrix but a
+    large product: its weight is the work) (one chunk on a GPU).  Whole images are grouped
     while they fit; a larger image, or a batch smaller than the number of workers, is cut into
     blocks of output rows, a multiple of ``step`` (unless ``split_rows`` is False, for kernels
     whose chunks would write overlapping rows).  Groups of images come in a multiple of the
@@ -387,7 +392,8 @@ def chunks(n: int, rows: int, values_per_row: int, dtype: np.dtype, on_cpu: bool
         return ((slice(0, n), slice(0, rows)),)
     workers = settings.cpu.num_threads
     row_bytes = max(1, values_per_row * dtype.itemsize)
-    count = max(1, min(workers, n * rows * row_bytes // PARALLEL_MIN_BYTES))
+    count = max(1, min(workers, max(n * rows * row_bytes // PARALLEL_MIN_BYTES,
+                                    n * rows * macs_per_row // PARALLEL_MIN_MACS)))
     block = rows
     if split_rows:
         if row_bytes * rows > CHUNK_BYTES:
