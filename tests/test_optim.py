@@ -446,8 +446,10 @@ def test_clip_grad_value_matches_torch(dtype):
 def test_sgd_compiled_pass_gives_the_numpy_bits(monkeypatch, dtype, kwargs):
     """kernels/optim.py against the NumPy expressions, bit for bit, on a contiguous and a
     transposed (non-C-order) parameter, over several steps (the first fills the buffer)."""
+    from striate.kernels import optim as kernels
     from striate.optim import sgd
 
+    monkeypatch.setattr(kernels, "MIN_BYTES", 0)  # these small parameters too
     rng = np.random.default_rng(5)
     shapes = [(7, 5), (3,)]
     starts = [rng.standard_normal(s).astype(dtype) for s in shapes]
