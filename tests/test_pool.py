@@ -266,6 +266,14 @@ def _layouts(x):
     return {"nchw": x, "cnhw": cnhw, "strided": wider[..., 1:-2]}
 
 
+def _max_references(x, g, win):
+    """The reference maxima, their offsets, and the input gradient for the output gradient g."""
+    kh, kw = win.kernel
+    y_ref, arg_ref = K.max_windows_reference(x, win)
+    one_hot = (arg_ref[..., None] == np.arange(kh * kw)).reshape(arg_ref.shape + (kh, kw))
+    return y_ref, arg_ref, K.scatter_reference(one_hot * g[..., None, None], win)
+
+
 @pytest.mark.skipif(not K.jit.available(), reason="Numba is not installed")
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("h, w, k", [(8, 8, 2), (7, 9, 2), (11, 10, 3), (5, 9, (1, 3)),
@@ -287,9 +295,7 @@ def test_compiled_tiles_equal_references(h, w, k, dtype, with_nan):
     y, arg = np.empty(x.shape[:2] + win.out, dtype), np.empty(x.shape[:2] + win.out, np.int8)
     assert K.tile_kernels(kh, kw)[0](x, y, arg) == with_nan  # the fast pass reports NaN
     g = np.random.default_rng(3).standard_normal(x.shape[:2] + win.out).astype(dtype)
-    y_ref, arg_ref = K.max_windows_reference(x, win)
-    one_hot = (arg_ref[..., None] == np.arange(kh * kw)).reshape(arg_ref.shape + (kh, kw))
-    gx_ref = K.scatter_reference(one_hot * g[..., None, None], win)
+    y_ref, arg_ref, gx_ref = _max_references(x, g, win)
     for ceil in (True, False):  # a ceil-mode window past the edge is not a tile: NumPy's path
         assert K._compiled_tiles(x, pool_windows("t", x, k, None, 0, 1, ceil)) == (
             not ceil or (h % kh == 0 and w % kw == 0))
@@ -346,11 +352,8 @@ def test_compiled_overlapping_windows_equal_references(h, w, k, stride, padding,
     x[1, 1, 1, 1] = -np.inf
     win = pool_windows("t", x, k, stride, padding, dilation, ceil)
     assert not K._compiled_tiles(x, win)
-    kh, kw = win.kernel
     g = np.random.default_rng(5).standard_normal(x.shape[:2] + win.out).astype(dtype)
-    y_ref, arg_ref = K.max_windows_reference(x, win)
-    one_hot = (arg_ref[..., None] == np.arange(kh * kw)).reshape(arg_ref.shape + (kh, kw))
-    gx_ref = K.scatter_reference(one_hot * g[..., None, None], win)
+    y_ref, arg_ref, gx_ref = _max_references(x, g, win)
     for layout, xl in _layouts(x).items():
         y, arg = K.max_windows(xl, win)
         np.testing.assert_array_equal(y, y_ref, err_msg=layout)

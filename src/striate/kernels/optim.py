@@ -1,12 +1,12 @@
 """The SGD update of one parameter as a single compiled pass (the rule: ``optim/sgd.py``).
 
 With NumPy a momentum step walks the parameter's arrays about ten times (the scaled buffer, the
-sum, the scaled step, the subtraction and their temporaries), fourteen with weight decay; for a
-model of many parameters the optimiser step is then bound by memory (ResNet-18: 25 ms of a
-227 ms training step at batch 16).  This loop reads the parameter, its gradient and its buffer
-once and writes the parameter and the buffer once.  It does the NumPy expressions' arithmetic
-in the same order and precision, each scalar in the arrays' dtype and no fused multiply-adds,
-so the two give the same bits.  Large parameters are shared out over the worker threads.
+sum, the scaled step, the subtraction and their temporaries), fourteen with weight decay, and a
+model's optimiser step is bound by memory (figures: docs/performance.md).  This loop reads the
+parameter, its gradient and its buffer once and writes the parameter and the buffer once.  It
+does the NumPy expressions' arithmetic in the same order and precision, each scalar in the
+arrays' dtype and no fused multiply-adds, so the two give the same bits.  Large parameters are
+shared out over the worker threads; small ones keep to NumPy.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from .parallel import map_chunks, pieces_for, split
 
 PARALLEL_MIN_BYTES = 1 << 20  # the least a thread gets: a hand-off costs about 0.1 ms
 # smaller parameters keep to NumPy: its passes over them cost less than this call's overhead
-# (ResNet-20's 59 parameters, all compiled: 1.5 ms a step against NumPy's 0.5)
 MIN_BYTES = 64 << 10
 
 

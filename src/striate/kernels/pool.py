@@ -411,10 +411,9 @@ def _make_max_overlapping(kh: int, kw: int, nan_wins: bool):
     window size is a compile-time constant.
 
     At stride 1 each kernel offset is one long pass over all the planes (``_max_by_offsets``),
-    which vectorises; a window at a time, the offsets innermost, ran about 3 ns an output on
-    GoogLeNet's 3 × 3 pools, and a pass per offset along each output row lost on its 4 × 4
-    planes.  Strided reads do not vectorise, so other strides keep the window at a time.
-    Positions are unsigned, which spares a negative-index check per read."""
+    which vectorises, where a window at a time (offsets innermost) or a pass per output row
+    (short on small planes) does not.  Strided reads do not vectorise, so other strides keep the
+    window at a time.  Positions are unsigned, which spares a negative-index check per read."""
 
     @compiled(fastmath=False)  # NaN must not be assumed away
     def max_overlapping(xpad, stride, dilation, y, arg):  # pragma: no cover - compiled

@@ -259,9 +259,9 @@ class LocalContrastNorm(Function):
 
     @staticmethod
     def backward(ctx: Context, g):
-        if ctx.compiled is not None and jit.serves(g):
+        if ctx.compiled is not None:  # the forward saved what the compiled backward reads
             y, sigma, divisor, mean_sigma = ctx.saved_tensors
-            planes, steps = layout.planes(g)
+            planes, steps = layout.planes(g.astype(y.dtype, copy=False))
             dx = local_norm.backward(planes, steps, y, ctx.compiled, g.shape, ctx.taps, ctx.eps,
                                      sigma, divisor, mean_sigma)
             return layout.unplaned(dx, ctx.compiled, g.shape)

@@ -399,8 +399,7 @@ def flatten(node: Node) -> Runner:
     def run(model: Any, inputs: list) -> Any:
         x = inputs[0]
         a = axis % x.ndim if x.ndim else 0
-        return S.reshape(x, (math.prod(x.shape[:a]), -1)) if isinstance(x, Tensor) else \
-            np.reshape(x, (math.prod(x.shape[:a]), -1))
+        return _reshaped(x, (math.prod(x.shape[:a]), -1))
     return run
 
 
@@ -413,7 +412,7 @@ def reshape(node: Node) -> Runner:
         x, shape = inputs[0], _ints(inputs[1])
         if not allow_zero:
             shape = [x.shape[i] if s == 0 else s for i, s in enumerate(shape)]
-        return S.reshape(x, tuple(shape)) if isinstance(x, Tensor) else np.reshape(x, shape)
+        return _reshaped(x, shape)
     return run
 
 
@@ -426,6 +425,11 @@ def transpose(node: Node) -> Runner:
         axes = tuple(perm) if perm is not None else tuple(reversed(range(x.ndim)))
         return S.permute(x, axes) if isinstance(x, Tensor) else np.transpose(x, axes)
     return run
+
+
+def _reshaped(x: Any, shape: Any) -> Any:
+    """x in ``shape``: a recorded op on a tensor, a plain reshape on a constant array."""
+    return S.reshape(x, tuple(shape)) if isinstance(x, Tensor) else np.reshape(x, shape)
 
 
 def _axes_of(node: Node, inputs: list) -> list[int] | None:
@@ -442,7 +446,7 @@ def squeeze(node: Node) -> Runner:
         axes = [a % x.ndim for a in axes] if axes is not None else \
             [i for i, n in enumerate(x.shape) if n == 1]
         shape = tuple(n for i, n in enumerate(x.shape) if i not in axes)
-        return S.reshape(x, shape) if isinstance(x, Tensor) else np.reshape(x, shape)
+        return _reshaped(x, shape)
     return run
 
 
@@ -451,10 +455,10 @@ def unsqueeze(node: Node) -> Runner:
     def run(model: Any, inputs: list) -> Any:
         x, axes = inputs[0], _axes_of(node, inputs)
         rank = x.ndim + len(axes)
-        shape, rest = [], iter(x.shape)
+        rest = iter(x.shape)
         axes = {a % rank for a in axes}
         shape = [1 if i in axes else next(rest) for i in range(rank)]
-        return S.reshape(x, tuple(shape)) if isinstance(x, Tensor) else np.reshape(x, shape)
+        return _reshaped(x, shape)
     return run
 
 
