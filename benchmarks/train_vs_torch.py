@@ -32,11 +32,13 @@ def epochs_of_batches(train, transform, batch_size: int, epochs: int, seed: int)
     return [list(loader) for _ in range(epochs)]
 
 
-def fit(model, epochs, test_x, test_y, step, predict) -> tuple[list[float], list[float]]:
-    """Train ``model`` over ``epochs`` (lists of batches) with ``step(x, y)``; (the test accuracy
-    after each epoch, by ``predict(images)`` outside the clock, the training seconds so far)."""
+def fit(name, model, epochs, test_x, test_y, step, predict) -> tuple[list[float], list[float]]:
+    """Train ``model`` (library ``name``) over ``epochs`` (lists of batches) with ``step(x, y)``;
+    (the test accuracy after each epoch, by ``predict(images)`` outside the clock, the training
+    seconds so far).
+    Each epoch's figures are printed as it ends, so a long run shows its progress."""
     accuracies, times, seconds = [], [], 0.0
-    for batches in epochs:
+    for epoch, batches in enumerate(epochs, 1):
         model.train()
         start = time.perf_counter()
         for x, y in batches:
@@ -46,6 +48,8 @@ def fit(model, epochs, test_x, test_y, step, predict) -> tuple[list[float], list
         pred = np.concatenate([predict(test_x[i:i + 500]) for i in range(0, len(test_x), 500)])
         accuracies.append(float((pred == test_y).mean()))
         times.append(seconds)
+        print(f"  {name:<8} epoch {epoch}/{len(epochs)}: test accuracy "
+              f"{accuracies[-1]:.4f}, {seconds:.1f} s of training", flush=True)
     return accuracies, times
 
 
@@ -70,7 +74,7 @@ def train_striate(model, epochs, test_x, test_y, args, steps):
         with st.no_grad():
             return model(st.tensor(images)).numpy().argmax(1)
 
-    return fit(model, epochs, test_x, test_y, step, predict)
+    return fit("striate", model, epochs, test_x, test_y, step, predict)
 
 
 def train_torch(model, epochs, test_x, test_y, args, steps):
@@ -92,7 +96,7 @@ def train_torch(model, epochs, test_x, test_y, args, steps):
         with torch.no_grad():
             return model(torch.from_numpy(images)).argmax(1).numpy()
 
-    return fit(model, epochs, test_x, test_y, step, predict)
+    return fit("torch", model, epochs, test_x, test_y, step, predict)
 
 
 def time_to(accuracy: float, accuracies: list[float], times: list[float]) -> float:

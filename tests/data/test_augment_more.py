@@ -1,6 +1,7 @@
-"""Resize, random-resized crop, rotation, colour jitter, mixup and CutMix: their semantics, their
-statistics, determinism from the generator, and agreement with PyTorch (whose interpolate and
-grid_sample torchvision's transforms are built on) and torchvision where it is installed."""
+"""Resize, random-resized crop, random erasing, rotation, colour jitter, mixup and CutMix: their
+semantics, their statistics, determinism from the generator, and agreement with PyTorch (whose
+interpolate and grid_sample torchvision's transforms are built on) and torchvision where it is
+installed."""
 
 import math
 
@@ -14,6 +15,7 @@ from striate.data import (
     DataLoader,
     MixedLabels,
     Mixup,
+    RandomErasing,
     RandomMix,
     RandomResizedCrop,
     RandomRotation,
@@ -107,6 +109,67 @@ def test_random_resized_crop_output_size_and_whole_image_box(images):
     assert out.shape == (6, 3, 9, 7) and out.dtype == np.uint8
     whole = RandomResizedCrop((13, 17), scale=(1, 1), ratio=(17 / 13, 17 / 13))
     np.testing.assert_array_equal(whole(images, _rng(2)), images)
+
+
+# --- random erasing -------------------------------------------------------------------------------
+
+
+def erased_boxes(before: np.ndarray, after: np.ndarray) -> list[tuple[int, int, int, int] | None]:
+    """Per image, the (top, left, height, width) of the one rectangle where ``after`` differs
+    from ``before``, None where nothing changed; fails if the changes are not one rectangle."""
+    boxes = []
+    for b, a in zip(before, after, strict=True):
+        rows, cols = np.nonzero((b != a).any(axis=0))
+        if rows.size == 0:
+            boxes.append(None)
+            continue
+        top, left = rows.min(), cols.min()
+        h, w = rows.max() - top + 1, cols.max() - left + 1
+        boxes.append((top, left, h, w))
+    return boxes
+
+
+def test_random_erasing_blanks_one_box_per_chosen_image():
+    batch = _rng(0).integers(1, 256, (2000, 2, 24, 30), dtype=np.uint8)  # no zero pixels
+    out = RandomErasing(p=0.5, value=0)(batch, _rng(1))
+    assert out.dtype == np.uint8 and out.shape == batch.shape
+    boxes = erased_boxes(batch, out)
+    chosen = [box for box in boxes if box is not None]
+    assert 0.45 < len(chosen) / len(boxes) < 0.55
+    for (top, left, h, w), b, a in zip(chosen, batch[[box is not None for box in boxes]],
+                                       out[[box is not None for box in boxes]], strict=True):
+        assert (a[:, top:top + h, left:left + w] == 0).all()  # every channel, the whole box
+        kept = np.ones(a.shape[1:], bool)
+        kept[top:top + h, left:left + w] = False
+        np.testing.assert_array_equal(a[:, kept], b[:, kept])
+    area = np.array([h * w for _, _, h, w in chosen]) / (24 * 30)
+    assert area.min() > 0.01 and area.max() < 0.36 and 0.14 < area.mean() < 0.21
+    ratio = np.array([w / h for _, _, h, w in chosen])
+    assert np.quantile(ratio, 0.05) < 0.5 and np.quantile(ratio, 0.95) > 2
+    tops = np.array([t for t, _, _, _ in chosen])
+    assert tops.min() == 0 and (tops > 12).any()
+
+
+def test_random_erasing_values_and_edge_cases(images, floats):
+    np.testing.assert_array_equal(RandomErasing(p=0)(images, _rng()), images)
+    noise = RandomErasing(p=1, value="random")(images, _rng(2))
+    assert noise.dtype == np.uint8 and all(box is not None
+                                           for box in erased_boxes(images, noise))
+    noisy = RandomErasing(p=1, value="random")(floats, _rng(3))
+    assert noisy.dtype == np.float32 and 0 <= noisy.min() and noisy.max() <= 1
+    filled = RandomErasing(p=1, value=0.5)(floats, _rng(4))
+    changed = filled != floats
+    assert changed.any() and (filled[changed] == 0.5).all()
+    # no box of at least 90 % of the area fits a ratio of 10: every image is left alone
+    wide = RandomErasing(p=1, scale=(0.9, 1), ratio=(10, 10))
+    np.testing.assert_array_equal(wide(floats, _rng()), floats)
+
+
+@pytest.mark.parametrize("kwargs", [{"p": 1.5}, {"scale": (0.5, 0.2)}, {"scale": (0, 0.3)},
+                                    {"ratio": (3, 1)}, {"value": "noise"}])
+def test_random_erasing_rejects_bad_arguments(kwargs):
+    with pytest.raises(ValueError, match="RandomErasing"):
+        RandomErasing(**kwargs)
 
 
 # --- rotation -------------------------------------------------------------------------------------
@@ -267,6 +330,7 @@ def test_random_mix_picks_both_and_errors():
 
 @pytest.mark.parametrize("transform", [
     RandomResizedCrop(10), RandomRotation(20), ColorJitter(0.4, 0.4, 0.4),
+    RandomErasing(value="random"),
 ], ids=repr)
 def test_each_transform_is_determined_by_its_generator(images, transform):
     a, b = transform(images, _rng(7)), transform(images, _rng(7))

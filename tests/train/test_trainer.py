@@ -230,12 +230,14 @@ def test_ctrl_c_waits_for_the_accumulation_group_and_resume_is_exact(
 
 
 def test_resume_is_exact_with_every_augmentation(tiny_fmnist, tmp_path, monkeypatch):
-    """A stop mid-epoch 2 with random-resized crops, rotations, colour jitter, mixup and CutMix
+    """A stop mid-epoch 2 with random-resized crops, rotations, colour jitter, random erasing,
+    mixup and CutMix
     (one of the two per batch) resumes to the same weights; the options are in the checkpoint
     and every training batch's labels are mixed."""
     from striate.data import MixedLabels
 
-    options = dict(epochs=2, augment="flip+random-resized-crop+rotate+color-jitter+mixup+cutmix",
+    options = dict(epochs=2,
+                   augment="flip+random-resized-crop+rotate+color-jitter+erase+mixup+cutmix",
                    mixup_alpha=0.4, cutmix_alpha=0.5)
     seen = []
     original = Trainer.train_step

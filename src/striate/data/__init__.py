@@ -24,6 +24,7 @@ from .transforms import (
     ColorJitter,
     Compose,
     RandomCrop,
+    RandomErasing,
     RandomHorizontalFlip,
     RandomResizedCrop,
     RandomRotation,
@@ -33,8 +34,9 @@ from .transforms import (
 
 __all__ = [
     "ArrayDataset", "ColorJitter", "Compose", "CutMix", "DataLoader", "DatasetError",
-    "ImageFolder", "MixedLabels", "Mixup", "Normalizer", "RandomCrop", "RandomHorizontalFlip",
-    "RandomMix", "RandomResizedCrop", "RandomRotation", "RandomTranslate", "Resize",
+    "ImageFolder", "MixedLabels", "Mixup", "Normalizer", "RandomCrop", "RandomErasing",
+    "RandomHorizontalFlip", "RandomMix", "RandomResizedCrop", "RandomRotation",
+    "RandomTranslate", "Resize",
     "RestrictedUnpickler", "Subset",
     "cifar10", "cifar100", "dataset_names", "emnist", "fashion_mnist", "fetch_batch",
     "get_dataset", "kmnist", "load_pickle", "mnist", "random_split", "read_idx",

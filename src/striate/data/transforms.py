@@ -229,6 +229,34 @@ class Resize:
         return f"Resize(size={self.size})"
 
 
+BOX_ATTEMPTS = 10  # draws per image before a box transform falls back, as torchvision
+
+
+def random_boxes(shape: tuple[int, ...], scale: tuple[float, float], ratio: tuple[float, float],
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(height, width, found)`` of a random box per image of a batch of ``shape``: area
+    s·H·W, s ~ U(``scale``), aspect ratio r = w/h, log r ~ U(log ``ratio``), so
+    w = round(√(s·H·W·r)), h = round(√(s·H·W/r)); the first of ``BOX_ATTEMPTS`` draws that fits
+    in the image, and ``found`` False (the sizes meaningless) where none does."""
+    n, (h_img, w_img) = shape[0], shape[2:]
+    area = rng.uniform(*scale, (n, BOX_ATTEMPTS)) * (h_img * w_img)
+    aspect = np.exp(rng.uniform(*np.log(ratio), (n, BOX_ATTEMPTS)))
+    w = np.rint(np.sqrt(area * aspect)).astype(np.int64)
+    h = np.rint(np.sqrt(area / aspect)).astype(np.int64)
+    fits = (w > 0) & (w <= w_img) & (h > 0) & (h <= h_img)
+    first, found = fits.argmax(axis=1), fits.any(axis=1)
+    return h[np.arange(n), first], w[np.arange(n), first], found
+
+
+def _check_box_range(name: str, scale: tuple[float, float], ratio: tuple[float, float],
+                     max_scale: float) -> None:
+    if not 0 < scale[0] <= scale[1] <= max_scale:
+        raise ValueError(f"{name}: scale must satisfy 0 < low <= high <= {max_scale:g}, "
+                         f"got {scale!r}")
+    if not 0 < ratio[0] <= ratio[1] < math.inf:
+        raise ValueError(f"{name}: ratio must satisfy 0 < low <= high, got {ratio!r}")
+
+
 class RandomResizedCrop:
     """Cut a random box from every image and resize it to ``size`` (bilinear,
     :func:`resized_crop`): torchvision's ``RandomResizedCrop`` (Szegedy et al., "Going deeper
@@ -236,11 +264,9 @@ class RandomResizedCrop:
 
     The box covers a fraction s ~ U(``scale``) of the image's area with an aspect ratio
     r = w/h, log r ~ U(log ``ratio``): w = round(√(s·H·W·r)), h = round(√(s·H·W/r)), at a
-    uniform position. Of 10 such draws per image the first that fits is taken; when none
-    does, the largest centred box whose ratio is within ``ratio``.
+    uniform position (:func:`random_boxes`). Of 10 such draws per image the first that fits is
+    taken; when none does, the largest centred box whose ratio is within ``ratio``.
     """
-
-    ATTEMPTS = 10
 
     def __init__(
         self,
@@ -252,26 +278,15 @@ class RandomResizedCrop:
         self.size = _pair(size, "RandomResizedCrop size")
         if min(self.size) < 1:
             raise ValueError(f"RandomResizedCrop: size must be positive, got {size!r}")
-        if not 0 < scale[0] <= scale[1] <= 1:
-            raise ValueError(f"RandomResizedCrop: scale must satisfy 0 < low <= high <= 1, "
-                             f"got {scale!r}")
-        if not 0 < ratio[0] <= ratio[1] < math.inf:
-            raise ValueError(f"RandomResizedCrop: ratio must satisfy 0 < low <= high, got "
-                             f"{ratio!r}")
+        _check_box_range("RandomResizedCrop", scale, ratio, 1)
         self.scale, self.ratio = tuple(scale), tuple(ratio)
         self.generator = generator
 
     def boxes(self, shape: tuple[int, ...], rng: np.random.Generator
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(top, left, height, width)`` of each image's box, for a batch of ``shape``."""
-        n, (h_img, w_img) = shape[0], shape[2:]
-        area = rng.uniform(*self.scale, (n, self.ATTEMPTS)) * (h_img * w_img)
-        aspect = np.exp(rng.uniform(*np.log(self.ratio), (n, self.ATTEMPTS)))
-        w = np.rint(np.sqrt(area * aspect)).astype(np.int64)
-        h = np.rint(np.sqrt(area / aspect)).astype(np.int64)
-        fits = (w > 0) & (w <= w_img) & (h > 0) & (h <= h_img)
-        first, found = fits.argmax(axis=1), fits.any(axis=1)
-        h, w = h[np.arange(n), first], w[np.arange(n), first]
+        h_img, w_img = shape[2:]
+        h, w, found = random_boxes(shape, self.scale, self.ratio, rng)
         h[~found], w[~found] = self._central(h_img, w_img)
         top = rng.integers(0, h_img - h + 1)
         left = rng.integers(0, w_img - w + 1)
@@ -293,6 +308,54 @@ class RandomResizedCrop:
 
     def __repr__(self) -> str:
         return f"RandomResizedCrop(size={self.size}, scale={self.scale}, ratio={self.ratio})"
+
+
+class RandomErasing:
+    """With probability ``p``, blank out a random box of each image (Zhong et al., "Random Erasing
+    Data Augmentation", 2017; torchvision's ``RandomErasing``): a box of a fraction
+    s ~ U(``scale``) of the area with log-uniform aspect ratio in ``ratio``, drawn as
+    :func:`random_boxes` does, at a uniform position, filled with ``value`` (in the batch's own
+    units: it acts before the normaliser) or, for ``value="random"``, with noise uniform between
+    0 and the brightest value. An image where none of the 10 draws fits is left as it is.
+    Why: an occluded object must still be recognised by its other parts, which regularises."""
+
+    def __init__(
+        self,
+        p: float = 0.5,
+        scale: tuple[float, float] = (0.02, 0.33),
+        ratio: tuple[float, float] = (0.3, 3.3),
+        value: float | str = 0,
+        generator: np.random.Generator | None = None,
+    ):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"RandomErasing: p must be in [0, 1], got {p}")
+        _check_box_range("RandomErasing", scale, ratio, 1)
+        if isinstance(value, str) and value != "random":
+            raise ValueError(f"RandomErasing: value must be a number or 'random', got {value!r}")
+        self.p, self.scale, self.ratio, self.value = p, tuple(scale), tuple(ratio), value
+        self.generator = generator
+
+    def __call__(self, batch: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        batch = _check_batch(batch, "RandomErasing")
+        rng = rng if rng is not None else resolve_generator(self.generator)
+        (n, _, h_img, w_img), dtype = batch.shape, batch.dtype
+        h, w, found = random_boxes(batch.shape, self.scale, self.ratio, rng)
+        erase = (rng.random(n) < self.p) & found
+        h, w = np.where(erase, h, 0), np.where(erase, w, 0)
+        top, left = rng.integers(0, h_img - h + 1), rng.integers(0, w_img - w + 1)
+        rows, cols = np.arange(h_img), np.arange(w_img)
+        inside = (((rows >= top[:, None]) & (rows < (top + h)[:, None]))[:, :, None]
+                  & ((cols >= left[:, None]) & (cols < (left + w)[:, None]))[:, None, :])
+        if self.value == "random":
+            fill = rng.uniform(0, _max_value(dtype), batch.shape)
+            fill = np.rint(fill) if np.issubdtype(dtype, np.integer) else fill
+        else:
+            fill = self.value
+        return np.where(inside[:, None], fill, batch).astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return (f"RandomErasing(p={self.p}, scale={self.scale}, ratio={self.ratio}, "
+                f"value={self.value!r})")
 
 
 def rotate(batch: np.ndarray, degrees: np.ndarray | float, fill: float = 0) -> np.ndarray:

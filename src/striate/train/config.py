@@ -16,7 +16,7 @@ SCHEDULES = ("cosine", "onecycle", "step", "multistep", "constant", "plateau")
 #: what ``--augment`` combines with "+" (or "none"), applied in the order given; the image ones
 #: before the normaliser, mixup and cutmix (one of the two per batch when both) after it
 AUGMENTATIONS = ("flip", "crop", "translate", "random-resized-crop", "rotate", "color-jitter",
-                 "mixup", "cutmix")
+                 "erase", "mixup", "cutmix")
 MAX_SEED = 2**63 - 1
 MAX_IMAGE_SIZE = 4096
 

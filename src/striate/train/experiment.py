@@ -96,7 +96,8 @@ def build_augmentation(config: TrainConfig, image_shape: tuple[int, int, int]
               "translate": lambda: T.RandomTranslate(2),
               "random-resized-crop": lambda: T.RandomResizedCrop(size),
               "rotate": lambda: T.RandomRotation(15.0),
-              "color-jitter": lambda: T.ColorJitter(0.4, 0.4, 0.4)}
+              "color-jitter": lambda: T.ColorJitter(0.4, 0.4, 0.4),
+              "erase": lambda: T.RandomErasing(value="random")}
     mixers = {"mixup": lambda: mixing.Mixup(config.mixup_alpha),
               "cutmix": lambda: mixing.CutMix(config.cutmix_alpha)}
     names = augment_names(config.augment)
