@@ -22,15 +22,9 @@ from striate.data import (
     Resize,
 )
 from striate.data.arrays import ArrayDataset
+from striate.data.colour import adjust_brightness, adjust_contrast, adjust_saturation, grey
 from striate.data.mixing import cutmix, mixed_loss, mixup
-from striate.data.transforms import (
-    adjust_brightness,
-    adjust_contrast,
-    adjust_saturation,
-    grey,
-    resized_crop,
-    rotate,
-)
+from striate.data.resample import resized_crop, rotate
 
 
 def _rng(seed=0):

@@ -10,6 +10,7 @@
 
 from .arrays import ArrayDataset, fetch_batch
 from .cifar import cifar10, cifar100
+from .colour import ColorJitter
 from .errors import DatasetError
 from .folder import ImageFolder
 from .idx import read_idx
@@ -18,18 +19,15 @@ from .mixing import CutMix, MixedLabels, Mixup, RandomMix
 from .mnist import emnist, fashion_mnist, kmnist, mnist
 from .normalize import Normalizer
 from .registry import dataset_names, get_dataset
+from .resample import RandomResizedCrop, RandomRotation, Resize
 from .safe_pickle import RestrictedUnpickler, load_pickle
 from .split import Subset, random_split, train_val_split
 from .transforms import (
-    ColorJitter,
     Compose,
     RandomCrop,
     RandomErasing,
     RandomHorizontalFlip,
-    RandomResizedCrop,
-    RandomRotation,
     RandomTranslate,
-    Resize,
 )
 
 __all__ = [

@@ -87,17 +87,25 @@ def build_augmentation(config: TrainConfig, image_shape: tuple[int, int, int]
                        ) -> tuple[list, Callable | None]:
     """The image transforms ``config.augment`` names, in its order, and the batch mixer
     (mixup, cutmix, or one of the two per batch when both are named), or None."""
-    from ..data import mixing
-    from ..data import transforms as T
+    from ..data import (
+        ColorJitter,
+        RandomCrop,
+        RandomErasing,
+        RandomHorizontalFlip,
+        RandomResizedCrop,
+        RandomRotation,
+        RandomTranslate,
+        mixing,
+    )
 
     size = image_shape[1:]
-    images = {"flip": T.RandomHorizontalFlip,
-              "crop": lambda: T.RandomCrop(size, padding=2 if size[0] <= 28 else 4),
-              "translate": lambda: T.RandomTranslate(2),
-              "random-resized-crop": lambda: T.RandomResizedCrop(size),
-              "rotate": lambda: T.RandomRotation(15.0),
-              "color-jitter": lambda: T.ColorJitter(0.4, 0.4, 0.4),
-              "erase": lambda: T.RandomErasing(value="random")}
+    images = {"flip": RandomHorizontalFlip,
+              "crop": lambda: RandomCrop(size, padding=2 if size[0] <= 28 else 4),
+              "translate": lambda: RandomTranslate(2),
+              "random-resized-crop": lambda: RandomResizedCrop(size),
+              "rotate": lambda: RandomRotation(15.0),
+              "color-jitter": lambda: ColorJitter(0.4, 0.4, 0.4),
+              "erase": lambda: RandomErasing(value="random")}
     mixers = {"mixup": lambda: mixing.Mixup(config.mixup_alpha),
               "cutmix": lambda: mixing.CutMix(config.cutmix_alpha)}
     names = augment_names(config.augment)
