@@ -46,15 +46,16 @@ class DenseLayer(nn.Module):
         self.dropout = nn.Dropout(drop_rate)
         self.drop_rate = drop_rate
 
-    def forward(self, features: list[Any]) -> Any:
-        x = F.cat(features, 1) if len(features) > 1 else features[0]
+    def forward(self, x: Any) -> Any:
+        """The k new maps from x, the concatenation of every earlier map of the block."""
         x = self.conv1(self.relu1(self.norm1(x)))
         x = self.conv2(self.relu2(self.norm2(x)))
         return self.dropout(x) if self.drop_rate > 0 else x
 
 
 class DenseBlock(nn.ModuleDict):
-    """``num_layers`` dense layers named ``denselayer1``…; returns all maps concatenated."""
+    """``num_layers`` dense layers named ``denselayer1``…, each fed the concatenation of the
+    block's input and every earlier layer's maps; returns all of them concatenated."""
 
     def __init__(self, num_layers: int, num_input_features: int, bn_size: int,
                  growth_rate: int, drop_rate: float = 0.0, generator: Generator = None):
@@ -63,12 +64,13 @@ class DenseBlock(nn.ModuleDict):
             self.add_module(f"denselayer{i + 1}", DenseLayer(
                 num_input_features + i * growth_rate, growth_rate, bn_size, drop_rate,
                 generator))
+        self.out_channels = num_input_features + num_layers * growth_rate
 
     def forward(self, x: Any) -> Any:
-        features = [x]
+        maps = F.GrowingCat(x, self.out_channels)  # cat(x, f₁, …) in one buffer, no copies
         for layer in self.values():
-            features.append(layer(features))
-        return F.cat(features, 1)
+            maps.append(layer(maps.tensor))
+        return maps.tensor
 
 
 class Transition(nn.Sequential):

@@ -18,6 +18,7 @@ from ..ops.adaptive_pool import adaptive_avg_pool2d, adaptive_max_pool2d  # noqa
 from ..ops.batch_norm import batch_norm  # noqa: F401
 from ..ops.conv import conv2d, conv_transpose2d  # noqa: F401
 from ..ops.dropout import dropout, dropout2d  # noqa: F401
+from ..ops.growing_cat import GrowingCat  # noqa: F401
 from ..ops.linear import linear  # noqa: F401
 from ..ops.local import locally_connected2d  # noqa: F401
 from ..ops.local_norm import (  # noqa: F401

@@ -68,13 +68,18 @@ class Cat(Function):
 
     @staticmethod
     def forward(ctx: Context, *xs, dim: int = 0):
+        Cat.record(ctx, xs, dim)
+        return array_module(*xs).concatenate(xs, axis=ctx.dim)
+
+    @staticmethod
+    def record(ctx: Context, xs: tuple, dim: int) -> None:
+        """Note on ``ctx`` the axis and each piece's (start, stop) along it, for the backward."""
         ctx.dim = dim % xs[0].ndim
         ctx.bounds = []
         start = 0
         for x in xs:
             ctx.bounds.append((start, start + x.shape[ctx.dim]))
             start += x.shape[ctx.dim]
-        return array_module(*xs).concatenate(xs, axis=ctx.dim)
 
     @staticmethod
     def backward(ctx: Context, g):

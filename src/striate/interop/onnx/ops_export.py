@@ -42,6 +42,7 @@ from ...ops import matmul as M
 from ...ops import pool as P
 from ...ops import reduce as R
 from ...ops import shape as S
+from ...ops.growing_cat import GrowingCatView
 from .errors import ONNXExportError
 from .graph import Graph
 from .trace import Call
@@ -286,9 +287,11 @@ def permute(g: Graph, call: Call) -> str:
     return g.node("Transpose", [g.name_of(call.args[0])], perm=list(call.args[1]))
 
 
-@exports(S.Cat)
+@exports(S.Cat, GrowingCatView)
 def cat(g: Graph, call: Call) -> str:
-    return g.node("Concat", [g.name_of(a) for a in call.args], axis=call.kwargs.get("dim", 0))
+    """``Concat``; a dense block's growing concatenation is one along the channels."""
+    axis = 1 if call.fn is GrowingCatView else call.kwargs.get("dim", 0)
+    return g.node("Concat", [g.name_of(a) for a in call.args], axis=axis)
 
 
 @exports(S.Stack)

@@ -4,12 +4,22 @@ import numpy as np
 
 import striate as st
 
+from ...ops.growing_cat import GrowingCat
 from ...ops.shape import pad
 from ..gradcheck import Case
 
 
 def _pair(shape_a, shape_b):
     return lambda rng: (rng.standard_normal(shape_a), rng.standard_normal(shape_b))
+
+
+def _growing_cat(a, b, c):
+    """Every view a dense block hands out, read after the last append: the first piece alone,
+    and all three."""
+    maps = GrowingCat(a, a.shape[1] + b.shape[1] + c.shape[1])
+    first = maps.tensor
+    maps.append(b)
+    return st.cat([first, maps.append(c)], 1)
 
 
 def _one(shape, low=None):
@@ -40,6 +50,8 @@ CASES = [
     Case("index", "repeated advanced index",
          lambda a: a[np.array([0, 2, 0])], _one((3, 4))),
     Case("cat", "dim=1", lambda a, b: st.cat([a, b, a], 1), _pair((2, 3), (2, 2))),
+    Case("GrowingCat", "three pieces, two views", _growing_cat,
+         lambda rng: tuple(rng.standard_normal((2, c, 3, 2)) for c in (2, 3, 1))),
     Case("stack", "dim=1", lambda a, b: st.stack([a, b], 1), _pair((2, 3), (2, 3))),
     Case("pad", "(1,2,0,1)", lambda a: pad(a, (1, 2, 0, 1)), _one((2, 3, 3))),
     Case("pad", "negative crops", lambda a: pad(a, (-1, 2, 1, -1)), _one((2, 3, 3))),
