@@ -3,7 +3,7 @@
     python benchmarks/train_vs_torch.py                 # LeNet-5, 10 epochs, as `striate train`
     python benchmarks/train_vs_torch.py --epochs 2 --limit 10000
     python benchmarks/train_vs_torch.py --model resnet20 --epochs 20 --lr 0.1 --augment flip+crop \
-        --label-smoothing 0.1
+        --label-smoothing 0.1 --curves resnet20.png
 
 Same recipe on both sides: the same batches in the same order, augmented once (one seeded
 striate DataLoader, replayed), the same initial weights (copied across), SGD with Nesterov
@@ -104,6 +104,28 @@ def time_to(accuracy: float, accuracies: list[float], times: list[float]) -> flo
     return next(t for a, t in zip(accuracies, times, strict=True) if a >= accuracy)
 
 
+def plot_curves(results: dict[str, tuple[list[float], list[float]]], title: str,
+                path: str) -> None:
+    """Each library's test accuracy against its minutes of training, to a PNG at ``path``."""
+    from striate.viz._figure import new_figure, save_png
+
+    fig = new_figure(6.0, 4.0)
+    ax = fig.subplots()
+    for name, (accuracies, times) in results.items():
+        ax.plot(np.array(times) / 60, 100 * np.array(accuracies), marker="o", markersize=3,
+                label=name)
+    ax.set_xlabel("training time (minutes)")
+    ax.set_ylabel("test accuracy (%)")
+    lowest = 100 * min(min(a) for a, _ in results.values())
+    best = 100 * max(max(a) for a, _ in results.values())
+    ax.set_ylim(bottom=max(lowest - 1, best - 10))  # the last ten points, where the curves meet
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    save_png(fig, path)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="lenet5", help="a zoo model (Fashion-MNIST's 1x28x28)")
@@ -115,6 +137,7 @@ def main() -> None:
     p.add_argument("--augment", default="none", help="as striate train's, e.g. flip+crop")
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--conv-plan", choices=("measured", "rules"), default="measured")
+    p.add_argument("--curves", metavar="PNG", help="save both accuracy curves against time")
     args = p.parse_args()
 
     import striate as st
@@ -160,6 +183,8 @@ def main() -> None:
     print(f"accuracy gap {gap:.2f} percentage points; time ratio striate/torch "
           f"{ours_t[-1] / theirs_t[-1]:.2f}; to {100 * target:.2f}%: striate {to_ours:.1f} s, "
           f"torch {to_theirs:.1f} s")
+    if args.curves:
+        plot_curves(results, f"{args.model} on Fashion-MNIST, {args.epochs} epochs", args.curves)
 
 
 if __name__ == "__main__":
