@@ -226,12 +226,13 @@ class RandomErasing:
         rows, cols = np.arange(h_img), np.arange(w_img)
         inside = (((rows >= top[:, None]) & (rows < (top + h)[:, None]))[:, :, None]
                   & ((cols >= left[:, None]) & (cols < (left + w)[:, None]))[:, None, :])
-        if self.value == "random":
-            fill = rng.uniform(0, _max_value(dtype), batch.shape)
-            fill = np.rint(fill) if np.issubdtype(dtype, np.integer) else fill
+        boxes = np.broadcast_to(inside[:, None], batch.shape)
+        out = batch.copy()
+        if self.value == "random":  # noise for the erased pixels only
+            out[boxes] = _like(rng.uniform(0, _max_value(dtype), int(boxes.sum())), dtype)
         else:
-            fill = self.value
-        return np.where(inside[:, None], fill, batch).astype(dtype, copy=False)
+            out[boxes] = self.value
+        return out
 
     def __repr__(self) -> str:
         return (f"RandomErasing(p={self.p}, scale={self.scale}, ratio={self.ratio}, "
