@@ -18,6 +18,7 @@ algorithms by measurement, as `striate train` does (``--conv-plan rules`` for th
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -139,6 +140,8 @@ def main() -> None:
     p.add_argument("--conv-plan", choices=("measured", "rules"), default="measured")
     p.add_argument("--curves", metavar="PNG", help="save both accuracy curves against time")
     args = p.parse_args()
+    if args.curves and not os.path.isdir(os.path.dirname(os.path.abspath(args.curves))):
+        p.error(f"--curves: the folder of {args.curves!r} does not exist")  # not after the run
 
     import striate as st
     from striate.bench.torch_twins import twin

@@ -46,6 +46,8 @@ def test_views_share_one_buffer_and_copy_each_piece_once():
 
 def test_bad_pieces_are_refused():
     rng = np.random.default_rng(2)
+    with pytest.raises(ValueError, match=r"expected NCHW maps, got shape \(3, 5, 4\)"):
+        F.GrowingCat(st.tensor(rng.standard_normal((3, 5, 4))), 8)
     first = st.tensor(rng.standard_normal((2, 3, 5, 4)).astype(np.float32))
     with pytest.raises(ValueError, match="room for 2 channels"):
         F.GrowingCat(first, 2)

@@ -28,6 +28,8 @@ class GrowingCat:
     :attr:`tensor` is the concatenation of the pieces so far."""
 
     def __init__(self, first: Tensor, channels: int):
+        if first.ndim != 4:
+            raise ValueError(f"GrowingCat: expected NCHW maps, got shape {tuple(first.shape)}")
         n, c, h, w = first.shape
         if channels < c:
             raise ValueError(f"GrowingCat: room for {channels} channels, but the first piece "
