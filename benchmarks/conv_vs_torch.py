@@ -38,18 +38,18 @@ def main() -> None:
     p.add_argument("--layer", action="append", metavar="N,C,H,O,K,S,P",
                    help="a layer to time (repeatable; default: ResNet-20's at batch 128, 28 px)")
     args = p.parse_args()
-
     import torch
 
     import striate as st
-    from striate.bench.machine import cpu_description
+    from striate.bench.machine import blas_description, cpu_description
     from striate.data.locate import cache_root
 
     st.backends.tune_process()
     torch.set_num_threads(st.backends.cpu.num_threads)
     st.backends.conv.benchmark = True
     st.backends.conv.benchmark_cache = cache_root() / "conv-plans.json"
-    print(f"{cpu_description()}; torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    print(f"{cpu_description()}; {blas_description()}; torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads)")
     print(f"{'layer':<32} {'striate fwd':>11} {'f+b':>8} | {'torch fwd':>9} {'f+b':>8} | "
           f"{'ratio fwd':>9} {'f+b':>5}  (torch time / striate time)")
     rng = np.random.default_rng(0)

@@ -56,12 +56,12 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=3, help="timed calls per setting and round")
     args = p.parse_args()
-    from striate.bench.machine import cpu_description
+    from striate.bench.machine import blas_description, cpu_description
     from striate.models import list_models
 
     st.backends.tune_process()
     models = list_models() if args.models == ["all"] else args.models
-    print(cpu_description())
+    print(f"{cpu_description()}; {blas_description()}")
     print(f"{'model':<18} {'input':>5} {'batch':>5} | {'measuring s':>11} | "
           f"{'train ms rules':>14} {'measured':>9} {'ratio':>6} | "
           f"{'infer ms rules':>14} {'measured':>9} {'ratio':>6}")

@@ -193,9 +193,10 @@ def main() -> None:
 
     import torch
 
-    from striate.bench.machine import cpu_description
+    from striate.bench.machine import blas_description, cpu_description
 
-    print(f"{cpu_description()}; numpy {np.__version__}, torch {torch.__version__} "
+    print(f"{cpu_description()}; numpy {np.__version__} with {blas_description()}, "
+          f"torch {torch.__version__} "
           f"({torch.get_num_threads()} threads); sgemm {sgemm_gflops():.0f} GFLOP/s "
           f"(2048², float32); striate's convolution plans: {args.conv_plan}")
     head = (f"{'model':<18} {'input':>5} {'batch':>5} | {'train img/s':>19} {'ratio':>6} | "

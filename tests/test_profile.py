@@ -49,9 +49,26 @@ def test_cpu_description_names_the_processor_and_its_widest_vectors():
     assert cpu_description().endswith(cores)  # this machine's
 
 
+def test_blas_description_names_numpys_blas_and_its_kernels(monkeypatch):
+    """The BLAS line printed beside speed figures, with the variable that forced its kernels."""
+    import threadpoolctl
+
+    from striate.bench.machine import blas_description
+
+    info = [lib for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+    line = blas_description()
+    assert all(lib["version"] in line for lib in info if "numpy" in lib["filepath"])
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    forced = blas_description()
+    assert "OPENBLAS_CORETYPE=Haswell" in forced or "kernels" not in forced  # no OpenBLAS
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    assert "OPENBLAS_CORETYPE" not in blas_description()
+
+
 def test_bench_command_prints_the_machine(capsys):
-    from striate.bench.machine import cpu_description
+    from striate.bench.machine import blas_description, cpu_description
 
     assert main(["bench", "lenet5", "--batch-size", "2", "--seconds", "0.01", "--repeats", "1",
                  "--no-torch"]) == 0
-    assert cpu_description() in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert cpu_description() in out and blas_description() in out

@@ -44,7 +44,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import models
-    from ..bench.machine import cpu_description
+    from ..bench.machine import blas_description, cpu_description
     from ..bench.throughput import striate_throughput, torch_throughput
     from ..kernels.parallel import set_num_threads
     from ..train.model_args import check_model_args
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         rows.append(torch_throughput(args.model, args.batch_size, shape, args.seconds,
                                      args.repeats, **kwargs))
     print(f"{args.model}, batch {args.batch_size}, input {list(shape)}, float32 "
-          f"({cpu_description()})")
+          f"({cpu_description()}; {blas_description()})")
     print(f"{'library':<8} {'train img/s':>12} {'inference img/s':>16}")
     for r in rows:
         print(f"{r.library:<8} {r.train_ips:>12.0f} {r.infer_ips:>16.0f}")
