@@ -104,6 +104,8 @@ def check_config(config: TrainConfig) -> None:
         value = getattr(config, name)
         if not 0 <= value < 1:
             raise UserError(f"--{_flag(name)} must be in [0, 1), got {value}")
+    if config.limit is not None:  # the dataset may hold fewer; load_data checks again
+        validation_size(config.limit, config.val_fraction)
     for name in ("mixup_alpha", "cutmix_alpha"):
         low, high = FLOAT_BOUNDS[name]
         if not low <= getattr(config, name) <= high:
@@ -123,6 +125,19 @@ def check_config(config: TrainConfig) -> None:
         tensorboardx()
     if config.data_dir is not None and not Path(config.data_dir).expanduser().is_dir():
         raise UserError(f"--data-dir {config.data_dir}: no such folder")
+
+
+def validation_size(n_train: int, val_fraction: float) -> int:
+    """How many of ``n_train`` examples to hold out for validation: ``round(val_fraction * n)``,
+    at least one when ``val_fraction > 0``, and never all of them."""
+    if val_fraction == 0:
+        return 0
+    n_val = max(1, round(val_fraction * n_train))
+    if n_train - n_val < 1:
+        raise UserError(f"{n_train} training example(s) leave none to train on after "
+                        f"holding out {n_val} for validation; use more (--limit) or "
+                        "--val-fraction 0")
+    return n_val
 
 
 def augment_names(spec: str, where: str = "--augment") -> list[str]:

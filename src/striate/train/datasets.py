@@ -16,7 +16,7 @@ import numpy as np
 
 from ..data import DatasetError, ImageFolder, Subset, get_dataset, random_split
 from ..errors import UserError
-from .config import TrainConfig
+from .config import TrainConfig, validation_size
 
 IN_MEMORY_BYTES = 2**30  # decode a folder into memory once when it fits in this many bytes
 
@@ -89,12 +89,8 @@ def load_data(config: TrainConfig) -> tuple[Any, Any | None, Any]:
         train = Subset(train, np.arange(min(config.limit, len(train))))
         test = Subset(test, np.arange(min(max(config.limit // 5, 1), len(test))))
     val = None
-    if config.val_fraction > 0:
-        n_val = max(1, round(config.val_fraction * len(train)))
-        if len(train) - n_val < 1:
-            raise UserError(f"{len(train)} training example(s) leave none to train on after "
-                            f"holding out {n_val} for validation; use more (--limit) or "
-                            "--val-fraction 0")
+    n_val = validation_size(len(train), config.val_fraction)
+    if n_val:
         train, val = random_split(train, [len(train) - n_val, n_val], seed=config.seed)
     return train, val, test
 
