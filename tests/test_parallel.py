@@ -110,3 +110,36 @@ def test_map_chunks_runs_its_parts_with_one_blas_thread(outside):
         assert st.get_num_threads() == outside
     finally:
         st.set_num_threads(before)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_sum_chunks_is_the_ordered_sum_with_few_results_alive(workers):
+    """The same bits as sum(map_chunks(...)), whichever thread finishes first, and at most about
+    one result per worker waiting to be added (not one per part)."""
+    import threading
+    import time
+
+    rng = np.random.default_rng(0)
+    terms = [rng.standard_normal(1000).astype(np.float32) * 10.0 ** rng.integers(-3, 4)
+             for _ in range(24)]
+    alive, most, lock = [0], [0], threading.Lock()
+
+    class Counted(np.ndarray):
+        def __del__(self):
+            with lock:
+                alive[0] -= 1
+
+    def term(i):
+        time.sleep(0.002 * ((i * 7) % 3))  # finish out of order
+        with lock:
+            alive[0] += 1
+            most[0] = max(most[0], alive[0])
+        return terms[i].copy().view(Counted)
+
+    with st.backends.flags(num_threads=workers):
+        total = parallel.sum_chunks(term, range(len(terms)))
+    expected = terms[0].copy()
+    for t in terms[1:]:
+        expected += t
+    np.testing.assert_array_equal(np.asarray(total), expected)
+    assert most[0] <= 2 * workers + 1

@@ -32,7 +32,7 @@ from .conv_geometry import Chunk, Pads, Pair, spread_size
 from .conv_plan import Pass
 from .jit import FAST_KEEPING_NAN, compiled, inlined
 from .layout import planes
-from .parallel import map_chunks
+from .parallel import map_chunks, sum_chunks
 
 
 def _forward(planes, steps, weight, mult, pads, padded, stride, dilation, y, ho, wo, first,
@@ -313,4 +313,4 @@ def weight_gradient(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dila
                       stride, dilation, zero, grad_w, *g.shape[2:], images.start, images.stop)
         return grad_w
 
-    return sum(map_chunks(run, work.chunks, work.tiny))
+    return sum_chunks(run, work.chunks, work.tiny)

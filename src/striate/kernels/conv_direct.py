@@ -12,7 +12,7 @@ from . import direct
 from .conv_epilogue import Epilogue
 from .conv_geometry import Chunk, Pads, Pair, spread
 from .conv_plan import Pass
-from .parallel import map_chunks
+from .parallel import map_chunks, sum_chunks
 
 # Every map_chunks below passes tiny=True (the plan's): no BLAS inside, no thread setting to switch
 
@@ -83,4 +83,4 @@ def weight_gradient(x: Any, g: Any, kernel: Pair, pads: Pads, work: Pass) -> Any
                              zero, grad_w)
         return grad_w
 
-    return sum(map_chunks(run, work.chunks, work.tiny))
+    return sum_chunks(run, work.chunks, work.tiny)

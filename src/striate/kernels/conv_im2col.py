@@ -17,7 +17,7 @@ from . import direct, jit
 from .conv_epilogue import Epilogue
 from .conv_geometry import Chunk, Pads, Pair, spread
 from .conv_plan import Pass, whole_images
-from .parallel import map_chunks
+from .parallel import map_chunks, sum_chunks
 
 
 def im2col(buf: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Any:
@@ -132,4 +132,4 @@ def weight_gradient(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dila
         cols = kept if kept is not None else windows(chunk)
         return g_chunk @ cols.reshape(groups, k, -1).transpose(0, 2, 1)
 
-    return sum(map_chunks(run, work.chunks, work.tiny)).reshape(o, cg, kh, kw)
+    return sum_chunks(run, work.chunks, work.tiny).reshape(o, cg, kh, kw)

@@ -15,7 +15,7 @@ from . import winograd
 from .conv_epilogue import Epilogue
 from .conv_geometry import Chunk, Pads, Pair
 from .conv_plan import Pass
-from .parallel import map_chunks
+from .parallel import map_chunks, sum_chunks
 
 
 def chunk_tiles(x: Any, pads: Pads, out_hw: Pair, scheme: Any):
@@ -69,7 +69,7 @@ def weight_gradient(x: Any, g: Any, pads: Pads, work: Pass, kept: Any = None) ->
         v = kept if kept is not None else tiles(chunk)
         return grad_m @ v.transpose(0, 2, 1)
 
-    return winograd.weight_from_tiles(sum(map_chunks(run, work.chunks, work.tiny)), scheme)
+    return winograd.weight_from_tiles(sum_chunks(run, work.chunks, work.tiny), scheme)
 
 
 def gradients(x: Any, g: Any, weight: Any, pads: Pads, work: Pass,
@@ -99,5 +99,5 @@ def gradients(x: Any, g: Any, weight: Any, pads: Pads, work: Pass,
         v = kept if kept is not None else tiles(chunk)
         return grad_m @ v.transpose(0, 2, 1)
 
-    grad_u = sum(map_chunks(run, work.chunks, work.tiny))
+    grad_u = sum_chunks(run, work.chunks, work.tiny)
     return gx, winograd.weight_from_tiles(grad_u, scheme)
