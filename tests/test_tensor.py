@@ -42,6 +42,39 @@ def test_several_backward_calls_accumulate():
     np.testing.assert_allclose(a.grad, np.full(3, 6.0))
 
 
+def test_leaf_gradients_never_share_memory():
+    """An op may hand one array to several parents (an addition does); each leaf's .grad is its
+    own, and the user's gradient argument is never taken over."""
+    a = st.tensor(np.ones(4), requires_grad=True)
+    b = st.tensor(np.ones(4), requires_grad=True)
+    (a + b).backward(np.full(4, 2.0))
+    assert not np.shares_memory(a.grad, b.grad)
+    a.grad[0] = 5.0
+    assert b.grad[0] == 2.0
+    given = np.full(4, 3.0)
+    c = st.tensor(np.ones(4), requires_grad=True)
+    (c * 1.0).backward(given)
+    c.grad[:] = 0
+    assert given[0] == 3.0
+
+
+def test_a_fresh_weight_gradient_is_taken_without_a_copy():
+    """A fully connected layer's ∂L/∂W is a new array: .grad takes it as it is, so backward does
+    not hold two weight-sized arrays at once."""
+    import tracemalloc
+
+    layer = st.nn.Linear(1024, 1024, bias=False)
+    x = st.tensor(np.ones((2, 1024), np.float32))
+    loss = layer(x).sum()
+    tracemalloc.start()
+    try:
+        loss.backward()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * layer.weight.data.nbytes
+
+
 def test_retain_graph_allows_second_backward_and_default_frees_it():
     a = st.tensor(np.ones(3), requires_grad=True)
     y = (a.exp() * a).sum()

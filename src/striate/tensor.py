@@ -22,6 +22,7 @@ when the ``ops`` package is imported (``import striate`` does it).
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from . import profiling
+from . import compile_cycles, profiling
 from .backend import array_module, device_of, is_array, to_device, to_numpy
 
 _state = threading.local()
@@ -56,6 +57,7 @@ def no_grad():
         yield
     finally:
         set_grad_enabled(previous)
+        compile_cycles.collect()
 
 
 class inference_mode:
@@ -83,6 +85,7 @@ class inference_mode:
 
     def __exit__(self, *exc: Any) -> None:
         set_grad_enabled(self._previous.pop())
+        compile_cycles.collect()
 
     def __call__(self, fn: Any) -> Any:
         @functools.wraps(fn)
@@ -273,7 +276,11 @@ class Tensor:
             if grad is None:
                 continue
             if node._ctx is None or node._retain_grad:
-                node.grad = grad.copy(order="K") if node.grad is None else node.grad + grad
+                if node.grad is not None:
+                    node.grad = node.grad + grad
+                else:  # an op's backward below may write into the gradient it is given
+                    leaf_owns = node._ctx is None and _unshared(grad)
+                    node.grad = grad if leaf_owns else grad.copy(order="K")
             if node._ctx is None:
                 continue
             ctx = node._ctx
@@ -297,8 +304,18 @@ class Tensor:
                 g = unbroadcast(g, parent.shape)
                 key = id(parent)
                 grads[key] = g if key not in grads else grads[key] + g
+            input_grads = g = None  # only `grads` holds them now, so a leaf can take its own
             if not retain_graph:
                 ctx.release()
+        compile_cycles.collect()
+
+
+def _unshared(a: Any) -> bool:
+    """True when ``a`` owns its memory and nothing but the caller's one name refers to it, so
+    that ``.grad`` can take it without a copy (PyTorch's AccumulateGrad steals such a gradient
+    too): a copy would briefly double the largest weight gradient, a fully connected layer's."""
+    # the references: the caller's name, this argument and getrefcount's own
+    return a.base is None and sys.getrefcount(a) <= 3
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:
