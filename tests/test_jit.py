@@ -38,3 +38,37 @@ def test_float16_keeps_to_numpy_where_numba_cannot_compute(x_shape, w_shape):
         assert np.isfinite(x.grad).all() and np.isfinite(w.grad).all()
         outs.append(y.numpy())
     np.testing.assert_allclose(outs[0].astype(np.float32), outs[1], rtol=0.02, atol=0.02)
+
+
+def test_a_compile_is_followed_by_a_collection_of_its_cycles(monkeypatch):
+    """What a reference cycle holds (as Numba's compiler leaves frames and tracebacks holding the
+    step's arrays) is freed at the end of the backward after a kernel compiled, not at Python's
+    next full collection."""
+    import gc
+    import weakref
+
+    from striate import compile_cycles
+
+    if not jit.available():
+        pytest.skip("Numba is not installed")
+
+    class Holder:
+        pass
+
+    def cycle_holding_an_array():
+        holder = Holder()
+        holder.me, holder.array = holder, np.ones(10)
+        return weakref.ref(holder.array)
+
+    gc.disable()
+    try:
+        compile_cycles.collect()
+        held = cycle_holding_an_array()
+        compile_cycles.collect()  # nothing compiled since the last call: no collection
+        assert held() is not None
+        monkeypatch.setattr(compile_cycles, "_signatures_seen", -1)  # as if one had compiled
+        x = st.tensor(np.ones(3), requires_grad=True)
+        (x * 2.0).sum().backward()
+        assert held() is None
+    finally:
+        gc.enable()

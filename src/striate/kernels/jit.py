@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import compile_cycles
+
 try:
     from numba import njit
 except ImportError:  # pragma: no cover - numba is a dependency
@@ -45,8 +47,12 @@ def compiled(fn=None, *, fastmath: bool | frozenset = True):
     ``FAST_KEEPING_NAN``."""
     if fn is None:
         return lambda f: compiled(f, fastmath=fastmath)
+    if njit is None:
+        return fn
     flags = set(fastmath) if isinstance(fastmath, frozenset) else fastmath  # Numba wants a set
-    return njit(nogil=True, fastmath=flags, cache=True)(fn) if njit is not None else fn
+    kernel = njit(nogil=True, fastmath=flags, cache=True)(fn)
+    compile_cycles.kernels.append(kernel)
+    return kernel
 
 
 def inlined(fn):
