@@ -15,8 +15,8 @@ from typing import Any
 from ..backend import array_module
 from . import direct, jit
 from .conv_epilogue import Epilogue
-from .conv_geometry import Chunk, Pads, Pair, spread
-from .conv_plan import Pass, whole_images
+from .conv_geometry import Chunk, Pads, Pair, spread, spread_size
+from .conv_plan import Pass
 from .parallel import map_chunks, sum_chunks
 
 
@@ -54,16 +54,17 @@ def col2im(cols: Any, buf: Any, kernel: Pair, stride: Pair, dilation: Pair,
 def chunk_columns(x: Any, work: Pass, upsample: Pair, pads: Pads, kernel: Pair, stride: Pair,
                   dilation: Pair, out_width: int):
     """A function giving the im2col matrix of one chunk of x upsampled by ``upsample`` and
-    padded by ``pads``.  A chunk of whole images spreads its own images (so that copy runs on
-    every core and im2col reads it from cache); chunks of a few output rows share one spread of
-    the whole batch."""
-    whole = None if whole_images(work.chunks) else spread(x, upsample, pads)
+    padded by ``pads``.  Each chunk spreads only the band of rows its windows read (so that copy
+    runs on every core, im2col reads it from cache, and no padded copy of the whole batch is
+    held: 157 MB for a 96-channel 224 px layer at batch 8)."""
     (kh, _), (sh, _), (dh, _) = kernel, stride, dilation
+    (top, bottom), height = pads[0], spread_size(x.shape[2:], upsample, pads)[0]
 
     def columns(chunk: Chunk) -> Any:
         images, rows = chunk
-        buf = spread(x[images], upsample, pads) if whole is None else whole[:, images]
-        buf = buf[:, :, rows.start * sh:(rows.stop - 1) * sh + dh * (kh - 1) + 1]
+        first, stop = rows.start * sh, (rows.stop - 1) * sh + dh * (kh - 1) + 1
+        band = ((top - first, bottom - (height - stop)), pads[1])  # negative pads crop
+        buf = spread(x[images], upsample, band)
         return im2col(buf, kernel, stride, dilation, (rows.stop - rows.start, out_width))
 
     return columns

@@ -414,11 +414,6 @@ def chunks(n: int, rows: int, values_per_row: int, dtype: np.dtype, on_cpu: bool
     return tuple((slice(bounds[i], bounds[i + 1]), slice(0, rows)) for i in range(groups))
 
 
-def whole_images(chunk_list: Chunks) -> bool:
-    """True when every chunk holds whole images (all output rows)."""
-    return all(rows.start == 0 for _, rows in chunk_list)
-
-
 __all__ = ["COL2IM", "DEPTHWISE", "DIRECT", "DIRECT_ADJOINT", "IM2COL", "WINOGRAD", "Chunk",
            "ConvPlan", "Pass", "adjoint_pass", "assemble", "chunks", "clear_cache",
            "correlation_algorithm", "correlation_candidates", "correlation_pass",
