@@ -158,3 +158,28 @@ def test_widening_layers_take_the_direct_adjoint_for_their_input_gradient(monkey
     K.correlate_transpose(g, np.ones((16, 6, 5, 5), np.float32), (1, 1), ((0, 0), (0, 0)), (1, 1),
                           1, (14, 14))
     assert taken == [(16, 6, 5, 5)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("buf_shape, kernel, stride, dilation", [
+    ((3, 2, 9, 11), (3, 3), (1, 1), (1, 1)), ((2, 3, 10, 7), (7, 5), (2, 3), (1, 1)),
+    ((4, 1, 9, 9), (3, 2), (1, 2), (2, 3)), ((1, 2, 4, 4), (1, 1), (3, 3), (1, 1)),
+    ((5, 3, 3, 3), (3, 3), (1, 1), (1, 1))])
+def test_compiled_im2col_copies_the_strided_view(buf_shape, kernel, stride, dilation, dtype):
+    """The compiled im2col gives NumPy's copy of the strided view, element for element, on
+    non-square kernels, strides and dilations; a buffer that is not one block keeps to NumPy."""
+    from striate.kernels.conv_im2col import im2col
+
+    buf = np.random.default_rng(0).standard_normal(buf_shape).astype(dtype)
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    out_hw = ((buf_shape[2] - dh * (kh - 1) - 1) // sh + 1,
+              (buf_shape[3] - dw * (kw - 1) - 1) // sw + 1)
+    compiled = im2col(buf, kernel, stride, dilation, out_hw)
+    with st.backends.flags(direct=False):
+        reference = im2col(buf, kernel, stride, dilation, out_hw)
+    np.testing.assert_array_equal(compiled, reference)
+    cut = buf[:, :, 1:]  # rows cut off: not C-contiguous
+    out_cut = ((cut.shape[2] - dh * (kh - 1) - 1) // sh + 1, out_hw[1])
+    with st.backends.flags(direct=False):
+        reference = im2col(cut, kernel, stride, dilation, out_cut)
+    np.testing.assert_array_equal(im2col(cut, kernel, stride, dilation, out_cut), reference)

@@ -22,10 +22,15 @@ from .parallel import map_chunks, sum_chunks
 
 def im2col(buf: Any, kernel: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Any:
     """The (C·kh·kw, N·Ho·Wo) matrix of windows of a (C, N, Hb, Wb) buffer, row (c, p, q) holding
-    buf[c, n, i·s + p·d, j·s + q·d] for every (n, i, j).  One strided view, one copy."""
+    buf[c, n, i·s + p·d, j·s + q·d] for every (n, i, j).  One strided view, one copy (compiled
+    where it can be: ``direct.im2col_kernel``)."""
     xp = array_module(buf)
     c, n = buf.shape[:2]
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
+    if direct.available() and jit.serves(buf) and buf.flags.c_contiguous:  # the same, compiled
+        cols = xp.empty((c, kh, kw, n, ho, wo), dtype=buf.dtype)
+        direct.im2col_kernel(buf.reshape(-1), buf.shape[1:], stride, dilation, cols)
+        return cols.reshape(c * kh * kw, n * ho * wo)
     s_c, s_n, s_h, s_w = buf.strides
     windows = xp.lib.stride_tricks.as_strided(
         buf, (c, kh, kw, n, ho, wo), (s_c, s_h * dh, s_w * dw, s_n, s_h * sh, s_w * sw))

@@ -1,5 +1,6 @@
 """Direct correlation for stride-1 layers with few channels: the sum over channels and kernel
-offsets computed in place, without an im2col matrix, and its adjoint; and a compiled col2im.
+offsets computed in place, without an im2col matrix, and its adjoint; and compiled im2col and
+col2im.
 The drivers that split the work into chunks are in ``conv_direct.py``.
 
 The trick that makes it vectorise is to index a padded plane of width Wp by one flat position
@@ -199,3 +200,30 @@ def _col2im(cols, buf, stride, dilation):  # pragma: no cover - compiled
 
 
 col2im_kernel = compiled(_col2im)
+
+
+def _im2col(buf, planes, stride, dilation, cols):  # pragma: no cover - compiled
+    """cols[c, p, q, n, i, j] = buf[c, n, i·s + p·d, j·s + q·d] (buf (C, N, Hb, Wb) C-contiguous,
+    given flat with ``planes`` = (N, Hb, Wb); cols (C, kh, kw, N, Ho, Wo)), written in memory
+    order, one output row (Wo values read s apart) per innermost run.  Flat unsigned indices, so
+    that the runs need no bounds or negative-index checks and vectorise.  Why: NumPy's copy of
+    the strided view pays a fixed cost per run, and the deep layers' runs are 2 to 8 long."""
+    c_count, kh, kw, _, ho, wo = cols.shape
+    n_count, hb, wb = planes
+    (sh, sw), (dh, dw) = stride, dilation
+    out = cols.reshape(-1)
+    step, row_step = np.uint64(sw), np.uint64(sh * wb)
+    at = np.uint64(0)
+    for c in range(c_count):
+        for p in range(kh):
+            for q in range(kw):
+                for n in range(n_count):
+                    read = np.uint64(((c * n_count + n) * hb + p * dh) * wb + q * dw)
+                    for _ in range(ho):
+                        for j in range(np.uint64(wo)):
+                            out[at + j] = buf[read + j * step]
+                        at += np.uint64(wo)
+                        read += row_step
+
+
+im2col_kernel = compiled(_im2col)
