@@ -282,3 +282,40 @@ def test_pad_and_slicing_keep_the_memory_layout():
     grad[:, :, ::2, ::2] = 1
     np.testing.assert_array_equal(x.grad.data, grad)
     assert memory_order(x.grad.data) == (1, 0, 2, 3)
+
+
+def test_a_backward_may_write_into_a_gradient_only_the_engine_holds():
+    """ctx.grad_writable: True for a fresh gradient from the op after, False for the gradient the
+    caller passed to backward() (the caller still holds it, and must find it unchanged)."""
+    from striate.function import Function
+
+    seen = []
+
+    class Probe(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.copy()
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.append(ctx.grad_writable)
+            return g
+
+    x = st.tensor(np.ones(5), requires_grad=True)
+    (Probe.apply(x) * 3.0).sum().backward()
+    given = np.full(5, 2.0)
+    Probe.apply(x).backward(given)
+    assert seen == [True, False]
+
+
+def test_relu_masks_in_place_and_leaves_shared_gradients_alone():
+    """Fan-out hands one gradient array to two rectifiers: neither may mask it for the other."""
+    rng = np.random.default_rng(0)
+    x_np = rng.standard_normal((4, 6))
+    x = st.tensor(x_np, requires_grad=True)
+    h = x * 1.5
+    (F.relu(h) * 2.0 + F.relu(-h) * 3.0 + F.relu(h)).sum().backward()
+    tx = to_torch(x_np, True)
+    th = tx * 1.5
+    (torch.relu(th) * 2.0 + torch.relu(-th) * 3.0 + torch.relu(th)).sum().backward()
+    assert_close(x.grad, tx.grad, what="x.grad")

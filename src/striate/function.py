@@ -33,7 +33,10 @@ class Context:
     """What one call of an op remembers for its backward pass.
 
     ``needs_input_grad[i]`` says whether positional argument ``i`` wants a gradient, so a backward
-    can skip work nobody asked for.  Ops may also set any attribute (``ctx.stride = ...``).
+    can skip work nobody asked for.  ``grad_writable`` is True while the backward runs if nothing
+    but the engine refers to the gradient it is given: the backward may then write into it (a
+    rectifier's mask does), instead of allocating another array of the output's size.  Ops may
+    also set any attribute (``ctx.stride = ...``).
     """
 
     def __init__(self, fn: type[Function], parents: tuple, needs_input_grad: tuple[bool, ...]):
@@ -43,6 +46,7 @@ class Context:
         self.requires_grad = any(needs_input_grad)
         self.saved_tensors: tuple = ()
         self.released = False
+        self.grad_writable = False
 
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved_tensors = arrays

@@ -290,6 +290,7 @@ class Tensor:
                     "call backward(retain_graph=True) the first time"
                 )
             ctx.check_saved_versions(node)
+            ctx.grad_writable = _unshared(grad)
             if profiling.profiler is None:
                 input_grads = ctx.fn.backward(ctx, grad)
             else:
@@ -311,11 +312,18 @@ class Tensor:
 
 
 def _unshared(a: Any) -> bool:
-    """True when ``a`` owns its memory and nothing but the caller's one name refers to it, so
-    that ``.grad`` can take it without a copy (PyTorch's AccumulateGrad steals such a gradient
-    too): a copy would briefly double the largest weight gradient, a fully connected layer's."""
+    """True when nothing but the caller's one name refers to ``a``, and ``a`` owns its memory or
+    is a view of all of an array nothing else refers to (a convolution's NCHW view of its
+    (C, N, H, W) output): then ``.grad`` can take it without a copy (PyTorch's AccumulateGrad
+    steals such a gradient too), and a backward may write into it (``ctx.grad_writable``)."""
     # the references: the caller's name, this argument and getrefcount's own
-    return a.base is None and sys.getrefcount(a) <= 3
+    if sys.getrefcount(a) > 3:
+        return False
+    base = a.base
+    if base is None:
+        return True
+    # base's: a's, this name and getrefcount's
+    return base.base is None and base.size == a.size and sys.getrefcount(base) <= 3
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:

@@ -56,11 +56,15 @@ def relu(x: Any) -> Any:
     return y
 
 
-def relu_backward(g: Any, y: Any) -> Any:
-    """∂L/∂x = g · [y > 0] from the output y = max(x, 0) (y > 0 exactly where x > 0)."""
+def relu_backward(g: Any, y: Any, overwrite: bool = False) -> Any:
+    """∂L/∂x = g · [y > 0] from the output y = max(x, 0) (y > 0 exactly where x > 0); written
+    into g itself when ``overwrite`` (the caller's ``ctx.grad_writable``) and the layouts allow."""
     flats = _flat_pair(g, y)
     if flats is None:
         return g * (y > 0)
+    if overwrite:
+        _relu_backward(*flats, flats[0])
+        return g
     out = np.empty_like(y)
     _relu_backward(*flats, flat(out))
     return out

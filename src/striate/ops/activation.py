@@ -73,7 +73,7 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx: Context, g):
         (y,) = ctx.saved_tensors
-        return pointwise.relu_backward(g, y)
+        return pointwise.relu_backward(g, y, overwrite=ctx.grad_writable)
 
 
 class LeakyReLU(Function):

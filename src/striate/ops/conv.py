@@ -78,7 +78,7 @@ class Conv2d(Function):
         stride, pads, dilation, groups = ctx.conf
         g = g[None] if ctx.unbatched else g
         if ctx.rectified is not None:
-            g = relu_backward(g, ctx.rectified)
+            g = relu_backward(g, ctx.rectified, overwrite=ctx.grad_writable)
         gx = gw = gb = None
         plan = ctx.plan
         if ctx.needs_input_grad[0] and ctx.needs_input_grad[1] and plan.together:
