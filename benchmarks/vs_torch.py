@@ -110,8 +110,8 @@ def print_goals(rows: list[tuple[str, tuple, int, dict, dict, dict]]) -> None:
             lines.append(f"{model} {shape[1]}px batch {batch} peak memory: {ratio:.2f}x "
                          f"PyTorch's (goal <= {bound}) {verdict}")
     if lines:
-        print(f"\ngoals ({met} of {total} throughput goals met, {memory_met} of {memory_total} "
-              "memory goals):\n  " + "\n  ".join(lines))
+        memory = f", {memory_met} of {memory_total} memory goals" if memory_total else ""
+        print(f"\ngoals ({met} of {total} throughput goals met{memory}):\n  " + "\n  ".join(lines))
 
 
 def sgemm_gflops(n: int = 2048, repeats: int = 5) -> float:
