@@ -56,7 +56,7 @@ def col2im(cols: Any, buf: Any, kernel: Pair, stride: Pair, dilation: Pair,
     return buf
 
 
-def chunk_columns(x: Any, work: Pass, upsample: Pair, pads: Pads, kernel: Pair, stride: Pair,
+def chunk_columns(x: Any, upsample: Pair, pads: Pads, kernel: Pair, stride: Pair,
                   dilation: Pair, out_width: int):
     """A function giving the im2col matrix of one chunk of x upsampled by ``upsample`` and
     padded by ``pads``.  Each chunk spreads only the band of rows its windows read (so that copy
@@ -86,7 +86,7 @@ def correlate(x: Any, weight: Any, upsample: Pair, pads: Pads, stride: Pair, dil
     n, k = x.shape[0], cg * kh * kw
     w = weight.reshape(groups, o // groups, k)
     y = xp.empty((o, n, *out_hw), dtype=x.dtype)
-    columns = chunk_columns(x, work, upsample, pads, (kh, kw), stride, dilation, out_hw[1])
+    columns = chunk_columns(x, upsample, pads, (kh, kw), stride, dilation, out_hw[1])
 
     def run(chunk: Chunk) -> None:
         images, rows = chunk
@@ -130,7 +130,7 @@ def weight_gradient(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dila
     o, wo, (kh, kw) = g.shape[1], g.shape[3], kernel
     og, cg = o // groups, x.shape[1] // groups
     k = cg * kh * kw
-    windows = chunk_columns(x, work, (1, 1), pads, kernel, stride, dilation, wo)
+    windows = chunk_columns(x, (1, 1), pads, kernel, stride, dilation, wo)
 
     def run(chunk: Chunk) -> Any:  # this chunk's share of the sum over n, i, j
         images, rows = chunk
