@@ -2,8 +2,8 @@
 
 Numba's compiler leaves cycles of frames and tracebacks, and a frame holds its callers' frames
 with their locals, so the arrays of the step during which a kernel compiled (a whole graph's
-activations: 700 MB for ResNet-50 at 224², batch 8) would wait for Python's next full
-collection, and the next step would run with both in memory.  The engine calls :func:`collect`
+activations) would wait for Python's next full collection, and the next step would run with
+both in memory (docs/performance.md, "At 224 px").  The engine calls :func:`collect`
 after each backward and on leaving ``no_grad``; it costs a sum of counters, and a collection only
 where something compiled.  ``kernels.jit.compiled`` lists each kernel here.
 """
