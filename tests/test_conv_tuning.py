@@ -208,21 +208,27 @@ def test_an_unwritable_cache_is_skipped(tmp_path):
 
 
 @pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("algorithm", ["depthwise", "depthwise-nhwc"])
 @pytest.mark.parametrize("x_shape, w_shape, stride, pads, dilation, groups", [
     ((5, 4, 9, 8), (8, 1, 3, 3), (2, 1), ((1, 0), (2, 1)), (1, 2), 4),
     ((4, 6, 7, 7), (6, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 6),
+    ((3, 40, 2, 3), (40, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 40),  # lanes past a block
 ])
-def test_depthwise_chunks_of_images_do_not_change_the_result(monkeypatch, workers, x_shape,
-                                                             w_shape, stride, pads, dilation,
-                                                             groups):
+def test_depthwise_chunks_of_images_do_not_change_the_result(monkeypatch, workers, algorithm,
+                                                             x_shape, w_shape, stride, pads,
+                                                             dilation, groups):
     monkeypatch.setattr(conv_plan, "PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(conv_plan, "CHUNK_BYTES", 64)
-    x, w, g, _ = _inputs(x_shape, w_shape, stride, pads, dilation, np.float64)
+    x, w, g, out_hw = _inputs(x_shape, w_shape, stride, pads, dilation, np.float64)
     geometry = (stride, pads, dilation, groups)
+    shapes = (x_shape, w_shape, out_hw, np.dtype(np.float64))
     with st.backends.flags(num_threads=workers):
-        plan = conv_plan.plan_for(x_shape, w_shape, *geometry, np.float64)
-    assert plan.forward.algorithm == plan.input_grad.algorithm == "depthwise"
-    assert len(plan.forward.chunks) > 1
+        work = conv_plan.correlation_pass(algorithm, None, x_shape, w_shape, pads, groups,
+                                          out_hw, np.dtype(np.float64))
+        adjoint = conv_plan.adjoint_pass(algorithm, x_shape, w_shape, pads, groups, out_hw,
+                                         np.dtype(np.float64))
+    plan = conv_plan.assemble(work, adjoint, work, *shapes)
+    assert len(plan.forward.chunks) > 1 and len(plan.input_grad.chunks) > 1
     assert_close(K.correlate(x, w, *geometry, plan=plan),
                  K.correlate(x, w, *geometry, reference=True), rtol=1e-12)
     assert_close(K.correlate_transpose(g, w, *geometry, x_shape[2:], plan=plan),
@@ -246,3 +252,74 @@ def test_a_large_batch_is_timed_on_a_slice_and_planned_whole(monkeypatch):
     assert_close(K.correlate(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, plan=plan),
                  K.correlate(x, w, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, reference=True),
                  rtol=1e-12)
+
+
+# depthwise layers on small planes, where measuring may choose the channels-last loops
+NHWC = [
+    ((2, 3, 5, 6), (3, 1, 3, 3), {"groups": 3, "padding": 1}),
+    ((1, 2, 6, 5), (4, 1, 3, 2), {"groups": 2, "stride": 2}),
+    ((2, 4, 7, 6), (4, 1, 3, 3), {"groups": 4, "stride": (2, 1), "padding": (1, 2),
+                                  "dilation": (1, 2)}),
+    ((3, 20, 2, 2), (20, 1, 3, 3), {"groups": 20, "padding": 1}),
+]
+
+
+@pytest.fixture
+def channels_last_chosen(monkeypatch):
+    """Every depthwise plan measured takes the channels-last loops for all three passes (and a
+    list that records each call of them)."""
+    from striate.kernels import conv_depthwise_nhwc
+
+    calls = []
+    for name in ("correlate", "transpose", "weight_gradient"):
+        original = getattr(conv_depthwise_nhwc, name)
+        monkeypatch.setattr(conv_depthwise_nhwc, name,
+                            lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
+    chosen = dict.fromkeys(("forward", "input_grad", "weight_grad"), "depthwise-nhwc")
+    measure = conv_tuning._measure
+
+    def measured(x_shape, weight_shape, geometry, out_hw, dtype):
+        if weight_shape[1] == 1 and geometry[-1] > 1:  # depthwise
+            return {**chosen, "together": False}
+        return measure(x_shape, weight_shape, geometry, out_hw, dtype)
+
+    monkeypatch.setattr(conv_tuning, "_measure", measured)
+    with st.backends.flags(benchmark=True):
+        yield calls
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kw", NHWC)
+def test_channels_last_depthwise_matches_central_differences(channels_last_chosen, x_shape,
+                                                             w_shape, kw):
+    from striate.testing.gradcheck import Case, check_case
+
+    case = Case(op="conv2d", config=f"depthwise-nhwc {x_shape} {w_shape} {kw}",
+                fn=lambda x, w: F.conv2d(x, w, **kw),
+                make_inputs=lambda rng: (rng.standard_normal(x_shape),
+                                         rng.standard_normal(w_shape)))
+    assert check_case(case) < case.tol
+    assert set(channels_last_chosen) == {"correlate", "transpose", "weight_gradient"}
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kw", NHWC)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_channels_last_depthwise_matches_torch(channels_last_chosen, x_shape, w_shape, kw,
+                                               dtype):
+    """conv2d and conv_transpose2d (whose forward is the adjoint) against torch."""
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    for ours_fn, torch_fn in ((F.conv2d, torch.nn.functional.conv2d),
+                              (F.conv_transpose2d, torch.nn.functional.conv_transpose2d)):
+        # conv_transpose2d's weight is (in, out / groups, kh, kw): O channels in
+        channels = x_shape[1] if ours_fn is F.conv2d else w_shape[0]
+        x = rng.standard_normal((x_shape[0], channels, *x_shape[2:])).astype(dtype)
+        xs, ws = st.tensor(x, requires_grad=True), st.tensor(w, requires_grad=True)
+        xt, wt = to_torch(x, requires_grad=True), to_torch(w, requires_grad=True)
+        y, yt = ours_fn(xs, ws, **kw), torch_fn(xt, wt, **kw)
+        assert_close(y, yt, what=f"{ours_fn.__name__} forward")
+        g = rng.standard_normal(tuple(yt.shape)).astype(dtype)
+        y.backward(g)
+        yt.backward(to_torch(g))
+        assert_close(xs.grad, xt.grad, what=f"{ours_fn.__name__} input grad")
+        assert_close(ws.grad, wt.grad, what=f"{ours_fn.__name__} weight grad")
+    assert set(channels_last_chosen) == {"correlate", "transpose", "weight_gradient"}

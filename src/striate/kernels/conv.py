@@ -17,8 +17,8 @@ zero padding (top, bottom, left, right), the correlation is
 
 Each function takes the convolution's :class:`~.conv_plan.ConvPlan` (looked up when not given)
 and runs the algorithm it names, from ``conv_im2col.py``, ``conv_winograd.py``,
-``conv_direct.py`` or ``conv_depthwise.py``; ``reference=True`` runs the readable loops of
-``conv_reference.py`` instead.
+``conv_direct.py``, ``conv_depthwise.py`` or ``conv_depthwise_nhwc.py``; ``reference=True``
+runs the readable loops of ``conv_reference.py`` instead.
 """
 
 from __future__ import annotations
@@ -26,10 +26,29 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import array_module
-from . import conv_depthwise, conv_direct, conv_im2col, conv_reference, conv_winograd
+from . import (
+    conv_depthwise,
+    conv_depthwise_nhwc,
+    conv_direct,
+    conv_im2col,
+    conv_reference,
+    conv_winograd,
+)
 from .conv_epilogue import Epilogue, epilogue
 from .conv_geometry import Pads, Pair, full_pads, output_size, spread
-from .conv_plan import COL2IM, DEPTHWISE, DIRECT, DIRECT_ADJOINT, WINOGRAD, ConvPlan, Pass, plan_for
+from .conv_plan import (
+    COL2IM,
+    DEPTHWISE,
+    DEPTHWISE_NHWC,
+    DIRECT,
+    DIRECT_ADJOINT,
+    WINOGRAD,
+    ConvPlan,
+    Pass,
+    plan_for,
+)
+
+DEPTHWISE_LAYOUTS = {DEPTHWISE: conv_depthwise, DEPTHWISE_NHWC: conv_depthwise_nhwc}
 
 __all__ = ["Pads", "correlate", "correlate_gradients", "correlate_transpose",
            "correlate_weight", "output_size", "plan_for"]
@@ -70,8 +89,9 @@ def _correlate(x: Any, weight: Any, upsample: Pair, pads: Pads, stride: Pair, di
         y = conv_winograd.correlate(x, weight, pads, out_hw, work, finish, kept)
     elif work.algorithm == DIRECT:
         y = conv_direct.correlate(x, weight, pads, out_hw, work, finish)
-    elif work.algorithm == DEPTHWISE:
-        y = conv_depthwise.correlate(x, weight, pads, stride, dilation, out_hw, work, finish)
+    elif work.algorithm in DEPTHWISE_LAYOUTS:
+        y = DEPTHWISE_LAYOUTS[work.algorithm].correlate(x, weight, pads, stride, dilation,
+                                                         out_hw, work, finish)
     else:
         y = conv_im2col.correlate(x, weight, upsample, pads, stride, dilation, groups, out_hw,
                                   work, finish, kept)
@@ -95,8 +115,9 @@ def correlate_transpose(g: Any, weight: Any, stride: Pair, pads: Pads, dilation:
         plan = plan_for((g.shape[0], cg * groups, *out_hw), weight.shape, stride, pads,
                         dilation, groups, g.dtype, type(g), tuple(g.shape[2:]))
     work = None if reference else plan.input_grad
-    if work is not None and work.algorithm == DEPTHWISE:
-        return conv_depthwise.transpose(g, weight, stride, pads, dilation, groups, out_hw, work)
+    if work is not None and work.algorithm in DEPTHWISE_LAYOUTS:
+        return DEPTHWISE_LAYOUTS[work.algorithm].transpose(g, weight, stride, pads, dilation,
+                                                           groups, out_hw, work)
     if work is not None and work.algorithm == DIRECT_ADJOINT:
         return conv_direct.transpose(g, weight, pads, out_hw, work)
     if work is not None and work.algorithm == COL2IM:
@@ -127,8 +148,9 @@ def correlate_weight(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dil
         return conv_winograd.weight_gradient(x, g, pads, work, kept)
     if work.algorithm == DIRECT:
         return conv_direct.weight_gradient(x, g, kernel, pads, work)
-    if work.algorithm == DEPTHWISE:
-        return conv_depthwise.weight_gradient(x, g, kernel, stride, pads, dilation, work)
+    if work.algorithm in DEPTHWISE_LAYOUTS:
+        return DEPTHWISE_LAYOUTS[work.algorithm].weight_gradient(x, g, kernel, stride, pads,
+                                                                 dilation, work)
     return conv_im2col.weight_gradient(x, g, kernel, stride, pads, dilation, groups, work, kept)
 
 

@@ -50,7 +50,7 @@ def _forward(planes, steps, weight, mult, pads, padded, stride, dilation, y, ho,
     span = _span(n_count, ho, wo, hw, wp, stride)
     acc = np.empty(span, y.dtype)
     line = np.zeros(n_count * hw, y.dtype)  # the padding stays zero: only the inside is copied
-    offsets = _offsets(kh, kw, wp, dh, dw)
+    offsets = tap_offsets(kh, kw, wp, dh, dw)
     for o in range(o_count):
         if o % mult == 0:
             _lay_padded(planes, steps, o // mult, first, n_count, pads, padded, line)
@@ -100,7 +100,7 @@ def _span(n_count, ho, wo, plane_size, padded_width, stride):  # pragma: no cove
 
 
 @inlined
-def _offsets(kh, kw, padded_width, dh, dw):  # pragma: no cover - compiled
+def tap_offsets(kh, kw, padded_width, dh, dw):  # pragma: no cover - compiled
     """The flat shift p·d_h·Wp + q·d_w of each kernel offset t = p·kw + q, unsigned."""
     offsets = np.empty(kh * kw, np.uint64)
     for p in range(kh):
@@ -147,7 +147,7 @@ def _transpose(g, weight, buffer_hw, pads, stride, dilation, dx, out_hw, ho, wo,
     o_count, _, kh, kw = weight.shape
     (hb, wb), (top, left), (dh, dw), (height, width) = buffer_hw, pads, dilation, out_hw
     n_count, hw, mult = last - first, hb * wb, o_count // dx.shape[0]
-    offsets = _offsets(kh, kw, wb, dh, dw)
+    offsets = tap_offsets(kh, kw, wb, dh, dw)
     margin = offsets[kh * kw - 1]  # zeros before G_wide, so that no index falls below 0
     wide = np.zeros(margin + np.uint64(n_count * hw), g.dtype)
     rows = (max(0, -top), min(height, hb - top))  # positions of X inside the padded plane
@@ -195,7 +195,7 @@ def _weight(planes, steps, g, mult, pads, padded, stride, dilation, zero, grad_w
     n_count, (hp, wp) = last - first, padded
     (dh, dw), hw = dilation, hp * wp
     span = _span(n_count, ho, wo, hw, wp, stride)
-    offsets = _offsets(kh, kw, wp, dh, dw)
+    offsets = tap_offsets(kh, kw, wp, dh, dw)
     wide = np.zeros(span, g.dtype)
     line = np.zeros(n_count * hw, g.dtype)
     for o in range(o_count):
@@ -240,7 +240,7 @@ transpose_kernel = compiled(_transpose, fastmath=FAST_KEEPING_NAN)
 weight_kernel = compiled(_weight, fastmath=FAST_KEEPING_NAN)
 
 
-def _channels_first(g: Any) -> Any:
+def channels_first(g: Any) -> Any:
     """G (N, O, Ho, Wo) as C-contiguous (O, N, Ho, Wo): a view of a convolution's output
     memory, else a copy, so that each chunk of images is one (O, n·Ho·Wo) matrix."""
     return array_module(g).ascontiguousarray(g.transpose(1, 0, 2, 3))
@@ -258,7 +258,7 @@ def correlate(x: Any, weight: Any, pads: Pads, stride: Pair, dilation: Pair, out
 
     def run(chunk: Chunk) -> None:
         images, _ = chunk
-        forward_kernel(src, steps, weight, weight.shape[0] // x.shape[1], _tops(pads), padded,
+        forward_kernel(src, steps, weight, weight.shape[0] // x.shape[1], tops(pads), padded,
                        stride, dilation, y.reshape(len(y), -1), *out_hw, images.start,
                        images.stop)
         if finish is not None:
@@ -268,9 +268,19 @@ def correlate(x: Any, weight: Any, pads: Pads, stride: Pair, dilation: Pair, out
     return y
 
 
-def _tops(pads: Pads) -> Pair:
+def tops(pads: Pads) -> Pair:
     """The zeros before the rows and before the columns."""
     return pads[0][0], pads[1][0]
+
+
+def adjoint_plane(kernel: Pair, stride: Pair, pads: Pads, dilation: Pair, out_hw: Pair,
+                  g_hw: Pair) -> Pair:
+    """(Hb, Wb) of the padded plane the adjoint adds into: every position a window of the
+    forward read, and all of X past the zeros before it (the rows a transposed convolution's
+    output padding adds, which no window reads)."""
+    return tuple(max(top + size, (outputs - 1) * s + d * (k - 1) + 1)
+                 for top, size, outputs, s, d, k in zip(tops(pads), out_hw, g_hw, stride,
+                                                        dilation, kernel, strict=True))
 
 
 def transpose(g: Any, weight: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int,
@@ -280,15 +290,13 @@ def transpose(g: Any, weight: Any, stride: Pair, pads: Pads, dilation: Pair, gro
     xp = array_module(g)
     o, _, kh, kw = weight.shape
     n, _, ho, wo = g.shape
-    (sh, sw), (dh, dw), ((top, _), (left, _)) = stride, dilation, pads
-    hb = max(top + out_hw[0], (ho - 1) * sh + dh * (kh - 1) + 1)
-    wb = max(left + out_hw[1], (wo - 1) * sw + dw * (kw - 1) + 1)
     dx = xp.zeros((groups, n, *out_hw), dtype=g.dtype)
-    weight, g_on = xp.ascontiguousarray(weight), _channels_first(g)
+    weight, g_on = xp.ascontiguousarray(weight), channels_first(g)
+    buffer_hw = adjoint_plane((kh, kw), stride, pads, dilation, out_hw, (ho, wo))
 
     def run(chunk: Chunk) -> None:
         images, _ = chunk
-        transpose_kernel(g_on.reshape(o, -1), weight, (hb, wb), (top, left), stride, dilation,
+        transpose_kernel(g_on.reshape(o, -1), weight, buffer_hw, tops(pads), stride, dilation,
                          dx.reshape(groups, -1), tuple(out_hw), ho, wo, images.start,
                          images.stop)
 
@@ -301,7 +309,7 @@ def weight_gradient(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dila
     """∂L/∂K (O, 1, kh, kw): each chunk of images adds its share."""
     xp = array_module(x)
     shape = (g.shape[1], 1, *kernel)
-    g_on = _channels_first(g)
+    g_on = channels_first(g)
     src, steps = planes(x)
     padded = spread_size(x.shape[2:], (1, 1), pads)
     zero, mult = x.dtype.type(0), shape[0] // x.shape[1]
@@ -309,7 +317,7 @@ def weight_gradient(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dila
     def run(chunk: Chunk) -> Any:
         images, _ = chunk
         grad_w = xp.zeros(shape, dtype=x.dtype)
-        weight_kernel(src, steps, g_on.reshape(shape[0], -1), mult, _tops(pads), padded,
+        weight_kernel(src, steps, g_on.reshape(shape[0], -1), mult, tops(pads), padded,
                       stride, dilation, zero, grad_w, *g.shape[2:], images.start, images.stop)
         return grad_w
 

@@ -19,7 +19,9 @@ threshold below):
 * ``direct``: compiled loops over channels and kernel offsets for stride-1 layers with few
   channels (``conv_direct.py``);
 * ``depthwise``: compiled loops for layers with one input channel per group, any stride and
-  dilation (``conv_depthwise.py``), for all three passes;
+  dilation (``conv_depthwise.py``), for all three passes; ``depthwise-nhwc`` the same loops
+  with the channels innermost (``conv_depthwise_nhwc.py``), a measured candidate for small
+  planes;
 * for the input gradient also ``col2im`` (GEMM then the adjoint of im2col, touching none of the
   zeros of an upsampled gradient) and ``direct-adjoint`` (the direct loops' own adjoint).  Else
   the input gradient is the full correlation of the upsampled gradient with the rotated kernel,
@@ -53,6 +55,7 @@ DIRECT_BEFORE_WINOGRAD = 4  # input channels up to which the direct loops beat W
 COL2IM_MAX_PIXELS = 128  # N·Ho·Wo up to which GEMM + col2im beats the full correlation
 
 IM2COL, DIRECT, WINOGRAD, DEPTHWISE = "im2col", "direct", "winograd", "depthwise"
+DEPTHWISE_NHWC = "depthwise-nhwc"
 COL2IM, DIRECT_ADJOINT = "col2im", "direct-adjoint"
 SCHEME_NAMES = {winograd.F2: "F(2×2, 3×3)", winograd.F4: "F(4×4, 3×3)"}
 
@@ -224,7 +227,7 @@ def adjoint_pass(adjoint: str, x_shape: tuple, weight_shape: tuple, pads: Pads, 
     n, c, h, w = x_shape
     o, cg, kh, kw = weight_shape
     ho, wo = out_hw
-    if adjoint == DEPTHWISE:
+    if adjoint in (DEPTHWISE, DEPTHWISE_NHWC):
         return Pass(adjoint, None, chunks(n, ho, (c + o) * (w + wo), dtype, on_cpu,
                                           split_rows=False), True)
     if adjoint == DIRECT_ADJOINT:
@@ -248,11 +251,12 @@ def input_grad_candidates(x_shape: tuple, weight_shape: tuple, stride: Pair, pad
         candidates.append(adjoint_pass(DIRECT_ADJOINT, x_shape, weight_shape, pads, groups,
                                        out_hw, dtype))
     if _depthwise_fits(weight_shape, (1, 1), groups, compiled):
-        candidates.append(adjoint_pass(DEPTHWISE, x_shape, weight_shape, pads, groups, out_hw,
-                                       dtype))
+        candidates += [adjoint_pass(a, x_shape, weight_shape, pads, groups, out_hw, dtype)
+                       for a in (DEPTHWISE, DEPTHWISE_NHWC)]
     full = correlation_candidates(*_full_correlation(
         x_shape, weight_shape, stride, pads, dilation, groups, out_hw), dtype)
-    return candidates + [p for p in full if p.algorithm != DEPTHWISE]  # the adjoint's twin
+    # the full correlation's depthwise loops are the adjoints' twins
+    return candidates + [p for p in full if p.algorithm not in (DEPTHWISE, DEPTHWISE_NHWC)]
 
 
 def _correlation_pass(x_shape: tuple, weight_shape: tuple, upsample: Pair, pads: Pads,
@@ -292,10 +296,10 @@ def correlation_pass(algorithm: str, scheme: ModuleType | None, x_shape: tuple,
         return Pass(WINOGRAD, scheme, chunks(n, ho, values_per_row, dtype, on_cpu,
                                              step=scheme.OUT),
                     _tiny(n * ho * values_per_row, dtype))
-    if algorithm == DEPTHWISE:
+    if algorithm in (DEPTHWISE, DEPTHWISE_NHWC):
         # no matrix: a chunk holds its images' input and output rows, about (C + O)(W + Wo)
         # values per output row
-        return Pass(DEPTHWISE, None, chunks(n, ho, (c + o) * (w + wo), dtype, on_cpu,
+        return Pass(algorithm, None, chunks(n, ho, (c + o) * (w + wo), dtype, on_cpu,
                                             split_rows=False), True)
     if algorithm == DIRECT:
         padded_width = pads[1][0] + w + pads[1][1]
@@ -319,7 +323,7 @@ def correlation_candidates(x_shape: tuple, weight_shape: tuple, upsample: Pair, 
     if _direct_fits(weight_shape, upsample, stride, dilation, groups, compiled):
         candidates.append(correlation_pass(DIRECT, None, *shapes))
     if _depthwise_fits(weight_shape, upsample, groups, compiled):
-        candidates.append(correlation_pass(DEPTHWISE, None, *shapes))
+        candidates += [correlation_pass(a, None, *shapes) for a in (DEPTHWISE, DEPTHWISE_NHWC)]
     if _winograd_fits(weight_shape, upsample, stride, dilation, groups, compiled):
         schemes = [winograd.F2, winograd.F4] if settings.conv.winograd_f4 else [winograd.F2]
         candidates += [correlation_pass(WINOGRAD, scheme, *shapes) for scheme in schemes]
@@ -414,7 +418,8 @@ def chunks(n: int, rows: int, values_per_row: int, dtype: np.dtype, on_cpu: bool
     return tuple((slice(bounds[i], bounds[i + 1]), slice(0, rows)) for i in range(groups))
 
 
-__all__ = ["COL2IM", "DEPTHWISE", "DIRECT", "DIRECT_ADJOINT", "IM2COL", "WINOGRAD", "Chunk",
-           "ConvPlan", "Pass", "adjoint_pass", "assemble", "chunks", "clear_cache",
+__all__ = ["COL2IM", "DEPTHWISE", "DEPTHWISE_NHWC", "DIRECT", "DIRECT_ADJOINT", "IM2COL",
+           "WINOGRAD", "Chunk", "ConvPlan", "Pass", "adjoint_pass", "assemble", "chunks",
+           "clear_cache",
            "correlation_algorithm", "correlation_candidates", "correlation_pass",
            "input_grad_candidates", "plan_for", "rules_plan", "winograd_scheme"]
