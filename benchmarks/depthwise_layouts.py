@@ -4,15 +4,13 @@ MobileNet-like 3 × 3 layers from 2 × 2 to 32 × 32 planes, one thread, float32
 
     python benchmarks/depthwise_layouts.py
 
-Each figure is the least of 30 runs after a warm-up, in ms.
+Each figure is the median of 15 runs after three warm-ups, in ms (``conv_vs_torch.median_ms``).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import numpy as np
+from conv_vs_torch import median_ms
 
 import striate as st
 from striate.kernels import conv as K
@@ -22,16 +20,6 @@ from striate.kernels import conv_plan
 SHAPES = [(8, 512, 4, 1), (8, 1024, 2, 1), (8, 256, 8, 1), (8, 512, 8, 2), (16, 128, 16, 1),
           (16, 64, 32, 1), (32, 512, 2, 1), (128, 256, 4, 1)]
 LAYOUTS = ("depthwise", "depthwise-nhwc")
-
-
-def least_ms(run: Callable[[], object], repeats: int = 30) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times) * 1e3
 
 
 def passes(n: int, c: int, size: int, stride: int, layout: str) -> tuple[float, float, float]:
@@ -46,9 +34,9 @@ def passes(n: int, c: int, size: int, stride: int, layout: str) -> tuple[float, 
     work = conv_plan.correlation_pass(layout, None, x_shape, w_shape, pads, c, out_hw, dtype)
     adjoint = conv_plan.adjoint_pass(layout, x_shape, w_shape, pads, c, out_hw, dtype)
     plan = conv_plan.assemble(work, adjoint, work, x_shape, w_shape, out_hw, dtype)
-    return (least_ms(lambda: K.correlate(x, w, *geometry, plan=plan)),
-            least_ms(lambda: K.correlate_transpose(g, w, *geometry, (size, size), plan=plan)),
-            least_ms(lambda: K.correlate_weight(x, g, (3, 3), *geometry, plan=plan)))
+    return (median_ms(lambda: K.correlate(x, w, *geometry, plan=plan)),
+            median_ms(lambda: K.correlate_transpose(g, w, *geometry, (size, size), plan=plan)),
+            median_ms(lambda: K.correlate_weight(x, g, (3, 3), *geometry, plan=plan)))
 
 
 def main() -> None:
