@@ -4,6 +4,7 @@ both alike (for changes that span files, where ``ab.py``'s swapped functions wou
 
     python benchmarks/ab_commit.py resnet20 --batch-size 1 --against HEAD~1
     python benchmarks/ab_commit.py lenet5 --batch-size 128 --against 5f62d31 --rounds 21
+    python benchmarks/ab_commit.py resnet18 --input-size 64 --batch-size 16 --conv-plan measured
 
 The commit's ``src/striate`` is extracted (``git archive``) into a temporary folder as the
 package ``striate_<commit>``; every import inside the package is relative, so the two copies
@@ -52,13 +53,19 @@ def main() -> None:
     p.add_argument("--against", default="HEAD", help="the commit to compare with")
     p.add_argument("--steps", type=int, default=10, help="timed calls per version and round")
     p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--conv-plan", choices=("rules", "measured"), default="rules",
+                   help="how both versions choose their convolution algorithms: by their rules, "
+                        "or each timing its own candidates in this process")
     args = p.parse_args()
+    measured = args.conv_plan == "measured"
 
     with tempfile.TemporaryDirectory() as folder:
         sys.path.insert(0, folder)
         old = _extract(args.against, Path(folder))
-        versions = {"old": step_functions(old, args.model, args.batch_size, args.input_size),
-                    "new": step_functions("striate", args.model, args.batch_size, args.input_size)}
+        versions = {"old": step_functions(old, args.model, args.batch_size, args.input_size,
+                                          measured),
+                    "new": step_functions("striate", args.model, args.batch_size, args.input_size,
+                                          measured)}
         for fns in versions.values():  # warm-up: compiles, caches
             for fn in fns:
                 fn()

@@ -10,11 +10,13 @@ from collections.abc import Callable
 import numpy as np
 
 
-def step_functions(package: str, model_name: str, batch: int,
-                   input_size: int | None = None) -> tuple[Callable[[], None], Callable[[], None]]:
+def step_functions(package: str, model_name: str, batch: int, input_size: int | None = None,
+                   measured: bool = False) -> tuple[Callable[[], None], Callable[[], None]]:
     """(train step, inference batch) of ``model_name`` built by the package ``package`` (its
     import name: ``striate`` or an extracted copy), on random data of ``input_size`` (None: the
-    model's own); inference runs a second copy of the model in evaluation mode."""
+    model's own); inference runs a second copy of the model in evaluation mode.  ``measured``:
+    the copy's convolutions choose their algorithms by timing them in this process
+    (``backends.conv.benchmark``, no cache on disk), else by its rules."""
     st = importlib.import_module(package)
     F = importlib.import_module(f"{package}.nn.functional")
     models = importlib.import_module(f"{package}.models")
@@ -24,6 +26,9 @@ def step_functions(package: str, model_name: str, batch: int,
     backends = getattr(st, "backends", None)
     if backends is not None:
         backends.tune_process()
+        if measured:
+            backends.conv.benchmark = True
+            backends.conv.benchmark_cache = None
     st.manual_seed(0)
     size = input_size or models.default_input_size(model_name)
     args = {} if input_size is None else {"input_size": input_size}

@@ -113,6 +113,22 @@ def test_compiled_weight_transforms_match_their_references(o, c, dtype, scheme):
 
 
 @pytest.mark.parametrize("scheme", SCHEMES, ids=lambda s: s.__name__.rsplit("_", 1)[-1])
+def test_weight_transforms_shared_over_threads_give_the_same_bits(scheme, monkeypatch):
+    """Cut into pieces that end inside a block of pairs (3 threads, 1 KiB a piece), the weight
+    transform and its adjoint give exactly the one-thread result."""
+    rng = np.random.default_rng(5)
+    k = rng.standard_normal((37, 11, 3, 3)).astype(np.float32)
+    du = rng.standard_normal((W.positions(scheme), 37, 11)).astype(np.float32)
+    with st.backends.flags(num_threads=1):
+        alone = W.transform_weight(k, scheme), W.weight_from_tiles(du, scheme)
+    monkeypatch.setattr(W, "WEIGHT_PARALLEL_MIN_BYTES", 1 << 10)
+    with st.backends.flags(num_threads=3):
+        shared = W.transform_weight(k, scheme), W.weight_from_tiles(du, scheme)
+    for a, b in zip(alone, shared, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES, ids=lambda s: s.__name__.rsplit("_", 1)[-1])
 @pytest.mark.parametrize("h, w", SIZES)
 def test_backward_transforms_are_the_adjoints(h, w, scheme):
     """<output_tiles(M), G> = <M, gradient_tiles(G)>, <U(K), dU> = <K, weight_from_tiles(dU)>

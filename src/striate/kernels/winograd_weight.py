@@ -6,7 +6,8 @@ for every (output, input) channel pair oc.  As one GEMM with kron(G, G) (the ref
 ``winograd.py``) the inner dimension is 9 or (m + 2)², a shape BLAS runs far below its speed.  Here
 each product is two passes of G over a block of channel pairs (the separable form, half the
 multiply-adds), unit-stride over the pairs so the loops vectorise (two to four times faster than
-the kron GEMM on ResNet-20's layers).
+the kron GEMM on ResNet-20's layers).  Each call does the pairs [first, stop), so that a large
+layer's pairs are shared out over the worker threads (``winograd.transform_weight``).
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ BLOCK = 256  # channel pairs a pass works on: its scratch (≤ 27 rows of them) 
 
 
 @compiled
-def transform(w, g, u):  # pragma: no cover - compiled
-    """u ((m + 2)², OC) = G K Gᵀ for each kernel of w (OC, 9), g the (m + 2)×3 matrix G."""
-    pairs, size = w.shape[0], g.shape[0]
+def transform(w, g, u, first, stop):  # pragma: no cover - compiled
+    """u[:, first:stop] = G K Gᵀ for the kernels w[first:stop] of w (OC, 9), u ((m + 2)², OC),
+    g the (m + 2)×3 matrix G."""
+    size = g.shape[0]
     k = np.empty((9, BLOCK), w.dtype)  # a block of kernels, one row per entry (p, q)
     gk = np.empty((3 * size, BLOCK), w.dtype)  # G K: [(a, q), pair]
-    for start in range(0, pairs, BLOCK):
-        count = min(BLOCK, pairs - start)
+    for start in range(first, stop, BLOCK):
+        count = min(BLOCK, stop - start)
         for i in range(count):
             for pq in range(9):
                 k[pq, i] = w[start + i, pq]
@@ -45,13 +47,14 @@ def transform(w, g, u):  # pragma: no cover - compiled
 
 
 @compiled
-def adjoint(grad_u, g, grad_w):  # pragma: no cover - compiled
-    """grad_w (OC, 9) = Gᵀ ∂L/∂U G for each pair of grad_u ((m + 2)², OC)."""
-    pairs, size = grad_w.shape[0], g.shape[0]
+def adjoint(grad_u, g, grad_w, first, stop):  # pragma: no cover - compiled
+    """grad_w[first:stop] = Gᵀ ∂L/∂U G for the pairs [first, stop) of grad_u ((m + 2)², OC),
+    grad_w (OC, 9)."""
+    size = g.shape[0]
     ug = np.empty((3 * size, BLOCK), grad_u.dtype)  # ∂L/∂U G: [(a, q), pair]
     k = np.empty((9, BLOCK), grad_u.dtype)
-    for start in range(0, pairs, BLOCK):
-        count = min(BLOCK, pairs - start)
+    for start in range(first, stop, BLOCK):
+        count = min(BLOCK, stop - start)
         ug[:, :count] = 0
         for a in range(size):
             d0, d1, d2 = ug[3 * a], ug[3 * a + 1], ug[3 * a + 2]
