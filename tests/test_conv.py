@@ -48,6 +48,8 @@ CONV = [
     ((4, 16, 12, 12), (16, 16, 3, 3), {"padding": 1}),
     ((2, 16, 12, 12), (32, 16, 3, 3), {"padding": 1, "stride": 2}),
     ((2, 16, 12, 12), (32, 16, 1, 1), {"stride": 2}),
+    ((2, 6, 9, 8), (5, 6, 1, 1), {}),
+    ((1, 4, 16, 9), (12, 4, 1, 1), {"dilation": 2}),
 ]
 
 # (input shape, weight shape (in, out/groups, kh, kw), keyword arguments)
@@ -220,6 +222,10 @@ KERNEL = [
     # O·s_h·s_w <= C: the fast transposed path is the seeds' full correlation too
     ((2, 6, 8, 7), (4, 3, 3, 3), (1, 1), ((1, 2), (2, 0)), (2, 1), 2),
     ((2, 4, 6, 6), (4, 4, 1, 1), (1, 1), ((1, 1), (1, 1)), (1, 1), 1),
+    # 1×1 layers on planes of at least POINTWISE_MIN_PIXELS: one GEMM per image (one image:
+    # the chunks cut its rows), narrowing and widening
+    ((1, 5, 12, 11), (3, 5, 1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1), 1),
+    ((3, 4, 9, 8), (7, 4, 1, 1), (1, 1), ((0, 0), (0, 0)), (2, 2), 1),
 ]
 
 

@@ -17,7 +17,8 @@ zero padding (top, bottom, left, right), the correlation is
 
 Each function takes the convolution's :class:`~.conv_plan.ConvPlan` (looked up when not given)
 and runs the algorithm it names, from ``conv_im2col.py``, ``conv_winograd.py``,
-``conv_direct.py``, ``conv_depthwise.py`` or ``conv_depthwise_nhwc.py``; ``reference=True``
+``conv_direct.py``, ``conv_depthwise.py``, ``conv_depthwise_nhwc.py`` or ``conv_pointwise.py``;
+``reference=True``
 runs the readable loops of ``conv_reference.py`` instead.
 """
 
@@ -31,6 +32,7 @@ from . import (
     conv_depthwise_nhwc,
     conv_direct,
     conv_im2col,
+    conv_pointwise,
     conv_reference,
     conv_winograd,
 )
@@ -42,6 +44,7 @@ from .conv_plan import (
     DEPTHWISE_NHWC,
     DIRECT,
     DIRECT_ADJOINT,
+    POINTWISE,
     WINOGRAD,
     ConvPlan,
     Pass,
@@ -89,6 +92,8 @@ def _correlate(x: Any, weight: Any, upsample: Pair, pads: Pads, stride: Pair, di
         y = conv_winograd.correlate(x, weight, pads, out_hw, work, finish, kept)
     elif work.algorithm == DIRECT:
         y = conv_direct.correlate(x, weight, pads, out_hw, work, finish)
+    elif work.algorithm == POINTWISE:
+        y = conv_pointwise.correlate(x, weight, out_hw, work, finish)
     elif work.algorithm in DEPTHWISE_LAYOUTS:
         y = DEPTHWISE_LAYOUTS[work.algorithm].correlate(x, weight, pads, stride, dilation,
                                                          out_hw, work, finish)
@@ -148,6 +153,8 @@ def correlate_weight(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dil
         return conv_winograd.weight_gradient(x, g, pads, work, kept)
     if work.algorithm == DIRECT:
         return conv_direct.weight_gradient(x, g, kernel, pads, work)
+    if work.algorithm == POINTWISE:
+        return conv_pointwise.weight_gradient(x, g, work)
     if work.algorithm in DEPTHWISE_LAYOUTS:
         return DEPTHWISE_LAYOUTS[work.algorithm].weight_gradient(x, g, kernel, stride, pads,
                                                                  dilation, work)

@@ -22,6 +22,8 @@ threshold below):
   dilation (``conv_depthwise.py``), for all three passes; ``depthwise-nhwc`` the same loops
   with the channels innermost (``conv_depthwise_nhwc.py``), a measured candidate for small
   planes;
+* ``pointwise``: a 1×1 stride-1 unpadded layer as one GEMM per image on NCHW memory, no copy
+  (``conv_pointwise.py``), for all three passes;
 * for the input gradient also ``col2im`` (GEMM then the adjoint of im2col, touching none of the
   zeros of an upsampled gradient) and ``direct-adjoint`` (the direct loops' own adjoint).  Else
   the input gradient is the full correlation of the upsampled gradient with the rotated kernel,
@@ -52,9 +54,11 @@ WINOGRAD_MAX_CHANNELS = 128  # in + out above which im2col's GEMMs are efficient
 WINOGRAD_F4_MIN_CHANNELS = 16  # in and out from which F(4×4)'s cheaper GEMMs beat F(2×2)
 DIRECT_MAX_CHANNELS = 16  # in and out above which im2col's GEMM beats the direct loops
 DIRECT_BEFORE_WINOGRAD = 4  # input channels up to which the direct loops beat Winograd's thin GEMMs
+POINTWISE_MIN_PIXELS = 64  # H·W from which a 1×1 layer's per-image GEMMs beat im2col's one GEMM
 COL2IM_MAX_PIXELS = 128  # N·Ho·Wo up to which GEMM + col2im beats the full correlation
 
 IM2COL, DIRECT, WINOGRAD, DEPTHWISE = "im2col", "direct", "winograd", "depthwise"
+POINTWISE = "pointwise"
 DEPTHWISE_NHWC = "depthwise-nhwc"
 COL2IM, DIRECT_ADJOINT = "col2im", "direct-adjoint"
 SCHEME_NAMES = {winograd.F2: "F(2×2, 3×3)", winograd.F4: "F(4×4, 3×3)"}
@@ -189,14 +193,20 @@ def _input_grad_pass(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pa
     than the input (O·s_h·s_w > C: a strided or widening layer), most of that work multiplies
     zeros, and GEMM + col2im (or, for a stride-1 layer with few channels, the direct loops'
     adjoint) computes the same operator touching none; so does col2im for the smallest
-    gradients (``COL2IM_MAX_PIXELS``), where the full correlation's copies cost more."""
+    gradients (``COL2IM_MAX_PIXELS``), where the full correlation's copies cost more.  A 1×1
+    layer on a large plane keeps the full correlation, which is Kᵀ applied per image."""
     n, c, h, w = x_shape
     o, cg, kh, kw = weight_shape
     ho, wo = out_hw
     direct_ok = _direct_fits(weight_shape, (1, 1), stride, dilation, groups, compiled)
+    # a large-plane 1×1 layer's full correlation is Kᵀ per image: no zeros, nothing copied
+    pointwise = (_pointwise_fits(weight_shape, (1, 1), stride, pads, groups)
+                 and h * w >= POINTWISE_MIN_PIXELS)
     adjoint = None
     if _depthwise_fits(weight_shape, (1, 1), groups, compiled):
         adjoint = DEPTHWISE
+    elif pointwise:
+        pass
     elif o * stride[0] * stride[1] > cg * groups:
         adjoint = DIRECT_ADJOINT if direct_ok else COL2IM
     elif n * ho * wo <= COL2IM_MAX_PIXELS and not direct_ok:
@@ -271,6 +281,9 @@ def _correlation_pass(x_shape: tuple, weight_shape: tuple, upsample: Pair, pads:
     direct_ok = _direct_fits(weight_shape, upsample, stride, dilation, groups, compiled)
     if _depthwise_fits(weight_shape, upsample, groups, compiled):
         algorithm = DEPTHWISE
+    elif (_pointwise_fits(weight_shape, upsample, stride, pads, groups)
+          and ho * wo >= POINTWISE_MIN_PIXELS):
+        algorithm = POINTWISE
     elif direct_ok and cg <= DIRECT_BEFORE_WINOGRAD:
         algorithm = DIRECT
     elif (_winograd_fits(weight_shape, upsample, stride, dilation, groups, compiled)
@@ -301,6 +314,11 @@ def correlation_pass(algorithm: str, scheme: ModuleType | None, x_shape: tuple,
         # values per output row
         return Pass(algorithm, None, chunks(n, ho, (c + o) * (w + wo), dtype, on_cpu,
                                             split_rows=False), True)
+    if algorithm == POINTWISE:  # no matrix: a chunk's input and output rows
+        values_per_row = (c + o) * wo
+        return Pass(POINTWISE, None, chunks(n, ho, values_per_row, dtype, on_cpu,
+                                            macs_per_row=c * o * wo),
+                    _tiny(n * ho * values_per_row, dtype))
     if algorithm == DIRECT:
         padded_width = pads[1][0] + w + pads[1][1]
         return Pass(DIRECT, None, chunks(n, ho, cg * kh * kw * padded_width, dtype, on_cpu,
@@ -320,6 +338,8 @@ def correlation_candidates(x_shape: tuple, weight_shape: tuple, upsample: Pair, 
     compiled = jit.available() and dtype in jit.COMPILED_DTYPES
     shapes = (x_shape, weight_shape, pads, groups, out_hw, dtype)
     candidates = [correlation_pass(IM2COL, None, *shapes)]
+    if _pointwise_fits(weight_shape, upsample, stride, pads, groups):
+        candidates.append(correlation_pass(POINTWISE, None, *shapes))
     if _direct_fits(weight_shape, upsample, stride, dilation, groups, compiled):
         candidates.append(correlation_pass(DIRECT, None, *shapes))
     if _depthwise_fits(weight_shape, upsample, groups, compiled):
@@ -351,6 +371,14 @@ def _direct_fits(weight_shape: tuple, upsample: Pair, stride: Pair, dilation: Pa
     o, c, kh, kw = weight_shape
     return (settings.conv.direct and compiled and upsample == stride == dilation == (1, 1)
             and groups == 1 and kh * kw > 1 and max(o, c) <= DIRECT_MAX_CHANNELS)
+
+
+def _pointwise_fits(weight_shape: tuple, upsample: Pair, stride: Pair, pads: Pads,
+                    groups: int) -> bool:
+    """True where the correlation is a product over channels at each position: a 1×1 kernel,
+    stride and upsampling 1, no padding, one group (any dilation: one tap has no spacing)."""
+    return (tuple(weight_shape[2:]) == (1, 1) and upsample == stride == (1, 1)
+            and pads == ((0, 0), (0, 0)) and groups == 1)
 
 
 def _depthwise_fits(weight_shape: tuple, upsample: Pair, groups: int, compiled: bool) -> bool:

@@ -47,6 +47,7 @@ CASES = [
     _conv("depthwise 3 channels", (2, 3, 5, 6), (3, 1, 3, 3), groups=3, padding=1),
     _conv("depthwise multiplier 2", (1, 2, 6, 5), (4, 1, 3, 2), groups=2, stride=2),
     _conv("batch 1, 1x1 kernel, padding 1", (1, 3, 4, 4), (2, 3, 1, 1), padding=1),
+    _conv("1x1 on a 9x8 plane (one GEMM per image)", (2, 3, 9, 8), (4, 3, 1, 1)),
     _conv("no bias", (2, 2, 5, 4), (2, 2, 3, 3), bias=False, padding=(1, 2)),
     _conv("'same' even kernel 4x2", (1, 2, 6, 5), (2, 2, 4, 2), padding="same"),
     _conv("'same' dilation 2", (1, 2, 5, 5), (2, 2, 2, 3), padding="same", dilation=2),
@@ -65,5 +66,6 @@ CASES = [
     _convt("groups 2", (2, 4, 3, 3), (4, 1, 3, 3), groups=2, stride=2),
     _convt("depthwise 3", (1, 3, 4, 4), (3, 1, 2, 2), groups=3, stride=2, padding=1),
     _convt("padding larger than kernel reach", (2, 2, 5, 5), (2, 2, 1, 1), padding=1),
+    _convt("1x1 on an 8x9 plane", (1, 3, 8, 9), (3, 2, 1, 1)),
     _convt("no bias, unbatched", (2, 4, 3), (2, 3, 3, 3), bias=False, stride=2),
 ]
