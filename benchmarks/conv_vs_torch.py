@@ -4,11 +4,12 @@ plus backward (both gradients).
     python benchmarks/conv_vs_torch.py                       # ResNet-20's layers, batch 128, 28 px
     python benchmarks/conv_vs_torch.py --layer 16,192,12,64,1,1,0 --layer 16,512,4,512,1,1,0
 
-A layer is N,C,H,O,K,S,P: batch, input channels, input size (square), output channels, kernel
-size, stride, padding.  striate chooses its algorithms by measurement (``backends.conv.benchmark``,
-the plan cache on disk), as ``striate train`` does.  In one process PyTorch's threads may still
-spin when striate starts, so read ratios of whole models from ``vs_torch.py``; this script says
-which layers a model's gap comes from.
+A layer is N,C,H,O,K,S,P[,G]: batch, input channels, input size (square), output channels, kernel
+size, stride, padding, and optionally groups (C for a depthwise layer: ``16,512,4,512,3,1,1,512``).
+striate chooses its algorithms by measurement (``backends.conv.benchmark``, the plan cache on
+disk), as ``striate train`` does.  In one process PyTorch's threads may still spin when striate
+starts, so read ratios of whole models from ``vs_torch.py``; this script says which layers a
+model's gap comes from.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def median_ms(fn, repeats: int = 15) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--layer", action="append", metavar="N,C,H,O,K,S,P",
+    p.add_argument("--layer", action="append", metavar="N,C,H,O,K,S,P[,G]",
                    help="a layer to time (repeatable; default: ResNet-20's at batch 128, 28 px)")
     args = p.parse_args()
     import torch
@@ -54,23 +55,25 @@ def main() -> None:
           f"{'ratio fwd':>9} {'f+b':>5}  (torch time / striate time)")
     rng = np.random.default_rng(0)
     for spec in args.layer or RESNET20_28PX:
-        n, c, h, o, k, s, pad = (int(v) for v in spec.split(","))
-        fwd_ours, fb_ours, fwd_theirs, fb_theirs = time_layer(torch, n, c, h, o, k, s, pad, rng)
-        name = f"{n}x{c}x{h}x{h} -> {o}, {k}x{k}/{s}"
+        n, c, h, o, k, s, pad, *groups = (int(v) for v in spec.split(","))
+        g = groups[0] if groups else 1
+        fwd_ours, fb_ours, fwd_theirs, fb_theirs = time_layer(torch, n, c, h, o, k, s, pad, rng,
+                                                              g)
+        name = f"{n}x{c}x{h}x{h} -> {o}, {k}x{k}/{s}" + (f" g{g}" if g > 1 else "")
         print(f"{name:<32} {fwd_ours:>8.2f} ms {fb_ours:>5.2f} ms | {fwd_theirs:>6.2f} ms "
               f"{fb_theirs:>5.2f} ms | {fwd_theirs / fwd_ours:>9.2f} {fb_theirs / fb_ours:>5.2f}",
               flush=True)
 
 
 def time_layer(torch, n: int, c: int, h: int, o: int, k: int, s: int, pad: int,
-               rng: np.random.Generator) -> tuple[float, float, float, float]:
+               rng: np.random.Generator, groups: int = 1) -> tuple[float, float, float, float]:
     """Milliseconds of (striate forward, striate forward + backward, the same for PyTorch)."""
     import striate as st
     import striate.nn as nn
 
     x = rng.standard_normal((n, c, h, h)).astype(np.float32)
-    ours = nn.Conv2d(c, o, k, stride=s, padding=pad, bias=False)
-    theirs = torch.nn.Conv2d(c, o, k, stride=s, padding=pad, bias=False)
+    ours = nn.Conv2d(c, o, k, stride=s, padding=pad, groups=groups, bias=False)
+    theirs = torch.nn.Conv2d(c, o, k, stride=s, padding=pad, groups=groups, bias=False)
     with torch.no_grad():
         theirs.weight.copy_(torch.from_numpy(ours.weight.numpy()))
     xs, xt = st.tensor(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
