@@ -60,6 +60,22 @@ def test_map_chunks_keeps_the_order_and_runs_every_part_once(monkeypatch, worker
     assert sorted(seen) == list(range(50))
 
 
+def test_map_chunks_parts_keep_the_caller_s_floating_point_settings(monkeypatch):
+    """A part that overflows warns in no thread when the caller silenced it (the trainer does,
+    and reports a non-finite loss itself), and raises in every thread when the caller asked."""
+    import warnings
+
+    monkeypatch.setattr(st.backends.cpu, "num_threads", 3)
+    big = np.full(4, 1e30, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="ignore"):
+            out = parallel.map_chunks(lambda p: big * big, list(range(6)))
+    assert all(np.isinf(o).all() for o in out)
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        parallel.map_chunks(lambda p: big * big if p == 5 else big, list(range(6)))
+
+
 @pytest.mark.parametrize("bad", [0, 7, 49])
 def test_map_chunks_raises_a_part_s_error_after_the_others_finish(monkeypatch, bad):
     """Whichever thread meets the error, it reaches the caller, and only once every other part

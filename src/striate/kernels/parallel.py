@@ -16,6 +16,7 @@ the whole process, as the command line does (why: docs/convolution-plan.md, "Thr
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import os
 import threading
@@ -231,7 +232,8 @@ def _share(fn: Callable[[Any], T], parts: Sequence[Any], workers: int) -> list[T
     """Run the parts on ``workers`` threads, the calling one included, each taking the next part
     not yet taken.  One hand-off per helper thread rather than one per part: ResNet-20's 16→16
     layer makes 32 parts a call, and each hand-off through the pool's queue costs a wake-up and
-    a pass of the GIL between threads."""
+    a pass of the GIL between threads.  The helpers run in copies of the caller's context, so
+    its settings held in context variables (NumPy's ``errstate``) hold for every part."""
     results: list[Any] = [None] * len(parts)
     taken = itertools.count()  # next() on it is atomic under the GIL
 
@@ -241,7 +243,7 @@ def _share(fn: Callable[[Any], T], parts: Sequence[Any], workers: int) -> list[T
                 return
             results[i] = fn(parts[i])
 
-    helpers = [_pool.submit(drain) for _ in range(workers - 1)]
+    helpers = [_pool.submit(contextvars.copy_context().run, drain) for _ in range(workers - 1)]
     try:
         drain()
     finally:
