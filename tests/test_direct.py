@@ -108,7 +108,8 @@ def test_which_convolutions_take_the_direct_loops(monkeypatch):
     assert taken((16, 16, 3, 3)) == "winograd"  # 16 input channels: Winograd first
     assert taken((16, 16, 3, 3), width=2) == "direct"  # too narrow for Winograd
     assert taken((32, 16, 5, 5)) == "im2col"  # too many channels
-    assert taken((16, 16, 1, 1)) == "im2col"  # 1×1: im2col is a plain GEMM
+    assert taken((16, 16, 1, 1)) == "pointwise"  # 1×1: a plain GEMM per image
+    assert taken((16, 16, 1, 1), width=1) == "im2col"  # a small plane: one GEMM over the batch
     assert taken((16, 3, 3, 3), stride=(2, 2)) == "im2col"
     assert taken((16, 3, 3, 3), upsample=(2, 2)) == "im2col"
     assert taken((16, 3, 3, 3), dilation=(2, 2)) == "im2col"
