@@ -32,6 +32,12 @@ GEOMETRIES = [
     ((2, 4, 11, 10), (8, 1, 3, 2), (2, 3), ((0, 2), (1, 0)), (2, 1), 4),
     ((1, 3, 8, 9), (3, 1, 5, 5), (2, 2), ((2, 2), (2, 2)), (1, 1), 3),
     ((2, 6, 7, 7), (6, 1, 1, 1), (2, 2), ((0, 0), (0, 0)), (1, 1), 6),
+    # same-size stride-1 depthwise (the masked weight lines too): a 3×2 kernel, a dilated 5×3
+    # kernel reaching past whole planes, 2×2 planes, one image (read from the padded copy)
+    ((2, 4, 6, 7), (4, 1, 3, 2), (1, 1), ((1, 1), (0, 1)), (1, 1), 4),
+    ((3, 3, 5, 4), (3, 1, 5, 3), (1, 1), ((4, 4), (2, 2)), (2, 2), 3),
+    ((3, 6, 2, 2), (6, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 6),
+    ((1, 4, 3, 3), (4, 1, 3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 4),
     # 1×1 stride 1: the per-image GEMMs on small and larger planes, any dilation
     ((2, 5, 3, 4), (7, 5, 1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1), 1),
     ((1, 6, 9, 10), (4, 6, 1, 1), (1, 1), ((0, 0), (0, 0)), (3, 2), 1),
@@ -240,6 +246,36 @@ def test_depthwise_chunks_of_images_do_not_change_the_result(monkeypatch, worker
                  K.correlate_weight(x, g, w_shape[2:], *geometry, reference=True), rtol=1e-12)
 
 
+@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("x_shape, w_shape, pads, dilation", [
+    ((5, 6, 7, 7), (6, 1, 3, 3), ((1, 1), (1, 1)), (1, 1)),
+    ((4, 3, 5, 4), (3, 1, 5, 3), ((4, 4), (2, 2)), (2, 2)),  # shifts past whole images
+])
+def test_masked_lines_in_chunks_of_images_do_not_change_the_result(monkeypatch, workers, x_shape,
+                                                                   w_shape, pads, dilation):
+    """The first and last images (read from a padded copy) and those between, on 1 and 3
+    threads; the input gradient as the full correlation by the same loops."""
+    monkeypatch.setattr(conv_plan, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(conv_plan, "CHUNK_BYTES", 64)
+    groups, dtype = x_shape[1], np.dtype(np.float64)
+    geometry = ((1, 1), pads, dilation, groups)
+    x, w, g, out_hw = _inputs(x_shape, w_shape, (1, 1), pads, dilation, dtype)
+    with st.backends.flags(num_threads=workers):
+        work = conv_plan.correlation_pass("depthwise-masked", None, x_shape, w_shape, pads,
+                                          groups, out_hw, dtype)
+        full = conv_plan._full_correlation(x_shape, w_shape, *geometry, out_hw)
+        adjoint = conv_plan.correlation_pass("depthwise-masked", None, full[0], full[1],
+                                             full[3], groups, full[7], dtype)
+    plan = conv_plan.assemble(work, adjoint, work, x_shape, w_shape, out_hw, dtype)
+    assert len(plan.forward.chunks) > 1 and len(plan.input_grad.chunks) > 1
+    assert_close(K.correlate(x, w, *geometry, plan=plan),
+                 K.correlate(x, w, *geometry, reference=True), rtol=1e-12)
+    assert_close(K.correlate_transpose(g, w, *geometry, x_shape[2:], plan=plan),
+                 K.correlate_transpose(g, w, *geometry, x_shape[2:], reference=True), rtol=1e-12)
+    assert_close(K.correlate_weight(x, g, w_shape[2:], *geometry, plan=plan),
+                 K.correlate_weight(x, g, w_shape[2:], *geometry, reference=True), rtol=1e-12)
+
+
 def test_a_large_batch_is_timed_on_a_slice_and_planned_whole(monkeypatch):
     monkeypatch.setattr(conv_tuning, "MEASURE_BYTES", 1)  # every batch "large": one image timed
     x_shape, w_shape = (6, 4, 9, 9), (8, 4, 3, 3)
@@ -257,7 +293,8 @@ def test_a_large_batch_is_timed_on_a_slice_and_planned_whole(monkeypatch):
                  rtol=1e-12)
 
 
-# depthwise layers on small planes, where measuring may choose the channels-last loops
+# depthwise layers on small planes, where measuring may choose the channels-last loops or the
+# masked weight lines
 NHWC = [
     ((2, 3, 5, 6), (3, 1, 3, 3), {"groups": 3, "padding": 1}),
     ((1, 2, 6, 5), (4, 1, 3, 2), {"groups": 2, "stride": 2}),
@@ -267,18 +304,30 @@ NHWC = [
 ]
 
 
-@pytest.fixture
-def channels_last_chosen(monkeypatch):
-    """Every depthwise plan measured takes the channels-last loops for all three passes (and a
-    list that records each call of them)."""
-    from striate.kernels import conv_depthwise_nhwc
+SAME_SIZE = [  # where the masked weight lines fit: stride 1, same-size output, multiplier 1
+    ((2, 3, 5, 6), (3, 1, 3, 3), {"groups": 3, "padding": 1}),
+    ((3, 20, 2, 2), (20, 1, 3, 3), {"groups": 20, "padding": 1}),
+    ((2, 4, 7, 6), (4, 1, 3, 3), {"groups": 4, "padding": 2, "dilation": 2}),
+    ((1, 5, 4, 5), (5, 1, 5, 5), {"groups": 5, "padding": 2}),
+]
+LAYOUTS = {"depthwise-nhwc": (NHWC, ("correlate", "transpose", "weight_gradient")),
+           "depthwise-masked": (SAME_SIZE, ("correlate", "weight_gradient"))}
+FORCED = [(layout, *case) for layout, (cases, _) in LAYOUTS.items() for case in cases]
 
+
+@pytest.fixture
+def depthwise_chosen(monkeypatch, layout):
+    """Every depthwise plan measured takes ``layout``'s loops for all three passes (the masked
+    lines' input gradient: the full correlation by them), and a list recording each call."""
+    import importlib
+
+    module = importlib.import_module(f"striate.kernels.conv_{layout.replace('-', '_')}")
     calls = []
-    for name in ("correlate", "transpose", "weight_gradient"):
-        original = getattr(conv_depthwise_nhwc, name)
-        monkeypatch.setattr(conv_depthwise_nhwc, name,
+    for name in LAYOUTS[layout][1]:
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name,
                             lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
-    chosen = dict.fromkeys(("forward", "input_grad", "weight_grad"), "depthwise-nhwc")
+    chosen = dict.fromkeys(("forward", "input_grad", "weight_grad"), layout)
     measure = conv_tuning._measure
 
     def measured(x_shape, weight_shape, geometry, out_hw, dtype):
@@ -291,23 +340,22 @@ def channels_last_chosen(monkeypatch):
         yield calls
 
 
-@pytest.mark.parametrize("x_shape, w_shape, kw", NHWC)
-def test_channels_last_depthwise_matches_central_differences(channels_last_chosen, x_shape,
-                                                             w_shape, kw):
+@pytest.mark.parametrize("layout, x_shape, w_shape, kw", FORCED)
+def test_depthwise_layouts_match_central_differences(depthwise_chosen, layout, x_shape,
+                                                     w_shape, kw):
     from striate.testing.gradcheck import Case, check_case
 
-    case = Case(op="conv2d", config=f"depthwise-nhwc {x_shape} {w_shape} {kw}",
+    case = Case(op="conv2d", config=f"{layout} {x_shape} {w_shape} {kw}",
                 fn=lambda x, w: F.conv2d(x, w, **kw),
                 make_inputs=lambda rng: (rng.standard_normal(x_shape),
                                          rng.standard_normal(w_shape)))
     assert check_case(case) < case.tol
-    assert set(channels_last_chosen) == {"correlate", "transpose", "weight_gradient"}
+    assert set(depthwise_chosen) == set(LAYOUTS[layout][1])
 
 
-@pytest.mark.parametrize("x_shape, w_shape, kw", NHWC)
+@pytest.mark.parametrize("layout, x_shape, w_shape, kw", FORCED)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_channels_last_depthwise_matches_torch(channels_last_chosen, x_shape, w_shape, kw,
-                                               dtype):
+def test_depthwise_layouts_match_torch(depthwise_chosen, layout, x_shape, w_shape, kw, dtype):
     """conv2d and conv_transpose2d (whose forward is the adjoint) against torch."""
     rng = np.random.default_rng(7)
     w = rng.standard_normal(w_shape).astype(dtype)
@@ -325,4 +373,4 @@ def test_channels_last_depthwise_matches_torch(channels_last_chosen, x_shape, w_
         yt.backward(to_torch(g))
         assert_close(xs.grad, xt.grad, what=f"{ours_fn.__name__} input grad")
         assert_close(ws.grad, wt.grad, what=f"{ours_fn.__name__} weight grad")
-    assert set(channels_last_chosen) == {"correlate", "transpose", "weight_gradient"}
+    assert set(depthwise_chosen) == set(LAYOUTS[layout][1])

@@ -17,7 +17,8 @@ zero padding (top, bottom, left, right), the correlation is
 
 Each function takes the convolution's :class:`~.conv_plan.ConvPlan` (looked up when not given)
 and runs the algorithm it names, from ``conv_im2col.py``, ``conv_winograd.py``,
-``conv_direct.py``, ``conv_depthwise.py``, ``conv_depthwise_nhwc.py`` or ``conv_pointwise.py``;
+``conv_direct.py``, ``conv_depthwise.py``, ``conv_depthwise_nhwc.py``,
+``conv_depthwise_masked.py`` or ``conv_pointwise.py``;
 ``reference=True``
 runs the readable loops of ``conv_reference.py`` instead.
 """
@@ -29,6 +30,7 @@ from typing import Any
 from ..backend import array_module
 from . import (
     conv_depthwise,
+    conv_depthwise_masked,
     conv_depthwise_nhwc,
     conv_direct,
     conv_im2col,
@@ -41,6 +43,7 @@ from .conv_geometry import Pads, Pair, full_pads, output_size, spread
 from .conv_plan import (
     COL2IM,
     DEPTHWISE,
+    DEPTHWISE_MASKED,
     DEPTHWISE_NHWC,
     DIRECT,
     DIRECT_ADJOINT,
@@ -94,6 +97,8 @@ def _correlate(x: Any, weight: Any, upsample: Pair, pads: Pads, stride: Pair, di
         y = conv_direct.correlate(x, weight, pads, out_hw, work, finish)
     elif work.algorithm == POINTWISE:
         y = conv_pointwise.correlate(x, weight, out_hw, work, finish)
+    elif work.algorithm == DEPTHWISE_MASKED:
+        y = conv_depthwise_masked.correlate(x, weight, pads, dilation, work, finish)
     elif work.algorithm in DEPTHWISE_LAYOUTS:
         y = DEPTHWISE_LAYOUTS[work.algorithm].correlate(x, weight, pads, stride, dilation,
                                                          out_hw, work, finish)
@@ -155,6 +160,8 @@ def correlate_weight(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dil
         return conv_direct.weight_gradient(x, g, kernel, pads, work)
     if work.algorithm == POINTWISE:
         return conv_pointwise.weight_gradient(x, g, work)
+    if work.algorithm == DEPTHWISE_MASKED:
+        return conv_depthwise_masked.weight_gradient(x, g, kernel, pads, dilation, work)
     if work.algorithm in DEPTHWISE_LAYOUTS:
         return DEPTHWISE_LAYOUTS[work.algorithm].weight_gradient(x, g, kernel, stride, pads,
                                                                  dilation, work)

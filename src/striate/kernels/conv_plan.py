@@ -20,8 +20,9 @@ threshold below):
   channels (``conv_direct.py``);
 * ``depthwise``: compiled loops for layers with one input channel per group, any stride and
   dilation (``conv_depthwise.py``), for all three passes; ``depthwise-nhwc`` the same loops
-  with the channels innermost (``conv_depthwise_nhwc.py``), a measured candidate for small
-  planes;
+  with the channels innermost (``conv_depthwise_nhwc.py``), and ``depthwise-masked`` one
+  shifted run per tap over whole images with masked kernel lines (``conv_depthwise_masked.py``,
+  stride 1, same-size output), measured candidates for small planes;
 * ``pointwise``: a 1×1 stride-1 unpadded layer as one GEMM per image on NCHW memory, no copy
   (``conv_pointwise.py``), for all three passes;
 * for the input gradient also ``col2im`` (GEMM then the adjoint of im2col, touching none of the
@@ -60,6 +61,7 @@ COL2IM_MAX_PIXELS = 128  # N·Ho·Wo up to which GEMM + col2im beats the full co
 IM2COL, DIRECT, WINOGRAD, DEPTHWISE = "im2col", "direct", "winograd", "depthwise"
 POINTWISE = "pointwise"
 DEPTHWISE_NHWC = "depthwise-nhwc"
+DEPTHWISE_MASKED = "depthwise-masked"
 COL2IM, DIRECT_ADJOINT = "col2im", "direct-adjoint"
 SCHEME_NAMES = {winograd.F2: "F(2×2, 3×3)", winograd.F4: "F(4×4, 3×3)"}
 
@@ -309,7 +311,7 @@ def correlation_pass(algorithm: str, scheme: ModuleType | None, x_shape: tuple,
         return Pass(WINOGRAD, scheme, chunks(n, ho, values_per_row, dtype, on_cpu,
                                              step=scheme.OUT),
                     _tiny(n * ho * values_per_row, dtype))
-    if algorithm in (DEPTHWISE, DEPTHWISE_NHWC):
+    if algorithm in (DEPTHWISE, DEPTHWISE_NHWC, DEPTHWISE_MASKED):
         # no matrix: a chunk holds its images' input and output rows, about (C + O)(W + Wo)
         # values per output row
         return Pass(algorithm, None, chunks(n, ho, (c + o) * (w + wo), dtype, on_cpu,
@@ -344,6 +346,8 @@ def correlation_candidates(x_shape: tuple, weight_shape: tuple, upsample: Pair, 
         candidates.append(correlation_pass(DIRECT, None, *shapes))
     if _depthwise_fits(weight_shape, upsample, groups, compiled):
         candidates += [correlation_pass(a, None, *shapes) for a in (DEPTHWISE, DEPTHWISE_NHWC)]
+        if _masked_fits(x_shape, weight_shape, stride, out_hw):
+            candidates.append(correlation_pass(DEPTHWISE_MASKED, None, *shapes))
     if _winograd_fits(weight_shape, upsample, stride, dilation, groups, compiled):
         schemes = [winograd.F2, winograd.F4] if settings.conv.winograd_f4 else [winograd.F2]
         candidates += [correlation_pass(WINOGRAD, scheme, *shapes) for scheme in schemes]
@@ -386,6 +390,13 @@ def _depthwise_fits(weight_shape: tuple, upsample: Pair, groups: int, compiled: 
     than one group, no upsampling, compiled loops allowed (``backends.conv.direct``)."""
     return (settings.conv.direct and compiled and groups > 1 and weight_shape[1] == 1
             and upsample == (1, 1))
+
+
+def _masked_fits(x_shape: tuple, weight_shape: tuple, stride: Pair, out_hw: Pair) -> bool:
+    """True where a depthwise correlation (one that ``_depthwise_fits``) can take the masked
+    weight lines: stride 1, an output of the input's size, one output channel per input."""
+    return (stride == (1, 1) and tuple(out_hw) == tuple(x_shape[2:])
+            and weight_shape[0] == x_shape[1])
 
 
 def _winograd_fits(weight_shape: tuple, upsample: Pair, stride: Pair, dilation: Pair,
