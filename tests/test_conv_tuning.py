@@ -304,11 +304,12 @@ NHWC = [
 ]
 
 
-SAME_SIZE = [  # where the masked weight lines fit: stride 1, same-size output, multiplier 1
+SAME_SIZE = [  # where the masked weight lines fit: "same" padding, multiplier 1, any stride
     ((2, 3, 5, 6), (3, 1, 3, 3), {"groups": 3, "padding": 1}),
     ((3, 20, 2, 2), (20, 1, 3, 3), {"groups": 20, "padding": 1}),
     ((2, 4, 7, 6), (4, 1, 3, 3), {"groups": 4, "padding": 2, "dilation": 2}),
     ((1, 5, 4, 5), (5, 1, 5, 5), {"groups": 5, "padding": 2}),
+    ((2, 4, 7, 6), (4, 1, 3, 3), {"groups": 4, "padding": 1, "stride": 2}),
 ]
 LAYOUTS = {"depthwise-nhwc": (NHWC, ("correlate", "transpose", "weight_gradient")),
            "depthwise-masked": (SAME_SIZE, ("correlate", "weight_gradient"))}
@@ -332,7 +333,10 @@ def depthwise_chosen(monkeypatch, layout):
 
     def measured(x_shape, weight_shape, geometry, out_hw, dtype):
         if weight_shape[1] == 1 and geometry[-1] > 1:  # depthwise
-            return {**chosen, "together": False}
+            # a strided layer's input gradient is no correlation the masked lines compute
+            strided = layout == "depthwise-masked" and geometry[0] != (1, 1)
+            return {**chosen, "together": False,
+                    **({"input_grad": "depthwise"} if strided else {})}
         return measure(x_shape, weight_shape, geometry, out_hw, dtype)
 
     monkeypatch.setattr(conv_tuning, "_measure", measured)

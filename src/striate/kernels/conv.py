@@ -98,7 +98,8 @@ def _correlate(x: Any, weight: Any, upsample: Pair, pads: Pads, stride: Pair, di
     elif work.algorithm == POINTWISE:
         y = conv_pointwise.correlate(x, weight, out_hw, work, finish)
     elif work.algorithm == DEPTHWISE_MASKED:
-        y = conv_depthwise_masked.correlate(x, weight, pads, dilation, work, finish)
+        y = conv_depthwise_masked.correlate(x, weight, pads, stride, dilation, out_hw, work,
+                                            finish)
     elif work.algorithm in DEPTHWISE_LAYOUTS:
         y = DEPTHWISE_LAYOUTS[work.algorithm].correlate(x, weight, pads, stride, dilation,
                                                          out_hw, work, finish)
@@ -161,7 +162,7 @@ def correlate_weight(x: Any, g: Any, kernel: Pair, stride: Pair, pads: Pads, dil
     if work.algorithm == POINTWISE:
         return conv_pointwise.weight_gradient(x, g, work)
     if work.algorithm == DEPTHWISE_MASKED:
-        return conv_depthwise_masked.weight_gradient(x, g, kernel, pads, dilation, work)
+        return conv_depthwise_masked.weight_gradient(x, g, kernel, pads, stride, dilation, work)
     if work.algorithm in DEPTHWISE_LAYOUTS:
         return DEPTHWISE_LAYOUTS[work.algorithm].weight_gradient(x, g, kernel, stride, pads,
                                                                  dilation, work)

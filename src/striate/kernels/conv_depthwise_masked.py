@@ -1,7 +1,9 @@
-"""Depthwise correlation at stride 1 with a same-size output ("same" padding) and one output
-channel per input channel, and its weight gradient (its adjoint in X is again such a
-correlation, with the kernel rotated): each tap one shifted run over a whole image, read in
-place, with the kernel and the borders folded into one masked weight line.
+"""Depthwise correlation with "same" padding (its stride-1 output has the input's size) and one
+output channel per input channel, and its weight gradient (at stride 1 its adjoint in X is
+again such a correlation, with the kernel rotated): each tap one shifted run over a whole image,
+read in place, with the kernel and the borders folded into one masked weight line.  A strided
+layer is computed at stride 1 and every s-th output kept (its gradient spread back onto the
+stride-1 grid for the weight gradient): s² times the sums, all of them in long runs.
 
 Index an image's C·H·W values by e = c·H·W + i·W + j.  Tap t = (p, q) of output e reads input
 e + δ_t with δ_t = (p·d_h − top)·W + (q·d_w − left), and that input is X[c, …] only where
@@ -153,33 +155,43 @@ def _shifts(x: Any, kernel: Pair, pads: Pads, dilation: Pair):
     return np.ascontiguousarray(x).reshape(-1), shifts, masks, reach
 
 
-def correlate(x: Any, weight: Any, pads: Pads, dilation: Pair, work: Pass,
-              finish: Epilogue | None = None) -> Any:
-    """(C, N, H, W) view of the NCHW depthwise correlation of ``x`` with the (C, 1, kh, kw)
-    ``weight``, each chunk of images given ``finish``."""
+def correlate(x: Any, weight: Any, pads: Pads, stride: Pair, dilation: Pair, out_hw: Pair,
+              work: Pass, finish: Epilogue | None = None) -> Any:
+    """(C, N, Ho, Wo) depthwise correlation of NCHW ``x`` with the (C, 1, kh, kw) ``weight``
+    (a view of NCHW memory at stride 1), each chunk of images given ``finish``."""
     c = x.shape[1]
     flat, shifts, masks, reach = _shifts(x, weight.shape[2:], pads, dilation)
     lines = np.empty((len(shifts), flat.size // max(1, x.shape[0])), dtype=x.dtype)
     lines_kernel(np.ascontiguousarray(weight.reshape(c, -1).T), masks, lines)
-    y = np.empty(x.shape, dtype=x.dtype)
-    y_cnhw = y.transpose(1, 0, 2, 3)
+    full = np.empty(x.shape, dtype=x.dtype)  # the stride-1 output
+    full_cnhw = full.transpose(1, 0, 2, 3)
+    strided = tuple(stride) != (1, 1)
+    y = np.empty((c, x.shape[0], *out_hw), dtype=x.dtype) if strided else full_cnhw
+    (sh, sw) = stride
 
     def run(chunk: Chunk) -> None:
         images, _ = chunk
-        forward_kernel(flat, lines, shifts, reach, y.reshape(-1), images.start, images.stop)
+        forward_kernel(flat, lines, shifts, reach, full.reshape(-1), images.start, images.stop)
+        if strided:
+            y[:, images] = full_cnhw[:, images, ::sh, ::sw]
         if finish is not None:
-            finish(y_cnhw[:, images], images)
+            finish(y[:, images], images)
 
     map_chunks(run, work.chunks, work.tiny)
-    return y_cnhw
+    return y
 
 
-def weight_gradient(x: Any, g: Any, kernel: Pair, pads: Pads, dilation: Pair,
+def weight_gradient(x: Any, g: Any, kernel: Pair, pads: Pads, stride: Pair, dilation: Pair,
                     work: Pass) -> Any:
     """∂L/∂K (C, 1, kh, kw): the products A_t per chunk of images, summed over the chunks, then
-    masked and summed over each plane."""
+    masked and summed over each plane; a strided layer's G first spread onto the stride-1
+    grid (zeros between)."""
     n, c, h, w = x.shape
     flat, shifts, masks, reach = _shifts(x, kernel, pads, dilation)
+    if tuple(stride) != (1, 1):
+        spread = np.zeros(x.shape, dtype=g.dtype)
+        spread[:, :, ::stride[0], ::stride[1]] = g
+        g = spread
     g_flat = np.ascontiguousarray(g).reshape(-1)
 
     def run(chunk: Chunk) -> Any:

@@ -22,7 +22,7 @@ threshold below):
   dilation (``conv_depthwise.py``), for all three passes; ``depthwise-nhwc`` the same loops
   with the channels innermost (``conv_depthwise_nhwc.py``), and ``depthwise-masked`` one
   shifted run per tap over whole images with masked kernel lines (``conv_depthwise_masked.py``,
-  stride 1, same-size output), measured candidates for small planes;
+  "same" padding, any stride), measured candidates for small planes;
 * ``pointwise``: a 1×1 stride-1 unpadded layer as one GEMM per image on NCHW memory, no copy
   (``conv_pointwise.py``), for all three passes;
 * for the input gradient also ``col2im`` (GEMM then the adjoint of im2col, touching none of the
@@ -346,7 +346,7 @@ def correlation_candidates(x_shape: tuple, weight_shape: tuple, upsample: Pair, 
         candidates.append(correlation_pass(DIRECT, None, *shapes))
     if _depthwise_fits(weight_shape, upsample, groups, compiled):
         candidates += [correlation_pass(a, None, *shapes) for a in (DEPTHWISE, DEPTHWISE_NHWC)]
-        if _masked_fits(x_shape, weight_shape, stride, out_hw):
+        if _masked_fits(x_shape, weight_shape, pads, stride, dilation, out_hw):
             candidates.append(correlation_pass(DEPTHWISE_MASKED, None, *shapes))
     if _winograd_fits(weight_shape, upsample, stride, dilation, groups, compiled):
         schemes = [winograd.F2, winograd.F4] if settings.conv.winograd_f4 else [winograd.F2]
@@ -392,11 +392,16 @@ def _depthwise_fits(weight_shape: tuple, upsample: Pair, groups: int, compiled: 
             and upsample == (1, 1))
 
 
-def _masked_fits(x_shape: tuple, weight_shape: tuple, stride: Pair, out_hw: Pair) -> bool:
+def _masked_fits(x_shape: tuple, weight_shape: tuple, pads: Pads, stride: Pair, dilation: Pair,
+                 out_hw: Pair) -> bool:
     """True where a depthwise correlation (one that ``_depthwise_fits``) can take the masked
-    weight lines: stride 1, an output of the input's size, one output channel per input."""
-    return (stride == (1, 1) and tuple(out_hw) == tuple(x_shape[2:])
-            and weight_shape[0] == x_shape[1])
+    weight lines: one output channel per input, pads that give its stride-1 output the input's
+    size, and every s-th position of that output asked for (the strided output)."""
+    return (weight_shape[0] == x_shape[1]
+            and all(before + after == d * (k - 1) and outputs == (size - 1) // s + 1
+                    for (before, after), d, k, s, size, outputs
+                    in zip(pads, dilation, weight_shape[2:], stride, x_shape[2:], out_hw,
+                           strict=True)))
 
 
 def _winograd_fits(weight_shape: tuple, upsample: Pair, stride: Pair, dilation: Pair,
