@@ -33,16 +33,20 @@ def test_worker_threads_are_a_setting_and_a_context():
         st.backends.conv.direct = "no"
 
 
+@pytest.mark.parametrize("transposed", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("rows, cols, workers", [(7, 11, 2), (5, 11, 3), (1, 11, 2),
                                                  (64, 11, 1), (40, 3, 2), (2, 50, 3)])
-def test_matmul_split_over_workers_equals_numpy(monkeypatch, rows, cols, workers, dtype):
-    """Split by a's rows (a the larger operand) or by b's columns (b the larger)."""
+def test_matmul_split_over_workers_equals_numpy(monkeypatch, rows, cols, workers, dtype,
+                                                transposed):
+    """Split by a's rows (a the larger operand) or by b's columns (b the larger; taken as
+    (bᵀ aᵀ)ᵀ where b is a transposed view, as Linear passes Wᵀ)."""
     monkeypatch.setattr(st.backends.cpu, "num_threads", workers)
     monkeypatch.setattr(parallel, "PARALLEL_MIN_MACS", 1)  # split even these small products
     rng = np.random.default_rng(0)
     a = rng.standard_normal((rows, 9)).astype(dtype)
-    b = rng.standard_normal((cols, 9)).astype(dtype).T  # a transposed view, as Linear passes Wᵀ
+    b = rng.standard_normal((cols, 9)).astype(dtype).T
+    b = b if transposed else np.ascontiguousarray(b)
     out = parallel.matmul(a, b)
     assert out.dtype == dtype and out.shape == (rows, cols)
     # BLAS may sum a row block in another order than the whole product (it did on AVX2), so

@@ -142,9 +142,14 @@ def matmul(a: Any, b: Any) -> Any:
     The split cuts the larger operand, so each thread reads its share of it and all of the
     smaller one: the rows of a when a is the larger, else the columns of b.  A fully connected
     layer at a small batch is a few rows of a against a large weight, whose reading is the cost;
-    cut by rows, every thread would read all of it."""
+    cut by rows, every thread would read all of it.  Where that larger b is the transposed view
+    of a C-contiguous weight (x Wᵀ), the product is taken as (W xᵀ)ᵀ, the result a transposed
+    view: OpenBLAS ran x Wᵀ 1.1–2× slower than W xᵀ (16 × 9216 by 9216 × 4096 on one core,
+    40.9 against 27.8 ms)."""
     rows, cols = a.shape[0], b.shape[1]
     by_rows = a.size >= b.size
+    if not by_rows and isinstance(b, np.ndarray) and _transposed(b):
+        return matmul(b.T, a.T).T
     parts = rows if by_rows else cols
     count = min(parts, a.shape[0] * a.shape[1] * b.shape[1] // PARALLEL_MIN_MACS)
     if count > 1:  # (the thread count is read only for products that could use it)
@@ -158,6 +163,11 @@ def matmul(a: Any, b: Any) -> Any:
     else:
         map_chunks(lambda part: np.matmul(a, b[:, part], out=out[:, part]), split(cols, count))
     return out
+
+
+def _transposed(b: Any) -> bool:
+    """True for the transposed view of a C-contiguous matrix (a linear layer's Wᵀ)."""
+    return b.ndim == 2 and b.T.flags.c_contiguous and not b.flags.c_contiguous
 
 
 def split(count: int, pieces: int) -> list[slice]:
