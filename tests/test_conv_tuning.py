@@ -216,6 +216,16 @@ def test_an_unwritable_cache_is_skipped(tmp_path):
         st.backends.conv_plan((2, 4, 8, 8), (4, 4, 3, 3), padding=1)  # no error
 
 
+def _passes_match_the_reference(x, w, g, geometry, plan):
+    """The forward and both gradients by ``plan`` equal the reference loops' (float64)."""
+    assert_close(K.correlate(x, w, *geometry, plan=plan),
+                 K.correlate(x, w, *geometry, reference=True), rtol=1e-12)
+    assert_close(K.correlate_transpose(g, w, *geometry, x.shape[2:], plan=plan),
+                 K.correlate_transpose(g, w, *geometry, x.shape[2:], reference=True), rtol=1e-12)
+    assert_close(K.correlate_weight(x, g, w.shape[2:], *geometry, plan=plan),
+                 K.correlate_weight(x, g, w.shape[2:], *geometry, reference=True), rtol=1e-12)
+
+
 @pytest.mark.parametrize("workers", [1, 3])
 @pytest.mark.parametrize("algorithm", ["depthwise", "depthwise-nhwc"])
 @pytest.mark.parametrize("x_shape, w_shape, stride, pads, dilation, groups", [
@@ -238,12 +248,7 @@ def test_depthwise_chunks_of_images_do_not_change_the_result(monkeypatch, worker
                                          np.dtype(np.float64))
     plan = conv_plan.assemble(work, adjoint, work, *shapes)
     assert len(plan.forward.chunks) > 1 and len(plan.input_grad.chunks) > 1
-    assert_close(K.correlate(x, w, *geometry, plan=plan),
-                 K.correlate(x, w, *geometry, reference=True), rtol=1e-12)
-    assert_close(K.correlate_transpose(g, w, *geometry, x_shape[2:], plan=plan),
-                 K.correlate_transpose(g, w, *geometry, x_shape[2:], reference=True), rtol=1e-12)
-    assert_close(K.correlate_weight(x, g, w_shape[2:], *geometry, plan=plan),
-                 K.correlate_weight(x, g, w_shape[2:], *geometry, reference=True), rtol=1e-12)
+    _passes_match_the_reference(x, w, g, geometry, plan)
 
 
 @pytest.mark.parametrize("workers", [1, 3])
@@ -268,12 +273,7 @@ def test_masked_lines_in_chunks_of_images_do_not_change_the_result(monkeypatch, 
                                              full[3], groups, full[7], dtype)
     plan = conv_plan.assemble(work, adjoint, work, x_shape, w_shape, out_hw, dtype)
     assert len(plan.forward.chunks) > 1 and len(plan.input_grad.chunks) > 1
-    assert_close(K.correlate(x, w, *geometry, plan=plan),
-                 K.correlate(x, w, *geometry, reference=True), rtol=1e-12)
-    assert_close(K.correlate_transpose(g, w, *geometry, x_shape[2:], plan=plan),
-                 K.correlate_transpose(g, w, *geometry, x_shape[2:], reference=True), rtol=1e-12)
-    assert_close(K.correlate_weight(x, g, w_shape[2:], *geometry, plan=plan),
-                 K.correlate_weight(x, g, w_shape[2:], *geometry, reference=True), rtol=1e-12)
+    _passes_match_the_reference(x, w, g, geometry, plan)
 
 
 def test_a_large_batch_is_timed_on_a_slice_and_planned_whole(monkeypatch):
