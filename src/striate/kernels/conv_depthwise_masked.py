@@ -161,7 +161,7 @@ def correlate(x: Any, weight: Any, pads: Pads, stride: Pair, dilation: Pair, out
     (a view of NCHW memory at stride 1), each chunk of images given ``finish``."""
     c = x.shape[1]
     flat, shifts, masks, reach = _shifts(x, weight.shape[2:], pads, dilation)
-    lines = np.empty((len(shifts), flat.size // max(1, x.shape[0])), dtype=x.dtype)
+    lines = np.empty((len(shifts), c * x.shape[2] * x.shape[3]), dtype=x.dtype)  # one image
     lines_kernel(np.ascontiguousarray(weight.reshape(c, -1).T), masks, lines)
     full = np.empty(x.shape, dtype=x.dtype)  # the stride-1 output
     full_cnhw = full.transpose(1, 0, 2, 3)
