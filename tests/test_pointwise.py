@@ -29,6 +29,11 @@ def test_relu_and_its_gradient_equal_numpy(shape, dtype):
             gx = pointwise.relu_backward(g, y)
             np.testing.assert_array_equal(gx, g * (y > 0), err_msg=f"{x_layout}, g {g_layout}")
             assert gx.dtype == dtype
+            expected, written = g * (y > 0), g.copy()
+            gx = pointwise.relu_backward(written, y, overwrite=True)
+            np.testing.assert_array_equal(gx, expected, err_msg=f"in place, {x_layout}, {g_layout}")
+            if pointwise._flat_pair(written, y) is not None:
+                assert gx is written
 
 
 @pytest.mark.skipif(not jit.available(), reason="Numba is not installed")
