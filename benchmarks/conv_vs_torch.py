@@ -3,9 +3,12 @@ plus backward (both gradients).
 
     python benchmarks/conv_vs_torch.py                       # ResNet-20's layers, batch 128, 28 px
     python benchmarks/conv_vs_torch.py --layer 16,192,12,64,1,1,0 --layer 16,512,4,512,1,1,0
+    python benchmarks/conv_vs_torch.py --model googlenet --input-size 64 --batch-size 16
 
 A layer is N,C,H,O,K,S,P[,G]: batch, input channels, input size (square), output channels, kernel
 size, stride, padding, and optionally groups (C for a depthwise layer: ``16,512,4,512,3,1,1,512``).
+``--model`` times every distinct layer of a zoo model (square kernels, strides and paddings), with
+how often the model has it and the totals over all of them.
 striate chooses its algorithms by measurement (``backends.conv.benchmark``, the plan cache on
 disk), as ``striate train`` does.  In one process PyTorch's threads may still spin when striate
 starts, so read ratios of whole models from ``vs_torch.py``; this script says which layers a
@@ -38,6 +41,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--layer", action="append", metavar="N,C,H,O,K,S,P[,G]",
                    help="a layer to time (repeatable; default: ResNet-20's at batch 128, 28 px)")
+    p.add_argument("--model", help="time each distinct convolution of this zoo model instead")
+    p.add_argument("--input-size", type=int, help="with --model: the input's height = width "
+                   "(default: the model's own)")
+    p.add_argument("--batch-size", type=int, default=16, help="with --model (default: 16)")
     args = p.parse_args()
     import torch
 
@@ -54,15 +61,58 @@ def main() -> None:
     print(f"{'layer':<32} {'striate fwd':>11} {'f+b':>8} | {'torch fwd':>9} {'f+b':>8} | "
           f"{'ratio fwd':>9} {'f+b':>5}  (torch time / striate time)")
     rng = np.random.default_rng(0)
-    for spec in args.layer or RESNET20_28PX:
+    specs = (model_layers(args.model, args.batch_size, args.input_size) if args.model
+             else {spec: 1 for spec in args.layer or RESNET20_28PX})
+    totals = np.zeros(4)
+    for spec, count in specs.items():
         n, c, h, o, k, s, pad, *groups = (int(v) for v in spec.split(","))
         g = groups[0] if groups else 1
-        fwd_ours, fb_ours, fwd_theirs, fb_theirs = time_layer(torch, n, c, h, o, k, s, pad, rng,
-                                                              g)
-        name = f"{n}x{c}x{h}x{h} -> {o}, {k}x{k}/{s}" + (f" g{g}" if g > 1 else "")
-        print(f"{name:<32} {fwd_ours:>8.2f} ms {fb_ours:>5.2f} ms | {fwd_theirs:>6.2f} ms "
-              f"{fb_theirs:>5.2f} ms | {fwd_theirs / fwd_ours:>9.2f} {fb_theirs / fb_ours:>5.2f}",
-              flush=True)
+        times = time_layer(torch, n, c, h, o, k, s, pad, rng, g)
+        totals += count * np.array(times)
+        name = (f"{n}x{c}x{h}x{h} -> {o}, {k}x{k}/{s}" + (f" g{g}" if g > 1 else "")
+                + (f" ×{count}" if count > 1 else ""))
+        print(_row(name, *times), flush=True)
+    if len(specs) > 1:
+        print(_row("all, each × its count", *totals))
+
+
+def _row(name: str, fwd_ours: float, fb_ours: float, fwd_theirs: float, fb_theirs: float) -> str:
+    return (f"{name:<32} {fwd_ours:>8.2f} ms {fb_ours:>5.2f} ms | {fwd_theirs:>6.2f} ms "
+            f"{fb_theirs:>5.2f} ms | {fwd_theirs / fwd_ours:>9.2f} {fb_theirs / fb_ours:>5.2f}")
+
+
+def model_layers(name: str, batch: int, input_size: int | None) -> dict[str, int]:
+    """Each distinct convolution of the zoo model ``name`` as N,C,H,O,K,S,P,G (its input seen by
+    a forward hook on one batch), with how many times the model has it."""
+    import striate as st
+    from striate import nn
+    from striate.models import default_in_channels, default_input_size, get_model
+
+    size = input_size or default_input_size(name)
+    model = get_model(name) if input_size is None else get_model(name, input_size=input_size)
+    channels = default_in_channels(name)
+    specs: dict[str, int] = {}
+
+    def record(conv, inputs):
+        x = inputs[0]
+        square = (len(set(conv.kernel_size)) == 1 and len(set(conv.stride)) == 1
+                  and x.shape[2] == x.shape[3] and conv.dilation in ((1, 1), 1))
+        pads = conv.padding
+        if not square or isinstance(pads, str) or len(set(pads)) != 1:
+            print(f"skipped (not square, or padding {pads!r}): {conv}")
+            return
+        spec = ",".join(str(v) for v in (batch, x.shape[1], x.shape[2], conv.out_channels,
+                                         conv.kernel_size[0], conv.stride[0], pads[0],
+                                         conv.groups))
+        specs[spec] = specs.get(spec, 0) + 1
+
+    hooks = [m.register_forward_pre_hook(record) for m in model.modules()
+             if isinstance(m, nn.Conv2d)]
+    with st.no_grad():
+        model.eval()(st.zeros((batch, channels, size, size)))
+    for hook in hooks:
+        hook.remove()
+    return specs
 
 
 def time_layer(torch, n: int, c: int, h: int, o: int, k: int, s: int, pad: int,

@@ -1,0 +1,23 @@
+"""``benchmarks/conv_vs_torch.py --model``: every distinct convolution of a zoo model, as the
+N,C,H,O,K,S,P,G its ``--layer`` takes, with how often the model has it."""
+
+import importlib.util
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "conv_vs_torch.py"
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location("conv_vs_torch", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_models_layers_are_listed_with_their_counts():
+    layers = load_benchmark().model_layers
+    assert layers("lenet5", 4, None) == {"4,1,28,6,5,1,2,1": 1, "4,6,14,16,5,1,0,1": 1}
+    mobilenet = layers("mobilenet_v1", 2, 32)
+    assert mobilenet["2,3,32,32,3,2,1,1"] == 1  # the stem
+    assert mobilenet["2,512,2,512,3,1,1,512"] == 5  # the five depthwise 512-channel layers
+    assert sum(mobilenet.values()) == 27
