@@ -410,10 +410,12 @@ def _make_max_overlapping(kh: int, kw: int, nan_wins: bool):
     ceil mode), with the first maximum's offset, NaN handled as in :func:`_make_max_tiles`; the
     window size is a compile-time constant.
 
-    At stride 1 each kernel offset is one long pass over all the planes (``_max_by_offsets``),
-    which vectorises, where a window at a time (offsets innermost) or a pass per output row
-    (short on small planes) does not.  Strided reads do not vectorise, so other strides keep the
-    window at a time.  Positions are unsigned, which spares a negative-index check per read."""
+    At stride 1 the padded planes are one long line and every position of it takes its whole
+    window, the offsets unrolled innermost (``_max_by_offsets``): the loop over positions
+    vectorises, where a pass per output row (short on small planes) does not, and the running
+    maximum stays in registers, where a pass per offset wrote it back for each of them.  Strided
+    reads do not vectorise, so other strides take a window at a time.  Positions are unsigned,
+    which spares a negative-index check per read."""
 
     @compiled(fastmath=False)  # NaN must not be assumed away
     def max_overlapping(xpad, stride, dilation, y, arg):  # pragma: no cover - compiled
@@ -444,9 +446,8 @@ def _make_max_overlapping(kh: int, kw: int, nan_wins: bool):
     @inlined
     def _max_by_offsets(xpad, dh, dw, y, arg):  # pragma: no cover - compiled
         """Stride 1: the padded planes end to end as one line, position f = ((n·C + c)·Hp + i)·Wp
-        + j, so each kernel offset is one pass over the whole line, shifted by p·d_h·Wp + q·d_w
-        (the positions past each row and plane computed and dropped); then the outputs copied
-        out."""
+        + j, whose window reads the line at f + p·d_h·Wp + q·d_w (the positions past each row
+        and plane computed and dropped); then the outputs copied out."""
         n_count, c_count, oh, ow = y.shape
         hp, wp = xpad.shape[2], xpad.shape[3]
         line = xpad.ravel()
@@ -458,17 +459,14 @@ def _make_max_overlapping(kh: int, kw: int, nan_wins: bool):
         if not nan_wins:  # one pass of its own: in the passes below it kept them scalar
             for f in range(np.uint64(line.size)):
                 nan_met |= line[f] != line[f]
-        block = np.uint64(BLOCK)
-        for start in range(np.uint64(0), span, block):  # all offsets while a block is in cache
-            stop = min(start + block, span)
-            best[start:stop] = line[start:stop]
+        for f in range(span):  # the offsets innermost: unrolled, the positions vectorise
+            b, a = line[f], arg.dtype.type(0)
             for t in range(1, kh * kw):
-                k, shift = arg.dtype.type(t), np.uint64((t // kw) * dh * wp + (t % kw) * dw)
-                for f in range(start, stop):
-                    v, b = line[f + shift], best[f]
-                    better = _better(v, b, nan_wins)
-                    at[f] = k if better else at[f]
-                    best[f] = v if better else b
+                v = line[f + np.uint64((t // kw) * dh * wp + (t % kw) * dw)]
+                better = _better(v, b, nan_wins)
+                a = arg.dtype.type(t) if better else a
+                b = v if better else b
+            best[f], at[f] = b, a
         for n in range(n_count):
             for c in range(c_count):
                 for i in range(oh):
@@ -481,7 +479,6 @@ def _make_max_overlapping(kh: int, kw: int, nan_wins: bool):
     return max_overlapping
 
 
-BLOCK = 4096  # positions the stride-1 max pool takes through every offset at once (in L1/L2)
 _overlapping_kernels: dict[tuple[int, int], tuple] = {}
 
 
