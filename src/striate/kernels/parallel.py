@@ -144,8 +144,7 @@ def matmul(a: Any, b: Any) -> Any:
     layer at a small batch is a few rows of a against a large weight, whose reading is the cost;
     cut by rows, every thread would read all of it.  Where that larger b is the transposed view
     of a C-contiguous weight (x Wᵀ), the product is taken as (W xᵀ)ᵀ, the result a transposed
-    view: OpenBLAS ran x Wᵀ 1.1–2× slower than W xᵀ (16 × 9216 by 9216 × 4096 on one core,
-    40.9 against 27.8 ms)."""
+    view: OpenBLAS runs x Wᵀ markedly slower than W xᵀ at a small batch (docs/performance.md)."""
     rows, cols = a.shape[0], b.shape[1]
     by_rows = a.size >= b.size
     if not by_rows and isinstance(b, np.ndarray) and _transposed(b):

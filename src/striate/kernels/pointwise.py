@@ -49,8 +49,7 @@ def _relu_backward(g, y, out):  # pragma: no cover - compiled
 @compiled(fastmath=False)
 def _relu_backward_(g, y):  # pragma: no cover - compiled
     """g = g · [y > 0] in place.  Its own kernel: called with out = g, the one above fails the
-    vectoriser's run-time overlap check and runs a branch per element (30× slower on random
-    signs)."""
+    vectoriser's run-time overlap check and runs a mispredicted branch per element."""
     zero = g.dtype.type(0)
     for i in range(g.size):
         g[i] = g[i] if y[i] > 0 else zero

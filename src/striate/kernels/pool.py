@@ -454,9 +454,9 @@ def _make_max_overlapping(kh: int, kw: int, nan_wins: bool):
         reach = (kh - 1) * dh * wp + (kw - 1) * dw
         span = np.uint64(line.size - reach)
         best = np.empty(span, y.dtype)
-        at = np.zeros(span, arg.dtype)
+        at = np.empty(span, arg.dtype)  # every position written below
         nan_met = False
-        if not nan_wins:  # one pass of its own: in the passes below it kept them scalar
+        if not nan_wins:  # a pass of its own: the window loop below keeps to selects
             for f in range(np.uint64(line.size)):
                 nan_met |= line[f] != line[f]
         for f in range(span):  # the offsets innermost: unrolled, the positions vectorise
