@@ -37,6 +37,16 @@ def median_ms(fn, repeats: int = 15) -> float:
     return 1e3 * float(np.median(times))
 
 
+def sizes(spec: str, counts: tuple[int, ...], padding_at: int) -> list[int] | None:
+    """The comma-separated integers of ``spec`` when there are ``counts`` of them, all positive
+    but the padding at ``padding_at`` (which may be 0); else None."""
+    fields = spec.split(",")
+    if len(fields) not in counts or not all(f.isdigit() for f in fields):
+        return None
+    values = [int(f) for f in fields]
+    return values if all(v > 0 or i == padding_at for i, v in enumerate(values)) else None
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--layer", action="append", metavar="N,C,H,O,K,S,P[,G]",
@@ -46,6 +56,15 @@ def main() -> None:
                    "(default: the model's own)")
     p.add_argument("--batch-size", type=int, default=16, help="with --model (default: 16)")
     args = p.parse_args()
+    from striate.models import list_models
+
+    if args.model is not None and args.model not in list_models():
+        p.error(f"unknown model {args.model!r}; one of: {', '.join(list_models())}")
+    if args.batch_size < 1 or (args.input_size is not None and args.input_size < 1):
+        p.error("--batch-size and --input-size must be at least 1")
+    for spec in args.layer or []:
+        if sizes(spec, (7, 8), padding_at=6) is None:
+            p.error(f"--layer {spec!r}: expected N,C,H,O,K,S,P[,G], positive integers (P may be 0)")
     import torch
 
     import striate as st
@@ -65,9 +84,12 @@ def main() -> None:
              else {spec: 1 for spec in args.layer or RESNET20_28PX})
     totals = np.zeros(4)
     for spec, count in specs.items():
-        n, c, h, o, k, s, pad, *groups = (int(v) for v in spec.split(","))
+        n, c, h, o, k, s, pad, *groups = sizes(spec, (7, 8), padding_at=6)
         g = groups[0] if groups else 1
-        times = time_layer(torch, n, c, h, o, k, s, pad, rng, g)
+        try:
+            times = time_layer(torch, n, c, h, o, k, s, pad, rng, g)
+        except ValueError as error:  # a geometry the convolution rejects, in its own words
+            p.error(str(error))
         totals += count * np.array(times)
         name = (f"{n}x{c}x{h}x{h} -> {o}, {k}x{k}/{s}" + (f" g{g}" if g > 1 else "")
                 + (f" ×{count}" if count > 1 else ""))
