@@ -63,7 +63,8 @@ POINTWISE = "pointwise"
 DEPTHWISE_NHWC = "depthwise-nhwc"
 DEPTHWISE_MASKED = "depthwise-masked"
 COL2IM, DIRECT_ADJOINT = "col2im", "direct-adjoint"
-SCHEME_NAMES = {winograd.F2: "F(2×2, 3×3)", winograd.F4: "F(4×4, 3×3)"}
+SCHEME_NAMES = {winograd.F2: "F(2×2, 3×3)", winograd.F4: "F(4×4, 3×3)",
+                winograd.F2_5X5: "F(2×2, 5×5)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,10 @@ class ConvPlan:
         """One line, e.g. "winograd F(4×4); dX+dW winograd F(4×4) together" or "im2col; dX
         col2im, dW im2col"."""
         def name(p: Pass) -> str:
-            return p.algorithm + (f" {SCHEME_NAMES[p.scheme][:5]})" if p.scheme else "")
+            if p.scheme is None:
+                return p.algorithm
+            full = SCHEME_NAMES[p.scheme]  # "F(4×4)" for the 3×3 schemes, as before
+            return f"{p.algorithm} {full[:5] + ')' if p.scheme.KERNEL == 3 else full}"
 
         if self.together:
             return f"{name(self.forward)}; dX+dW {name(self.weight_grad)} together"
@@ -289,7 +293,7 @@ def _correlation_pass(x_shape: tuple, weight_shape: tuple, upsample: Pair, pads:
     elif direct_ok and cg <= DIRECT_BEFORE_WINOGRAD:
         algorithm = DIRECT
     elif (_winograd_fits(weight_shape, upsample, stride, dilation, groups, compiled)
-          and wo >= WINOGRAD_MIN_WIDTH and n * h * w >= WINOGRAD_MIN_PIXELS
+          and kh == 3 and wo >= WINOGRAD_MIN_WIDTH and n * h * w >= WINOGRAD_MIN_PIXELS
           and o + c <= WINOGRAD_MAX_CHANNELS):
         algorithm = WINOGRAD
     else:
@@ -349,7 +353,7 @@ def correlation_candidates(x_shape: tuple, weight_shape: tuple, upsample: Pair, 
         if _masked_fits(x_shape, weight_shape, pads, stride, dilation, out_hw):
             candidates.append(correlation_pass(DEPTHWISE_MASKED, None, *shapes))
     if _winograd_fits(weight_shape, upsample, stride, dilation, groups, compiled):
-        schemes = [winograd.F2, winograd.F4] if settings.conv.winograd_f4 else [winograd.F2]
+        schemes = winograd_schemes(weight_shape[2])
         candidates += [correlation_pass(WINOGRAD, scheme, *shapes) for scheme in schemes]
     return candidates
 
@@ -406,10 +410,20 @@ def _masked_fits(x_shape: tuple, weight_shape: tuple, pads: Pads, stride: Pair, 
 
 def _winograd_fits(weight_shape: tuple, upsample: Pair, stride: Pair, dilation: Pair,
                    groups: int, compiled: bool) -> bool:
-    """True where Winograd's F(m×m, 3×3) computes the correlation: a 3×3 kernel, stride,
-    dilation and upsampling 1, one group, compiled transforms, ``backends.conv.winograd``."""
-    return (settings.conv.winograd and compiled and tuple(weight_shape[2:]) == (3, 3)
+    """True where one of Winograd's schemes computes the correlation: a 3×3 or 5×5 kernel,
+    stride, dilation and upsampling 1, one group, compiled transforms,
+    ``backends.conv.winograd``."""
+    return (settings.conv.winograd and compiled and tuple(weight_shape[2:]) in ((3, 3), (5, 5))
             and upsample == stride == dilation == (1, 1) and groups == 1)
+
+
+def winograd_schemes(kernel: int) -> list[ModuleType]:
+    """The schemes for a ``kernel``×``kernel`` layer that the plan may time: F(2×2, 3×3) and,
+    with ``backends.conv.winograd_f4``, F(4×4, 3×3); F(2×2, 5×5) for 5×5 layers (timed only,
+    never the rules' choice: its gains and losses are not yet mapped over enough shapes)."""
+    if kernel == 5:
+        return [winograd.F2_5X5]
+    return [winograd.F2, winograd.F4] if settings.conv.winograd_f4 else [winograd.F2]
 
 
 def winograd_scheme(channels: int, out_channels: int) -> ModuleType:
@@ -466,4 +480,5 @@ __all__ = ["COL2IM", "DEPTHWISE", "DEPTHWISE_NHWC", "DIRECT", "DIRECT_ADJOINT", 
            "WINOGRAD", "Chunk", "ConvPlan", "Pass", "adjoint_pass", "assemble", "chunks",
            "clear_cache",
            "correlation_algorithm", "correlation_candidates", "correlation_pass",
-           "input_grad_candidates", "plan_for", "rules_plan", "winograd_scheme"]
+           "input_grad_candidates", "plan_for", "rules_plan", "winograd_scheme",
+           "winograd_schemes"]

@@ -1,5 +1,6 @@
-"""Winograd's minimal filtering F(m×m, 3×3): a 3×3 stride-1 correlation with (m + 2)²
-multiplications per m×m block of outputs instead of 9m².
+"""Winograd's minimal filtering F(m×m, r×r): an r×r stride-1 correlation with (m + r − 1)²
+multiplications per m×m block of outputs instead of r²m².  Written below for r = 3, the two
+3×3 schemes' case; a 5×5 kernel has tiles of m + 4 that overlap by four.
 
 Cut the padded input into (m + 2)×(m + 2) tiles D that overlap by two pixels (tile (i, j) starts
 at row m·i, column m·j).  The m×m outputs that tile yields, for a 3×3 kernel K, are
@@ -23,10 +24,12 @@ backward pass is made of their adjoints:
   kernel rotated), and where the chunks cut images' rows (or on F(2×2, 3×3)) it runs through the
   forward transforms again.
 
-Two schemes are here, each a module with its matrices and compiled transforms: F(2×2, 3×3)
-(``winograd_f2.py``: 16 products per 4 outputs, 2.25× fewer multiply-adds than im2col) and
+Three schemes are here, each a module with its matrices and compiled transforms: F(2×2, 3×3)
+(``winograd_f2.py``: 16 products per 4 outputs, 2.25× fewer multiply-adds than im2col),
 F(4×4, 3×3) (``winograd_f4.py``: 36 per 16, 4× fewer, with larger transforms and about twenty
-times the float32 rounding error).  The convolution plan (``conv_plan.py``) picks one per layer;
+times the float32 rounding error) and F(2×2, 5×5) (``winograd_5x5.py``: 36 per 4 against 100,
+2.8× fewer, on F(4×4)'s input transform; its weight transform is the kron(G, G) product, and
+both gradients go separately).  The convolution plan (``conv_plan.py``) picks one per layer;
 the drivers that run them over chunks of the work are in ``conv_winograd.py``.
 
 Each transform has a readable NumPy reference written with the matrices (``*_reference``) and a
@@ -48,12 +51,13 @@ from typing import Any
 
 import numpy as np
 
-from . import jit, settings, winograd_f2, winograd_f4, winograd_weight
+from . import jit, settings, winograd_5x5, winograd_f2, winograd_f4, winograd_weight
 from .jit import compiled
 from .parallel import map_chunks, pieces_for, split
 
 F2: ModuleType = winograd_f2  # F(2×2, 3×3)
 F4: ModuleType = winograd_f4  # F(4×4, 3×3)
+F2_5X5: ModuleType = winograd_5x5  # F(2×2, 5×5)
 # the least transformed weight a thread gets: ResNet-18's 512-channel layer (17 MB in F(2×2, 3×3))
 # transformed in 3.3 ms on one core; a hand-off costs about 0.1 ms
 WEIGHT_PARALLEL_MIN_BYTES = 1 << 20
@@ -65,9 +69,14 @@ def available() -> bool:
     return jit.available() and settings.conv.winograd
 
 
+def tile_size(scheme: ModuleType) -> int:
+    """m + r − 1: the side of an input tile (m outputs per side, an r×r kernel)."""
+    return scheme.OUT + scheme.KERNEL - 1
+
+
 def positions(scheme: ModuleType) -> int:
-    """(m + 2)², the number of tile positions ξ (and of GEMMs)."""
-    return (scheme.OUT + 2) ** 2
+    """(m + r − 1)², the number of tile positions ξ (and of GEMMs)."""
+    return tile_size(scheme) ** 2
 
 
 @functools.cache
@@ -77,9 +86,9 @@ def _g_kron(scheme: ModuleType) -> Any:
 
 
 def transform_weight(weight: Any, scheme: ModuleType = F2) -> Any:
-    """U[ξ=(a, b), o, c] = (G K[o, c] Gᵀ)[a, b], shape ((m + 2)², O, C); compiled where it can be
-    (``winograd_weight.py``), else :func:`transform_weight_reference`."""
-    if not jit.serves(weight):
+    """U[ξ=(a, b), o, c] = (G K[o, c] Gᵀ)[a, b], shape ((m + r − 1)², O, C); compiled where it
+    can be (``winograd_weight.py``, 3×3), else :func:`transform_weight_reference`."""
+    if not jit.serves(weight) or scheme.KERNEL != 3:  # the compiled transform is 3×3's
         return transform_weight_reference(weight, scheme)
     o, c = weight.shape[:2]
     u = np.empty((positions(scheme), o, c), dtype=weight.dtype)
@@ -90,9 +99,9 @@ def transform_weight(weight: Any, scheme: ModuleType = F2) -> Any:
 
 
 def weight_from_tiles(grad_u: Any, scheme: ModuleType = F2) -> Any:
-    """∂L/∂K[o, c] = Gᵀ ∂L/∂U[:, o, c] G, shape (O, C, 3, 3), from ∂L/∂U ((m + 2)², O, C);
+    """∂L/∂K[o, c] = Gᵀ ∂L/∂U[:, o, c] G, shape (O, C, r, r), from ∂L/∂U ((m + r − 1)², O, C);
     compiled where it can be, else :func:`weight_from_tiles_reference`."""
-    if not jit.serves(grad_u):
+    if not jit.serves(grad_u) or scheme.KERNEL != 3:
         return weight_from_tiles_reference(grad_u, scheme)
     p, o, c = grad_u.shape
     grad_w = np.empty((o, c, 3, 3), dtype=grad_u.dtype)
@@ -118,15 +127,18 @@ def _g(scheme: ModuleType, dtype: Any) -> Any:
 
 
 def transform_weight_reference(weight: Any, scheme: ModuleType = F2) -> Any:
-    """U = G K Gᵀ for every (o, c) as one product with kron(G, G), shape ((m + 2)², O, C)."""
+    """U = G K Gᵀ for every (o, c) as one product with kron(G, G), shape ((m + r − 1)², O, C)."""
     o, c = weight.shape[:2]
-    return (_g_kron(scheme).astype(weight.dtype) @ weight.reshape(o * c, 9).T).reshape(-1, o, c)
+    r = scheme.KERNEL
+    return (_g_kron(scheme).astype(weight.dtype) @ weight.reshape(o * c, r * r).T).reshape(-1, o,
+                                                                                          c)
 
 
 def weight_from_tiles_reference(grad_u: Any, scheme: ModuleType = F2) -> Any:
     """∂L/∂K = Gᵀ ∂L/∂U G for every (o, c) as one product with kron(G, G)."""
     p, o, c = grad_u.shape
-    return (grad_u.reshape(p, o * c).T @ _g_kron(scheme).astype(grad_u.dtype)).reshape(o, c, 3, 3)
+    r = scheme.KERNEL
+    return (grad_u.reshape(p, o * c).T @ _g_kron(scheme).astype(grad_u.dtype)).reshape(o, c, r, r)
 
 
 def _tile_view(buf: Any, size: int, step: int, count: tuple[int, int]) -> Any:
@@ -141,10 +153,10 @@ def _tile_view(buf: Any, size: int, step: int, count: tuple[int, int]) -> Any:
 def input_tiles_reference(buf: Any, scheme: ModuleType = F2) -> Any:
     """V[ξ, c, t] = (Bᵀ D_t B)[ξ] for the (m + 2)² tiles D_t of a padded (C, N, m·ht + 2,
     m·wt + 2) buffer, t running over (i, n, j) (tile row, image, tile column); shape
-    ((m + 2)², C, ht·N·wt)."""
+    ((m + r − 1)², C, ht·N·wt)."""
     c, n, hb, wb = buf.shape
-    m = scheme.OUT
-    d = _tile_view(buf, m + 2, m, ((hb - 2) // m, (wb - 2) // m))
+    m, overlap = scheme.OUT, scheme.KERNEL - 1
+    d = _tile_view(buf, m + overlap, m, ((hb - overlap) // m, (wb - overlap) // m))
     b_t = scheme.B_T.astype(buf.dtype)
     return np.einsum("ai,cnhwij,bj->abchnw", b_t, d, b_t, optimize=True).reshape(
         positions(scheme), c, -1)
@@ -153,14 +165,14 @@ def input_tiles_reference(buf: Any, scheme: ModuleType = F2) -> Any:
 def input_tiles_adjoint_reference(v: Any, shape: tuple[int, int, int, int], top: int, left: int,
                                   tiles_hw: tuple[int, int], scheme: ModuleType = F2) -> Any:
     """The adjoint in x of :func:`input_tiles` (x of ``shape`` (N, C, H, W), ``tiles_hw`` = (ht,
-    wt)): for ∂L/∂V ((m + 2)², C, ht·N·wt), each tile's B ∂L/∂V_t Bᵀ added into its (m + 2)²
+    wt)): for ∂L/∂V ((m + r − 1)², C, ht·N·wt), each tile's B ∂L/∂V_t Bᵀ added into its (m + 2)²
     window of the padded buffer (neighbouring windows overlap), whose part where x sits (from row
     ``top``, column ``left``) is ∂L/∂X; what falls on the padding is dropped."""
     n, c, h, w = shape
-    (ht, wt), m, size = tiles_hw, scheme.OUT, scheme.OUT + 2
+    (ht, wt), m, size = tiles_hw, scheme.OUT, tile_size(scheme)
     b_t = scheme.B_T.astype(v.dtype)
     d = np.einsum("ai,abchnw,bj->cnhwij", b_t, v.reshape(size, size, c, ht, n, wt), b_t)
-    buf = np.zeros((c, n, m * ht + 2, m * wt + 2), dtype=v.dtype)
+    buf = np.zeros((c, n, m * (ht - 1) + size, m * (wt - 1) + size), dtype=v.dtype)
     for i in range(size):
         for j in range(size):
             buf[:, :, i:i + m * ht:m, j:j + m * wt:m] += d[..., i, j]
@@ -175,7 +187,7 @@ def input_tiles_adjoint_reference(v: Any, shape: tuple[int, int, int, int], top:
 def output_tiles_reference(m: Any, n: int, out_hw: tuple[int, int],
                            scheme: ModuleType = F2) -> Any:
     """Y_t = Aᵀ M_t A for each tile, laid out as (O, N, Ho, Wo) (the tiles' overhang cut off)."""
-    size, ht, wt = scheme.OUT + 2, scheme.tiles(out_hw[0]), scheme.tiles(out_hw[1])
+    size, ht, wt = tile_size(scheme), scheme.tiles(out_hw[0]), scheme.tiles(out_hw[1])
     a_t = scheme.A_T.astype(m.dtype)
     m = m.reshape(size, size, -1, ht, n, wt)
     y = np.einsum("ia,abohnw,jb->onhiwj", a_t, m, a_t, optimize=True)
@@ -184,7 +196,7 @@ def output_tiles_reference(m: Any, n: int, out_hw: tuple[int, int],
 
 def gradient_tiles_reference(g: Any, scheme: ModuleType = F2) -> Any:
     """∂L/∂M[ξ, o, t] = (A G_t Aᵀ)[ξ], the adjoint of :func:`output_tiles_reference`, for an
-    (O, N, Ho, Wo) output gradient; shape ((m + 2)², O, ht·N·wt)."""
+    (O, N, Ho, Wo) output gradient; shape ((m + r − 1)², O, ht·N·wt)."""
     o, n, h, w = g.shape
     m, ht, wt = scheme.OUT, scheme.tiles(h), scheme.tiles(w)
     padded = np.zeros((o, n, m * ht, m * wt), dtype=g.dtype)
@@ -213,9 +225,10 @@ def _kernel_for(scheme: ModuleType, kind: str, key: Any) -> Any:
 
 def input_tiles(x: Any, top: int, left: int, tiles_hw: tuple[int, int],
                 scheme: ModuleType = F2) -> Any:
-    """V ((m + 2)², C, ht·N·wt) for ``tiles_hw`` = (ht, wt) tiles of NCHW ``x`` padded by ``top``
-    rows and ``left`` columns of zeros (negative: cropped) and with zeros past its end, compiled.
-    The same as :func:`input_tiles_reference` of that padded (C, N, m·ht + 2, m·wt + 2) buffer."""
+    """V ((m + r − 1)², C, ht·N·wt) for ``tiles_hw`` = (ht, wt) tiles of NCHW ``x`` padded by
+    ``top`` rows and ``left`` columns of zeros (negative: cropped) and with zeros past its end,
+    compiled.  The same as :func:`input_tiles_reference` of that padded (C, N, m·ht + r − 1,
+    m·wt + r − 1) buffer."""
     n, c = x.shape[:2]
     (ht, wt), w = tiles_hw, x.shape[3]
     v = np.empty((positions(scheme), c, ht * n * wt), dtype=x.dtype)
@@ -238,7 +251,7 @@ def output_tiles(m: Any, y: Any, scheme: ModuleType = F2) -> None:
 
 
 def gradient_tiles(g: Any, scheme: ModuleType = F2) -> Any:
-    """∂L/∂M ((m + 2)², O, ht·N·wt) for an (O, N, Ho, Wo) output gradient, compiled."""
+    """∂L/∂M ((m + r − 1)², O, ht·N·wt) for an (O, N, Ho, Wo) output gradient, compiled."""
     o, n, h, w = g.shape
     m = np.empty((positions(scheme), o, scheme.tiles(h) * n * scheme.tiles(w)), dtype=g.dtype)
     _kernel_for(scheme, "gradient", w)(g, m)

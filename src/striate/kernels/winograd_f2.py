@@ -27,6 +27,7 @@ G = np.array([[1, 0, 0],
 A_T = np.array([[1, 1, 1, 0],
                 [0, 1, -1, -1]], dtype=np.float64)
 OUT = 2  # outputs per tile side
+KERNEL = 3  # the kernel's side
 
 
 def tiles(size: int) -> int:

@@ -45,6 +45,7 @@ A_T = np.array([[1, 1, 1, 1, 1, 0],
                 [0, 1, 1, 4, 4, 0],
                 [0, 1, -1, 8, -8, 1]], dtype=np.float64)
 OUT = 4  # outputs per tile side
+KERNEL = 3  # the kernel's side
 BLOCK_TILES = 512  # tiles the input transform's passes take at once (its scratch stays in L2)
 
 
@@ -53,11 +54,12 @@ def tiles(size: int) -> int:
     return -(-size // OUT)
 
 
-def make_input(key: tuple[int, int, int]):
+def make_input(key: tuple[int, int, int], step: int = OUT):
     """The input transform for ``key`` = (wt, left, W): wt tile columns read from planes W wide
-    padded by ``left`` columns (compile-time constants)."""
+    padded by ``left`` columns (compile-time constants).  ``step``: the tiles' spacing, 4 here;
+    F(2×2, 5×5) (``winograd_5x5.py``) takes the same 6×6 tiles and Bᵀ two pixels apart."""
     wt, left, w = key
-    runs = column_runs(OUT, wt, left, w)
+    runs = column_runs(step, wt, left, w, 6)
 
     def transform(x, top, ht, v):  # pragma: no cover - compiled
         """V (36, C, ht·N·wt) of the ht × wt tiles of the planes of x (N, C, H, W) padded by
@@ -76,7 +78,7 @@ def make_input(key: tuple[int, int, int]):
         for ci in range(c):
             for first in range(0, ht, block):
                 count = min(block, ht - first)
-                copy_tile_rows(x, ci, top, OUT, runs, wt, first, count, d)
+                copy_tile_rows(x, ci, top, step, runs, wt, first, count, d)
                 for q in range(6):  # Bᵀ D over each tile's six rows
                     _apply_b_t(d[q], out)
                     for a in range(6):
@@ -268,17 +270,18 @@ def _apply_a(d0, d1, d2, d3, h0, h1, h2, h3, h4, h5):  # pragma: no cover - comp
 @inlined
 def copy_tile_rows(x, ci, top, out, runs, wt, first, count, d):  # pragma: no cover - compiled
     """d[q, r', (i − first)·N·wt + n·wt + j] = channel ``ci`` of image n, padded row m·i + r',
-    column m·j + q − left, for the ``count`` tile rows i from ``first``: each tile's m + 2 rows
-    side by side (a row two tile rows share is copied to both), so that one pass runs over all
+    column m·j + q − left, for the ``count`` tile rows i from ``first``: each tile's six rows
+    side by side (a row that tile rows share is copied to each), so that one pass runs over all
     their tiles.  Rows outside the plane are zeroed; columns outside it keep the zeros d was
     made with (they are the same for every row)."""
     offsets, firsts, counts = runs
     n, h = x.shape[0], x.shape[2]
     run = n * wt
     zero = d.dtype.type(0)
-    for r in range(out * first, out * (first + count) + 2):
+    overlap = 6 - out  # rows a tile shares with the next
+    for r in range(out * first, out * (first + count) + overlap):
         inside = top <= r < top + h
-        for ti in range(max(first, (r - 2) // out), min(first + count, r // out + 1)):
+        for ti in range(max(first, (r - overlap) // out), min(first + count, r // out + 1)):
             rr, t = r - out * ti, (ti - first) * run  # the row's place r' in tile row ti
             if not inside:
                 for q in range(len(offsets)):

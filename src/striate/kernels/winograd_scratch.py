@@ -14,11 +14,13 @@ cached, after it was edited (seen here while measuring a variant).
 from __future__ import annotations
 
 
-def column_runs(out: int, wt: int, left: int, width: int) -> tuple[tuple[int, ...], ...]:
-    """For m = ``out`` outputs per tile side, wt tile columns, a plane ``width`` wide padded by
-    ``left`` columns: per offset q = 0 … m + 1, the input column of tile 0 (m·j + q − left for
-    tile j), the first tile whose column lies inside the plane, and how many do."""
-    offsets = tuple(q - left for q in range(out + 2))
+def column_runs(out: int, wt: int, left: int, width: int,
+                size: int = 0) -> tuple[tuple[int, ...], ...]:
+    """For m = ``out`` outputs per tile side, tiles ``size`` wide (0: m + 2, a 3×3 kernel's), wt
+    tile columns, a plane ``width`` wide padded by ``left`` columns: per offset q = 0 … size − 1,
+    the input column of tile 0 (m·j + q − left for tile j), the first tile whose column lies
+    inside the plane, and how many do."""
+    offsets = tuple(q - left for q in range(size or out + 2))
     firsts = tuple(max(0, -(offset // out)) for offset in offsets)
     counts = tuple(max(0, min(wt - 1, (width - 1 - offset) // out) - first + 1)
                    for offset, first in zip(offsets, firsts, strict=True))
