@@ -107,7 +107,7 @@ def test_which_convolutions_take_the_direct_loops(monkeypatch):
     assert taken((16, 3, 3, 3)) == "direct"  # ResNet's stem: ahead of Winograd
     assert taken((16, 16, 3, 3)) == "winograd"  # 16 input channels: Winograd first
     assert taken((16, 16, 3, 3), width=2) == "direct"  # too narrow for Winograd
-    assert taken((32, 16, 5, 5)) == "im2col"  # too many channels
+    assert taken((32, 16, 5, 5)) == "winograd"  # too many channels: F(2×2, 5×5)
     assert taken((16, 16, 1, 1)) == "pointwise"  # 1×1: a plain GEMM per image
     assert taken((16, 16, 1, 1), width=1) == "im2col"  # a small plane: one GEMM over the batch
     assert taken((16, 3, 3, 3), stride=(2, 2)) == "im2col"
@@ -120,7 +120,7 @@ def test_which_convolutions_take_the_direct_loops(monkeypatch):
     with st.backends.flags(direct=False):
         assert taken((16, 1, 3, 3), groups=3) == "im2col"
         assert taken((16, 3, 3, 3)) == "winograd"
-        assert taken((6, 1, 5, 5)) == "im2col"
+        assert taken((6, 1, 5, 5)) == "winograd"  # F(2×2, 5×5)
 
 
 @pytest.mark.parametrize("x_shape, w_shape, padding", [((2, 3, 5, 7), (4, 3, 3, 2), 1),

@@ -1,6 +1,6 @@
 """Winograd F(2×2, 5×5): its matrices, its compiled transforms against their references, and 5×5
 stride-1 convolutions through it against the reference kernels, PyTorch and central differences.
-The rules never choose it (only measuring does), so a fixture puts it in every plan it fits."""
+A fixture puts it in every plan it fits, also on the small shapes where the rules keep im2col."""
 
 import numpy as np
 import pytest
@@ -159,18 +159,34 @@ def test_gradients_match_central_differences(winograd_5x5, x_shape, out, padding
     assert check_case(case) < case.tol
 
 
-def test_only_measuring_chooses_it(monkeypatch):
-    """5×5 stride-1 layers have the scheme among the measured candidates of both passes; the
-    rules keep im2col or the direct loops; a stride, dilation or groups rule it out."""
-    shape, weight, out_hw = (2, 32, 14, 14), (64, 32, 5, 5), (14, 14)
-    pads, dtype = ((2, 2), (2, 2)), np.dtype(np.float32)
+def test_which_layers_take_it(monkeypatch):
+    """The rules give a 5×5 stride-1 layer F(2×2, 5×5) on the same least width and work as the
+    3×3 schemes, with no bound on the channels, except where the direct loops fit; every such
+    layer has it among the measured candidates of both passes; a stride, dilation or groups rule
+    it out."""
+    weight, out_hw, pads = (64, 32, 5, 5), (14, 14), ((2, 2), (2, 2))
+    dtype = np.dtype(np.float32)
+
+    def ruled(shape, weight=weight):
+        return conv_plan.rules_plan(shape, weight, (1, 1), pads, (1, 1), 1, shape[2:], dtype)
+
+    assert ruled((2, 32, 14, 14)).forward.scheme is S  # Jarrett's second layer
+    assert ruled((2, 32, 14, 14)).input_grad.scheme is S
+    assert ruled((16, 192, 7, 7), (256, 192, 5, 5)).forward.scheme is S  # wide
+    assert ruled((1, 32, 14, 14)).forward.algorithm == "im2col"  # 196 pixels: too little work
+    assert ruled((64, 32, 3, 3)).forward.algorithm == "im2col"  # rows of 3: too narrow
+    assert ruled((16, 8, 14, 14), (16, 8, 5, 5)).forward.algorithm == "direct"
+    monkeypatch.setattr(st.backends.conv, "direct", False)
+    conv_plan.clear_cache()
+    assert ruled((16, 8, 14, 14), (16, 8, 5, 5)).forward.scheme is S
+    monkeypatch.undo()
+
+    shape = (2, 32, 14, 14)
     forwards = conv_plan.correlation_candidates(shape, weight, (1, 1), pads, (1, 1), (1, 1), 1,
                                                 out_hw, dtype)
     assert _own(forwards) is not None
     assert _own(conv_plan.input_grad_candidates(shape, weight, (1, 1), pads, (1, 1), 1, out_hw,
                                                 dtype)) is not None
-    ruled = conv_plan.rules_plan(shape, weight, (1, 1), pads, (1, 1), 1, out_hw, dtype)
-    assert ruled.forward.algorithm != "winograd"
     assert _own(conv_plan.correlation_candidates(shape, weight, (1, 1), pads, (2, 2), (1, 1), 1,
                                                  (7, 7), dtype)) is None
     assert _own(conv_plan.correlation_candidates(shape, weight, (1, 1), pads, (1, 1), (2, 2), 1,
@@ -180,10 +196,9 @@ def test_only_measuring_chooses_it(monkeypatch):
     monkeypatch.setattr(st.backends.conv, "winograd", False)
     assert _own(conv_plan.correlation_candidates(shape, weight, (1, 1), pads, (1, 1), (1, 1), 1,
                                                  out_hw, dtype)) is None
+    assert ruled(shape).forward.algorithm == "im2col"
     monkeypatch.undo()
-    timed = conv_tuning._measure((2, 32, 14, 14), weight, ((1, 1), pads, (1, 1), 1), out_hw,
-                                 dtype)
+    timed = conv_tuning._measure(shape, weight, ((1, 1), pads, (1, 1), 1), out_hw, dtype)
     assert set(timed) == {"forward", "input_grad", "weight_grad", "together"}
     assert "winograd F(2×2, 5×5)" in " ".join(
-        conv_tuning.timings[((2, 32, 14, 14), weight, (1, 1), pads, (1, 1), 1, out_hw,
-                             dtype)]["forward"])
+        conv_tuning.timings[(shape, weight, (1, 1), pads, (1, 1), 1, out_hw, dtype)]["forward"])

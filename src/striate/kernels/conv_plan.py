@@ -217,10 +217,12 @@ def _input_grad_pass(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pa
         adjoint = DIRECT_ADJOINT if direct_ok else COL2IM
     elif n * ho * wo <= COL2IM_MAX_PIXELS and not direct_ok:
         adjoint = COL2IM
-    if adjoint is not None:
-        return adjoint_pass(adjoint, x_shape, weight_shape, pads, groups, out_hw, dtype, on_cpu)
-    return _correlation_pass(*_full_correlation(x_shape, weight_shape, stride, pads, dilation,
+    full = _correlation_pass(*_full_correlation(x_shape, weight_shape, stride, pads, dilation,
                                                 groups, out_hw), dtype, on_cpu, compiled)
+    # F(2×2, 5×5) on a stride-1 full correlation (no zeros) beats GEMM + col2im, widening or not
+    if adjoint is not None and not (full.scheme is winograd.F2_5X5 and adjoint != DEPTHWISE):
+        return adjoint_pass(adjoint, x_shape, weight_shape, pads, groups, out_hw, dtype, on_cpu)
+    return full
 
 
 def _full_correlation(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pads,
@@ -293,12 +295,14 @@ def _correlation_pass(x_shape: tuple, weight_shape: tuple, upsample: Pair, pads:
     elif direct_ok and cg <= DIRECT_BEFORE_WINOGRAD:
         algorithm = DIRECT
     elif (_winograd_fits(weight_shape, upsample, stride, dilation, groups, compiled)
-          and kh == 3 and wo >= WINOGRAD_MIN_WIDTH and n * h * w >= WINOGRAD_MIN_PIXELS
-          and o + c <= WINOGRAD_MAX_CHANNELS):
+          and wo >= WINOGRAD_MIN_WIDTH and n * h * w >= WINOGRAD_MIN_PIXELS
+          # F(2×2, 5×5) saves more than F(m×m, 3×3): no channel bound, but the direct loops
+          # keep the layers they fit
+          and (o + c <= WINOGRAD_MAX_CHANNELS if kh == 3 else not direct_ok)):
         algorithm = WINOGRAD
     else:
         algorithm = DIRECT if direct_ok else IM2COL
-    scheme = winograd_scheme(c, o) if algorithm == WINOGRAD else None
+    scheme = winograd_scheme(c, o, kh) if algorithm == WINOGRAD else None
     return correlation_pass(algorithm, scheme, x_shape, weight_shape, pads, groups, out_hw,
                             dtype, on_cpu)
 
@@ -419,17 +423,18 @@ def _winograd_fits(weight_shape: tuple, upsample: Pair, stride: Pair, dilation: 
 
 def winograd_schemes(kernel: int) -> list[ModuleType]:
     """The schemes for a ``kernel``×``kernel`` layer that the plan may time: F(2×2, 3×3) and,
-    with ``backends.conv.winograd_f4``, F(4×4, 3×3); F(2×2, 5×5) for 5×5 layers (timed only,
-    never the rules' choice: its gains and losses are not yet mapped over enough shapes)."""
+    with ``backends.conv.winograd_f4``, F(4×4, 3×3); F(2×2, 5×5) for 5×5 layers."""
     if kernel == 5:
         return [winograd.F2_5X5]
     return [winograd.F2, winograd.F4] if settings.conv.winograd_f4 else [winograd.F2]
 
 
-def winograd_scheme(channels: int, out_channels: int) -> ModuleType:
-    """F(4×4, 3×3) where its cheaper GEMMs outweigh its larger transforms (at least
-    ``WINOGRAD_F4_MIN_CHANNELS`` in and out, and ``backends.conv.winograd_f4``), else
-    F(2×2, 3×3)."""
+def winograd_scheme(channels: int, out_channels: int, kernel: int = 3) -> ModuleType:
+    """For a 3×3 layer, F(4×4, 3×3) where its cheaper GEMMs outweigh its larger transforms (at
+    least ``WINOGRAD_F4_MIN_CHANNELS`` in and out, and ``backends.conv.winograd_f4``), else
+    F(2×2, 3×3); for a 5×5 layer, F(2×2, 5×5)."""
+    if kernel == 5:
+        return winograd.F2_5X5
     if min(channels, out_channels) >= WINOGRAD_F4_MIN_CHANNELS and settings.conv.winograd_f4:
         return winograd.F4
     return winograd.F2
