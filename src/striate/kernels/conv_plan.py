@@ -220,7 +220,7 @@ def _input_grad_pass(x_shape: tuple, weight_shape: tuple, stride: Pair, pads: Pa
     full = _correlation_pass(*_full_correlation(x_shape, weight_shape, stride, pads, dilation,
                                                 groups, out_hw), dtype, on_cpu, compiled)
     # F(2×2, 5×5) on a stride-1 full correlation (no zeros) beats GEMM + col2im, widening or not
-    if adjoint is not None and not (full.scheme is winograd.F2_5X5 and adjoint != DEPTHWISE):
+    if adjoint is not None and full.scheme is not winograd.F2_5X5:
         return adjoint_pass(adjoint, x_shape, weight_shape, pads, groups, out_hw, dtype, on_cpu)
     return full
 
