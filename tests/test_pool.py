@@ -156,6 +156,8 @@ ADAPTIVE_CONFIGS = [
     ((3, 10, 7), (4, None)),
     ((2, 3, 8, 6), (4, 3)),  # windows tiling the plane, 2×2
     ((2, 4, 8, 8), 1),  # global, a tile
+    ((2, 3, 6, 5), (3, 1)),  # tiles of whole rows, 2×5
+    ((1, 2, 9, 4), (3, 2)),  # tiles of 3×2
 ]
 
 
