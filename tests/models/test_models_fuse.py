@@ -3,6 +3,8 @@ conv → BN → (+ shortcut) → ReLU chains as single ops (``fuse``) keep the m
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -188,6 +190,33 @@ def test_a_chain_in_training_equals_the_layers_with_gradients(monkeypatch, with_
                     + ([] if res is None else [res.grad]))
     for ours, theirs in zip(*runs, strict=True):
         assert_close(ours, theirs, rtol=1e-12, what="fused chain in training")
+
+
+@pytest.mark.parametrize("grad", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_an_evaluation_bn_relu_after_no_conv_is_one_op(monkeypatch, grad, dtype):
+    """DenseNet's pre-activation BN → ReLU in evaluation mode runs as one batch-norm op with
+    the rectifier (no ReLU layer runs), with and without gradients: the layers' values."""
+    plain = nn.BatchNorm2d(5, dtype=dtype), nn.ReLU()
+    _randomise_bn(plain[0])
+    bn, relu = _fused(*plain)
+    plain[0].eval(), bn.eval()
+    data = np.random.default_rng(3).standard_normal((3, 5, 7, 6)).astype(dtype)
+    ran = []
+    relu_forward = nn.ReLU.forward
+    monkeypatch.setattr(nn.ReLU, "forward", lambda m, i: ran.append(m) or relu_forward(m, i))
+    runs = []
+    for layers in (plain, (bn, relu)):
+        x = st.tensor(data, requires_grad=grad)
+        with contextlib.nullcontext() if grad else st.no_grad():
+            y = layers[1](layers[0](x))
+        if grad:
+            y.backward(st.tensor(np.cos(np.arange(y.data.size)).reshape(y.shape).astype(dtype)))
+        runs.append([y] + ([x.grad, layers[0].weight.grad, layers[0].bias.grad] if grad else []))
+    assert ran == [plain[1]]  # the fused ReLU joined its BN
+    for ours, theirs in zip(runs[1], runs[0], strict=True):
+        assert_close(ours, theirs, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                     what="evaluation BN → ReLU")
 
 
 @pytest.mark.parametrize("hooked", [0, 1, 2])

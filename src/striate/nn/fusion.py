@@ -15,7 +15,8 @@ where the computation really is one, whatever the model's code looks like.
 The ops: at inference (BN in evaluation mode, no gradient to record) conv → BN → (+ r) → ReLU is
 ``conv2d_inference``, with BN folded into a per-channel affine map of the conv's output (see
 :func:`bn_affine`); in training, conv → ReLU is ``conv2d_relu`` and BN → (+ r) → ReLU is
-``BatchNorm2d.forward_fused``. A layer with hooks runs as written, so hooks see it.
+``BatchNorm2d.forward_fused``, which also runs a BN → ReLU that follows no conv in evaluation
+(DenseNet's pre-activation). A layer with hooks runs as written, so hooks see it.
 """
 
 from __future__ import annotations
@@ -189,8 +190,8 @@ def _compute(chain: _Chain, relu: bool) -> Tensor:
 
 def _compute_now(chain: _Chain, relu: bool) -> Tensor:
     conv, bn, x, residual = chain.conv, chain.bn, chain.x, chain.residual
-    if bn is not None and bn.training:
-        if chain.first[0]:
+    if conv is None:  # a BN alone: in training, or in evaluation not after a conv
+        if chain.first[0] or not bn.training:
             chain.first[0] = False
             return bn.forward_fused(x, residual, relu)
         # computed again (its value was read twice): the same output, statistics updated once
@@ -220,8 +221,8 @@ class FusedConv2d(Conv2d):
 
 
 class FusedBatchNorm2d(BatchNorm2d):
-    """A ``BatchNorm2d`` that joins the conv before it at inference, and the sum and ReLU after
-    it in training (see the module docstring)."""
+    """A ``BatchNorm2d`` that joins the conv before it at inference, and the ReLU after it (and
+    in training the sum) otherwise (see the module docstring)."""
 
     def forward(self, input: Any) -> Any:
         if _hooked(self):
@@ -233,9 +234,7 @@ class FusedBatchNorm2d(BatchNorm2d):
             extended = _Chain(chain.x, chain.conv, self, None, chain.grad_enabled, chain.first)
             if not _records_grad(extended):
                 return _defer(extended)
-        if self.training:
-            return _defer(_Chain(input, None, self, None, is_grad_enabled(), [True]))
-        return super().forward(input)
+        return _defer(_Chain(input, None, self, None, is_grad_enabled(), [True]))
 
 
 class FusedReLU(ReLU):

@@ -61,7 +61,7 @@ def _tile_means(x, out: tuple[int, int], tile: tuple[int, int]):
     """The mean of each k_h × k_w tile of x, as products with a vector of 1/(k_h·k_w): NumPy's
     reductions over short trailing axes run 10–30× slower than a matrix-vector product."""
     xp = array_module(x)
-    (n, c, h, w), (oh, ow), (kh, kw) = x.shape, out, tile
+    (n, c, _, w), (oh, ow), (kh, kw) = x.shape, out, tile
     if ow == 1:  # a tile spans whole rows: kh·w contiguous values
         return (x.reshape(-1, kh * w) @ xp.full(kh * w, 1 / (kh * w), x.dtype)).reshape(
             n, c, oh, 1)

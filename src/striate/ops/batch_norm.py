@@ -155,7 +155,10 @@ class BatchNorm(Function):
                                                        running_var, momentum)
         else:
             mean, var = running_mean, running_var
-            if not ctx.requires_grad:  # inference: one affine map, y = x·a + (β − E·a)
+            plain = residual is None and not relu
+            if not ctx.requires_grad and (plain or view is None):
+                # inference: one affine map, y = x·a + (β − E·a); with a sum or a rectifier
+                # after it, the compiled pass below does all of it at once
                 return _epilogue(_infer(x, view, mean, var, eps, weight, bias), residual, relu)
             centred = None if view is not None else x - _channel_view(running_mean, ndim)
             inv_std = 1 / xp.sqrt(var + eps)
