@@ -98,6 +98,45 @@ def test_map_chunks_raises_a_part_s_error_after_the_others_finish(monkeypatch, b
 
 
 
+@pytest.mark.parametrize("workers", [2, 3])
+def test_a_part_may_map_chunks_of_its_own(monkeypatch, workers):
+    """A part that splits its own work (a kernel calling another) runs those parts itself, as
+    its helpers may be busy with the caller's: the right values, and no thread waits forever."""
+    import threading
+
+    monkeypatch.setattr(st.backends.cpu, "num_threads", workers)
+    out = []
+
+    def outer():
+        out.append(parallel.map_chunks(
+            lambda p: sum(parallel.map_chunks(lambda q: p * q, list(range(5)))), list(range(8))))
+
+    caller = threading.Thread(target=outer, daemon=True)
+    caller.start()
+    caller.join(timeout=30)
+    assert not caller.is_alive(), "nested map_chunks did not finish"
+    assert out == [[10 * p for p in range(8)]]
+
+
+def test_concurrent_callers_each_get_their_own_results(monkeypatch):
+    """Two threads sharing the helpers (say, two models served at once) each get back exactly
+    their own parts' results."""
+    import threading
+
+    monkeypatch.setattr(st.backends.cpu, "num_threads", 2)
+    got: dict = {}
+
+    def caller(k):
+        got[k] = [parallel.map_chunks(lambda p: (k, p), list(range(6))) for _ in range(200)]
+
+    threads = [threading.Thread(target=caller, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert all(got[k] == [[(k, p) for p in range(6)]] * 200 for k in range(3))
+
+
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
 def test_map_chunks_works_in_a_forked_child(monkeypatch):
     """A child forked after the pool started (a data-loading worker, say) gets a pool of its
