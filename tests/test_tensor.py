@@ -105,6 +105,25 @@ def test_no_grad_records_nothing_and_detach_cuts_the_graph():
     np.testing.assert_allclose(a.grad, np.full(3, 2.0))
 
 
+def test_set_grad_enabled_as_call_and_context_manager_like_torch():
+    """Called, it sets the mode from then on; as a context manager, within the block only, the
+    mode before the call coming back after it, as torch's does."""
+    for lib in (st, torch):
+        a = (st.tensor if lib is st else torch.tensor)(np.ones(3), requires_grad=True)
+        with lib.set_grad_enabled(False):
+            assert not (a * 2).requires_grad
+            with lib.set_grad_enabled(True):
+                assert (a * 2).requires_grad
+            assert not lib.is_grad_enabled()
+        assert lib.is_grad_enabled()
+        lib.set_grad_enabled(False)
+        try:
+            assert not (a * 2).requires_grad and not lib.is_grad_enabled()
+        finally:
+            lib.set_grad_enabled(True)
+        assert (a * 2).requires_grad
+
+
 def test_inference_mode_as_context_and_decorator_like_torch():
     """Each form records nothing where torch's records nothing, and restores the mode after."""
     for lib in (st, torch):

@@ -44,19 +44,35 @@ def is_grad_enabled() -> bool:
     return getattr(_state, "grad_enabled", True)
 
 
-def set_grad_enabled(mode: bool) -> None:
+def _set_grad_mode(mode: bool) -> None:
     _state.grad_enabled = bool(mode)
+
+
+class set_grad_enabled:
+    """Record gradients or not, as ``torch.set_grad_enabled``: called, from now on in this
+    thread; as a context manager (``with st.set_grad_enabled(training):``), within the block,
+    the mode before the call restored after it."""
+
+    def __init__(self, mode: bool) -> None:
+        self.previous, self.mode = is_grad_enabled(), bool(mode)
+        _set_grad_mode(self.mode)
+
+    def __enter__(self) -> None:
+        _set_grad_mode(self.mode)
+
+    def __exit__(self, *exc: Any) -> None:
+        _set_grad_mode(self.previous)
 
 
 @contextmanager
 def no_grad():
     """Within this block, ops record nothing for backward (inference, optimiser updates)."""
     previous = is_grad_enabled()
-    set_grad_enabled(False)
+    _set_grad_mode(False)
     try:
         yield
     finally:
-        set_grad_enabled(previous)
+        _set_grad_mode(previous)
         compile_cycles.collect()
 
 
@@ -81,10 +97,10 @@ class inference_mode:
 
     def __enter__(self) -> None:
         self._previous.append(is_grad_enabled())
-        set_grad_enabled(not self.mode)
+        _set_grad_mode(not self.mode)
 
     def __exit__(self, *exc: Any) -> None:
-        set_grad_enabled(self._previous.pop())
+        _set_grad_mode(self._previous.pop())
         compile_cycles.collect()
 
     def __call__(self, fn: Any) -> Any:
@@ -99,11 +115,11 @@ class inference_mode:
 @contextmanager
 def enable_grad():
     previous = is_grad_enabled()
-    set_grad_enabled(True)
+    _set_grad_mode(True)
     try:
         yield
     finally:
-        set_grad_enabled(previous)
+        _set_grad_mode(previous)
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:

@@ -3,8 +3,6 @@ conv → BN → (+ shortcut) → ReLU chains as single ops (``fuse``) keep the m
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
 
@@ -208,7 +206,7 @@ def test_an_evaluation_bn_relu_after_no_conv_is_one_op(monkeypatch, grad, dtype)
     runs = []
     for layers in (plain, (bn, relu)):
         x = st.tensor(data, requires_grad=grad)
-        with contextlib.nullcontext() if grad else st.no_grad():
+        with st.set_grad_enabled(grad):
             y = layers[1](layers[0](x))
         if grad:
             y.backward(st.tensor(np.cos(np.arange(y.data.size)).reshape(y.shape).astype(dtype)))
