@@ -586,3 +586,18 @@ def test_batch_norm_inference_compiled_equals_numpy(monkeypatch, dtype, layout):
     for y in runs:
         assert y.dtype == dtype
         assert_close(y, expected, rtol=tol)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_an_empty_batch_in_evaluation_gives_an_empty_output_like_torch(fused):
+    """Batch 0 in evaluation mode (a filtered batch left empty, say) is an empty output and an
+    empty gradient, as in PyTorch, not an error from the compiled passes' layout."""
+    from striate.nn.utils import fuse
+
+    model = nn.Sequential(nn.BatchNorm2d(4), nn.ReLU()).eval()
+    model = fuse(model) if fused else model
+    x = st.tensor(np.zeros((0, 4, 6, 6), np.float32), requires_grad=True)
+    y = model(x)
+    y.sum().backward()
+    expected = torch.nn.BatchNorm2d(4).eval()(torch.zeros(0, 4, 6, 6))
+    assert tuple(y.shape) == tuple(expected.shape) and tuple(x.grad.shape) == (0, 4, 6, 6)

@@ -47,8 +47,8 @@ def by_channels(kernel: Any, view: Any, *args: Any) -> None:
 
 def channel_view(a: Any) -> Any:
     """``a`` (N, C, *) as a C-contiguous (P, C, L) view, or None when its memory is neither
-    NCHW-like nor channel-first."""
-    if not jit.serves(a) or a.ndim < 2:
+    NCHW-like nor channel-first, or it is empty (the NumPy passes take an empty batch)."""
+    if not jit.serves(a) or a.ndim < 2 or a.size == 0:
         return None
     dense, swapped = leading_pair_order(a)
     if dense is None:
