@@ -184,3 +184,40 @@ def test_compiled_im2col_copies_the_strided_view(buf_shape, kernel, stride, dila
     with st.backends.flags(direct=False):
         reference = im2col(cut, kernel, stride, dilation, out_cut)
     np.testing.assert_array_equal(im2col(cut, kernel, stride, dilation, out_cut), reference)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["nchw", "channels first", "a strided view"])
+@pytest.mark.parametrize("shape, kernel, stride, dilation, pads", [
+    ((3, 5, 9, 7), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))),  # narrow: gathered
+    ((2, 4, 8, 8), (3, 3), (2, 2), (1, 1), ((1, 1), (1, 1))),
+    ((2, 3, 11, 6), (4, 2), (3, 1), (1, 2), ((2, 0), (0, 3))),
+    ((2, 3, 9, 9), (3, 3), (1, 1), (2, 2), ((-1, 2), (1, -1))),  # negative pads crop
+    ((1, 2, 3, 3), (3, 3), (1, 1), (1, 1), ((3, 3), (3, 3))),  # more padding than plane
+    ((2, 3, 12, 21), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))),  # wide: copied by rows
+    ((2, 3, 13, 30), (3, 5), (2, 2), (1, 2), ((2, 1), (0, 3))),
+    ((1, 2, 16, 17), (7, 7), (2, 2), (1, 1), ((3, 3), (3, 3))),
+    ((2, 2, 10, 25), (3, 3), (1, 1), (2, 2), ((-1, 1), (2, -2)))])
+def test_columns_straight_from_the_planes_equal_the_padded_copy_s(shape, kernel, stride,
+                                                                  dilation, pads, layout, dtype):
+    """im2col of the unpadded planes (each chunk's band padded inside the compiled loop) gives
+    NumPy's columns of the zero-padded copy, element for element, for every chunk of images and
+    of output rows, on NCHW, channels-first and strided inputs."""
+    from striate.kernels.conv_im2col import chunk_columns
+
+    x = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+    if layout == "channels first":
+        x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    elif layout == "a strided view":
+        x = np.random.default_rng(1).standard_normal(shape[:3] + (2 * shape[3],)).astype(
+            dtype)[..., ::2]
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    ho = (shape[2] + sum(pads[0]) - dh * (kh - 1) - 1) // sh + 1
+    wo = (shape[3] + sum(pads[1]) - dw * (kw - 1) - 1) // sw + 1
+    compiled = chunk_columns(x, (1, 1), pads, kernel, stride, dilation, wo)
+    with st.backends.flags(direct=False):
+        reference = chunk_columns(x, (1, 1), pads, kernel, stride, dilation, wo)
+    n = shape[0]
+    for images in (slice(0, n), slice(n - 1, n)):
+        for rows in (slice(0, ho), slice(ho // 2, ho), slice(0, max(1, ho // 2))):
+            np.testing.assert_array_equal(compiled((images, rows)), reference((images, rows)))

@@ -41,6 +41,7 @@ import numpy as np
 from . import jit, settings
 from .jit import compiled
 
+GATHER_MAX_WIDTH = 8  # im2col from planes: narrower outputs are gathered, not copied by rows
 _forward_kernels: dict[int, Any] = {}
 
 
@@ -227,3 +228,59 @@ def _im2col(buf, planes, stride, dilation, cols):  # pragma: no cover - compiled
 
 
 im2col_kernel = compiled(_im2col)
+
+
+def _im2col_planes(planes, steps, first, row0, pads, stride, dilation, cols):  # pragma: no cover
+    """cols[c, p, q, n, i, j] = X̃[first + n, c, (row0 + i)·s + p·d, j·s + q·d] for X's (H, W)
+    planes (plane (n, c) at n·steps[0] + c·steps[1], ``layout.planes``) and X̃ = X with ``pads``
+    (top, left) zeros before it: as :func:`_im2col` on a padded copy, without that copy.
+
+    Per channel, each image's band of rows lands in a zero-bordered scratch while it is in
+    cache (the rows and columns of a band that fall outside X are the same for every plane, so
+    the zeros are written once), and each kernel offset's row of cols is read from there: by
+    output rows where they are long, else as one gather through the offsets of the (0, 0) tap,
+    which are the same for every channel and offset (with Wo of 2 or 4, a loop per output row
+    costs more than its copy)."""
+    c_count, kh, kw, n_count, ho, wo = cols.shape
+    height, width = planes.shape[1], planes.shape[2]
+    (top, left), (sh, sw), (dh, dw) = pads, stride, dilation
+    hb, wb = (ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1
+    size = hb * wb
+    band = np.zeros(n_count * size, cols.dtype)
+    r0, r1 = max(0, top - row0 * sh), min(hb, height + top - row0 * sh)  # band rows inside X
+    c0, c1 = max(0, left), min(wb, width + left)  # band columns inside X
+    run = np.uint64(max(0, c1 - c0))
+    out, source = cols.reshape(-1), planes.reshape(-1)  # flat: no view made per plane
+    block = np.uint64(n_count * ho * wo)  # one (c, p, q) row of cols
+    gather = wo < GATHER_MAX_WIDTH
+    taps = np.empty(n_count * ho * wo if gather else 0, np.uint64)
+    for k in range(taps.shape[0]):  # where output k = (n, i, j) reads the band, tap (0, 0)
+        n, i, j = k // (ho * wo), k // wo % ho, k % wo
+        taps[k] = n * size + i * sh * wb + j * sw
+    step, row_step = np.uint64(sw), np.uint64(sh * wb)
+    for c in range(c_count):
+        for n in range(n_count):
+            plane = ((first + n) * steps[0] + c * steps[1]) * height * width
+            for b in range(r0, r1):
+                at = np.uint64(n * size + b * wb + c0)
+                read = np.uint64(plane + (row0 * sh + b - top) * width + c0 - left)
+                for j in range(run):
+                    band[at + j] = source[read + j]
+        for p in range(kh):
+            for q in range(kw):
+                at = np.uint64((c * kh + p) * kw + q) * block
+                shift = np.uint64(p * dh * wb + q * dw)
+                if gather:
+                    for k in range(block):
+                        out[at + k] = band[shift + taps[k]]
+                    continue
+                for n in range(n_count):
+                    read = shift + np.uint64(n * size)
+                    for _ in range(ho):
+                        for j in range(np.uint64(wo)):
+                            out[at + j] = band[read + j * step]
+                        at += np.uint64(wo)
+                        read += row_step
+
+
+im2col_planes_kernel = compiled(_im2col_planes)
