@@ -197,7 +197,8 @@ def test_compiled_im2col_copies_the_strided_view(buf_shape, kernel, stride, dila
     ((2, 3, 12, 21), (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))),  # wide: copied by rows
     ((2, 3, 13, 30), (3, 5), (2, 2), (1, 2), ((2, 1), (0, 3))),
     ((1, 2, 16, 17), (7, 7), (2, 2), (1, 1), ((3, 3), (3, 3))),
-    ((2, 2, 10, 25), (3, 3), (1, 1), (2, 2), ((-1, 1), (2, -2)))])
+    ((2, 2, 10, 25), (3, 3), (1, 1), (2, 2), ((-1, 1), (2, -2))),
+    ((2, 6, 7, 10), (1, 1), (2, 3), (1, 1), ((0, 1), (1, 0)))])  # a strided 1×1
 def test_columns_straight_from_the_planes_equal_the_padded_copy_s(shape, kernel, stride,
                                                                   dilation, pads, layout, dtype):
     """im2col of the unpadded planes (each chunk's band padded inside the compiled loop) gives

@@ -64,12 +64,14 @@ def col2im(cols: Any, buf: Any, kernel: Pair, stride: Pair, dilation: Pair,
 def chunk_columns(x: Any, upsample: Pair, pads: Pads, kernel: Pair, stride: Pair,
                   dilation: Pair, out_width: int):
     """A function giving the im2col matrix of one chunk of x upsampled by ``upsample`` and
-    padded by ``pads``.  Each chunk spreads only the band of rows its windows read (so that copy
-    runs on every core, im2col reads it from cache, and no padded copy of the whole batch is
-    held: 157 MB for a 96-channel 224 px layer at batch 8)."""
+    padded by ``pads``.  No padded copy of the whole batch is held (157 MB for a 96-channel
+    224 px layer at batch 8): without upsampling, the compiled loop pads each plane's band of
+    rows itself as it reads it (``direct.im2col_planes_kernel``); otherwise each chunk spreads
+    only the band of rows its windows read, on its own core, and im2col reads it from cache."""
     (kh, kw), (sh, _), (dh, _) = kernel, stride, dilation
     (top, bottom), height = pads[0], spread_size(x.shape[2:], upsample, pads)[0]
-    if upsample == (1, 1) and direct.available() and jit.serves(x) and kernel != (1, 1):
+    pointwise = kernel == stride == (1, 1)  # its columns are the channel-major copy itself
+    if upsample == (1, 1) and direct.available() and jit.serves(x) and not pointwise:
         source, steps = planes(x)  # no padded copy: the compiled loop pads each plane itself
 
         def from_planes(chunk: Chunk) -> Any:
