@@ -222,3 +222,46 @@ def test_columns_straight_from_the_planes_equal_the_padded_copy_s(shape, kernel,
     for images in (slice(0, n), slice(n - 1, n)):
         for rows in (slice(0, ho), slice(ho // 2, ho), slice(0, max(1, ho // 2))):
             np.testing.assert_array_equal(compiled((images, rows)), reference((images, rows)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, out_channels, kernel, stride, dilation, pads, groups", [
+    ((3, 5, 9, 7), 4, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), 1),  # narrow: gathered
+    ((2, 4, 8, 8), 6, (3, 3), (2, 2), (1, 1), ((1, 1), (1, 1)), 1),
+    ((2, 3, 11, 6), 4, (4, 2), (3, 1), (1, 2), ((2, 0), (0, 3)), 1),
+    ((1, 2, 3, 3), 2, (3, 3), (1, 1), (1, 1), ((3, 3), (3, 3)), 1),  # more padding than plane
+    ((2, 3, 13, 30), 2, (3, 5), (2, 2), (1, 2), ((2, 1), (0, 3)), 1),  # wide: by rows
+    ((1, 2, 16, 17), 3, (7, 7), (2, 2), (1, 1), ((3, 3), (3, 3)), 1),
+    ((2, 4, 9, 9), 6, (3, 3), (2, 2), (1, 1), ((1, 1), (1, 1)), 2),  # groups
+    ((2, 3, 10, 11), 4, (2, 2), (2, 2), (1, 1), ((0, 0), (0, 0)), 1)])  # rows never read
+def test_col2im_into_dense_planes_equals_the_padded_buffer_s(monkeypatch, shape, out_channels,
+                                                            kernel, stride, dilation, pads,
+                                                            groups, dtype):
+    """GEMM + col2im summing each chunk's columns in a scratch per channel gives the input
+    gradient of the zero-padded buffer's compiled col2im bit for bit (the same order of
+    additions), NumPy's to rounding, over chunks of images, with every pixel written (those no
+    window reads get 0) and dense planes returned."""
+    from striate.kernels import conv_im2col, jit
+    from striate.kernels.conv_plan import Pass
+
+    rng = np.random.default_rng(2)
+    n, c, h, w = shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    ho = (h + sum(pads[0]) - dh * (kh - 1) - 1) // sh + 1
+    wo = (w + sum(pads[1]) - dw * (kw - 1) - 1) // sw + 1
+    g = rng.standard_normal((n, out_channels, ho, wo)).astype(dtype)
+    weight = rng.standard_normal((out_channels, c // groups, kh, kw)).astype(dtype)
+    work = Pass("col2im", None, tuple((slice(a, b), slice(0, ho)) for a, b in ((0, 1), (1, n))
+                                      if b > a), False)
+    args = (g, weight, stride, pads, dilation, groups, (h, w), work)
+    planes = conv_im2col.transpose(*args)
+    assert planes.transpose(1, 0, 2, 3).flags.c_contiguous
+    serves = jit.serves  # the padded buffer's path (g not served), its compiled col2im
+    monkeypatch.setattr(jit, "serves", lambda *a: len(a) > 1 and serves(*a))
+    padded = conv_im2col.transpose(*args)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(planes, padded)
+    with st.backends.flags(direct=False):
+        reference = conv_im2col.transpose(*args)
+    np.testing.assert_allclose(planes, reference, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-5 if dtype == np.float32 else 1e-12)

@@ -124,12 +124,28 @@ def correlate(x: Any, weight: Any, upsample: Pair, pads: Pads, stride: Pair, dil
 def transpose(g: Any, weight: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int,
               out_hw: Pair, work: Pass) -> Any:
     """The adjoint in X as GEMM then col2im: cols = Kᵀ G, then every column added back where its
-    window came from, and the padding cut off; NCHW, spatial size ``out_hw``."""
+    window came from, and the padding cut off; NCHW, spatial size ``out_hw``.  Compiled, each
+    chunk adds its columns in a small scratch per channel and writes dense planes
+    (``direct.col2im_planes_kernel``); otherwise into a zero-padded buffer, cropped after."""
     xp = array_module(g)
     o, cg, kh, kw = weight.shape
     n, _, ho, wo = g.shape
     (sh, sw), (dh, dw), ((top, _), (left, _)) = stride, dilation, pads
     w_t = weight.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)
+    # dense planes, each chunk's sums in a scratch; a 1×1 layer's columns overlap nowhere, and
+    # adding them into a zero buffer is the cheaper pass
+    if direct.available() and jit.serves(g) and (kh, kw) != (1, 1):
+        gx = xp.empty((groups * cg, n, *out_hw), dtype=g.dtype)  # channel-major, as im2col's
+
+        def into_planes(chunk: Chunk) -> None:
+            images, _ = chunk
+            cols = w_t @ g[images].transpose(1, 0, 2, 3).reshape(groups, o // groups, -1)
+            direct.col2im_planes_kernel(
+                cols.reshape(groups * cg, kh, kw, images.stop - images.start, ho, wo),
+                images.start, (top, left), stride, dilation, gx.reshape(-1, *out_hw), (1, n))
+
+        map_chunks(into_planes, work.chunks, work.tiny)
+        return gx.transpose(1, 0, 2, 3)
     buf = xp.zeros((groups * cg, n, max(top + out_hw[0], (ho - 1) * sh + dh * (kh - 1) + 1),
                     max(left + out_hw[1], (wo - 1) * sw + dw * (kw - 1) + 1)), dtype=g.dtype)
 

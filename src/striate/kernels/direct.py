@@ -284,3 +284,65 @@ def _im2col_planes(planes, steps, first, row0, pads, stride, dilation, cols):  #
 
 
 im2col_planes_kernel = compiled(_im2col_planes)
+
+
+def _col2im_planes(cols, first, pads, stride, dilation, planes, steps):  # pragma: no cover
+    """The adjoint of :func:`_im2col_planes`: X's planes of images first … first + N − 1 (plane
+    (n, c) at n·steps[0] + c·steps[1], every pixel written) = the sum of cols[c, p, q, n, i, j]
+    over the windows that read each pixel of X̃ = X with ``pads`` (top, left) zeros before it,
+    the padding dropped.  Per channel, the images' bands are summed in a scratch, kernel offset
+    by kernel offset in the order of :func:`_col2im` (so the sums round alike), then copied into
+    the planes: no padded buffer the size of the batch, and dense planes, not a cropped view."""
+    c_count, kh, kw, n_count, ho, wo = cols.shape
+    height, width = planes.shape[1], planes.shape[2]
+    (top, left), (sh, sw), (dh, dw) = pads, stride, dilation
+    hb, wb = (ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1
+    size = hb * wb
+    band = np.empty(n_count * size, cols.dtype)
+    c0, c1 = max(0, left), min(wb, width + left)  # band columns inside X
+    zero = cols.dtype.type(0)
+    source, out = cols.reshape(-1), planes.reshape(-1)
+    block = np.uint64(n_count * ho * wo)
+    gather = wo < GATHER_MAX_WIDTH
+    taps = np.empty(n_count * ho * wo if gather else 0, np.uint64)
+    for k in range(taps.shape[0]):  # where output k = (n, i, j) of tap (0, 0) lands in the band
+        n, i, j = k // (ho * wo), k // wo % ho, k % wo
+        taps[k] = n * size + i * sh * wb + j * sw
+    step, row_step = np.uint64(sw), np.uint64(sh * wb)
+    for c in range(c_count):
+        band[:] = zero
+        for p in range(kh):
+            for q in range(kw):
+                at = np.uint64((c * kh + p) * kw + q) * block
+                shift = np.uint64(p * dh * wb + q * dw)
+                if gather:
+                    for k in range(block):
+                        band[shift + taps[k]] += source[at + k]
+                    continue
+                for n in range(n_count):
+                    write = shift + np.uint64(n * size)
+                    for _ in range(ho):
+                        for j in range(np.uint64(wo)):
+                            band[write + j * step] += source[at + j]
+                        at += np.uint64(wo)
+                        write += row_step
+        for n in range(n_count):
+            plane = ((first + n) * steps[0] + c * steps[1]) * height * width
+            for r in range(height):
+                row = np.uint64(plane + r * width)
+                b = r + top
+                if b < 0 or b >= hb:
+                    for col in range(np.uint64(width)):
+                        out[row + col] = zero
+                    continue
+                for col in range(max(0, c0 - left)):
+                    out[row + np.uint64(col)] = zero
+                read = np.uint64(n * size + b * wb + c0)
+                at = row + np.uint64(c0 - left)
+                for j in range(np.uint64(max(0, c1 - c0))):
+                    out[at + j] = band[read + j]
+                for col in range(max(0, c1 - left), width):
+                    out[row + np.uint64(col)] = zero
+
+
+col2im_planes_kernel = compiled(_col2im_planes)
