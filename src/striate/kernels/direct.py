@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from . import jit, settings
-from .jit import compiled
+from .jit import compiled, inlined
 
 GATHER_MAX_WIDTH = 8  # im2col from planes: narrower outputs are gathered, not copied by rows
 _forward_kernels: dict[int, Any] = {}
@@ -220,14 +220,33 @@ def _im2col(buf, planes, stride, dilation, cols):  # pragma: no cover - compiled
             for q in range(kw):
                 for n in range(n_count):
                     read = np.uint64(((c * n_count + n) * hb + p * dh) * wb + q * dw)
-                    for _ in range(ho):
-                        for j in range(np.uint64(wo)):
-                            out[at + j] = buf[read + j * step]
-                        at += np.uint64(wo)
-                        read += row_step
+                    at = _copy_rows(buf, read, step, row_step, ho, wo, out, at)
 
 
 im2col_kernel = compiled(_im2col)
+
+
+@inlined
+def _copy_rows(src, read, step, row_step, ho, wo, out, at):  # pragma: no cover - compiled
+    """out[at …] = Ho rows of Wo values of the flat ``src``, each read ``step`` apart from
+    ``read`` on, rows ``row_step`` apart; returns the position after them in ``out``."""
+    for _ in range(ho):
+        for j in range(np.uint64(wo)):
+            out[at + j] = src[read + j * step]
+        at += np.uint64(wo)
+        read += row_step
+    return at
+
+
+@inlined
+def _band_taps(n_count, ho, wo, size, row_step, step):  # pragma: no cover - compiled
+    """Where output k = (n, i, j) of kernel offset (0, 0) sits in a scratch of N bands of
+    ``size`` values: n·size + i·row_step + j·step (empty for ``n_count`` 0)."""
+    taps = np.empty(n_count * ho * wo, np.uint64)
+    for k in range(taps.shape[0]):
+        n, i, j = k // (ho * wo), k // wo % ho, k % wo
+        taps[k] = n * size + i * row_step + j * step
+    return taps
 
 
 def _im2col_planes(planes, steps, first, row0, pads, stride, dilation, cols):  # pragma: no cover
@@ -253,10 +272,7 @@ def _im2col_planes(planes, steps, first, row0, pads, stride, dilation, cols):  #
     out, source = cols.reshape(-1), planes.reshape(-1)  # flat: no view made per plane
     block = np.uint64(n_count * ho * wo)  # one (c, p, q) row of cols
     gather = wo < GATHER_MAX_WIDTH
-    taps = np.empty(n_count * ho * wo if gather else 0, np.uint64)
-    for k in range(taps.shape[0]):  # where output k = (n, i, j) reads the band, tap (0, 0)
-        n, i, j = k // (ho * wo), k // wo % ho, k % wo
-        taps[k] = n * size + i * sh * wb + j * sw
+    taps = _band_taps(n_count if gather else 0, ho, wo, size, sh * wb, sw)
     step, row_step = np.uint64(sw), np.uint64(sh * wb)
     for c in range(c_count):
         for n in range(n_count):
@@ -275,12 +291,8 @@ def _im2col_planes(planes, steps, first, row0, pads, stride, dilation, cols):  #
                         out[at + k] = band[shift + taps[k]]
                     continue
                 for n in range(n_count):
-                    read = shift + np.uint64(n * size)
-                    for _ in range(ho):
-                        for j in range(np.uint64(wo)):
-                            out[at + j] = band[read + j * step]
-                        at += np.uint64(wo)
-                        read += row_step
+                    at = _copy_rows(band, shift + np.uint64(n * size), step, row_step, ho, wo,
+                                    out, at)
 
 
 im2col_planes_kernel = compiled(_im2col_planes)
@@ -304,10 +316,7 @@ def _col2im_planes(cols, first, pads, stride, dilation, planes, steps):  # pragm
     source, out = cols.reshape(-1), planes.reshape(-1)
     block = np.uint64(n_count * ho * wo)
     gather = wo < GATHER_MAX_WIDTH
-    taps = np.empty(n_count * ho * wo if gather else 0, np.uint64)
-    for k in range(taps.shape[0]):  # where output k = (n, i, j) of tap (0, 0) lands in the band
-        n, i, j = k // (ho * wo), k // wo % ho, k % wo
-        taps[k] = n * size + i * sh * wb + j * sw
+    taps = _band_taps(n_count if gather else 0, ho, wo, size, sh * wb, sw)
     step, row_step = np.uint64(sw), np.uint64(sh * wb)
     for c in range(c_count):
         band[:] = zero
